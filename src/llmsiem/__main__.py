@@ -1,0 +1,5 @@
+"""``python -m llmsiem`` runs the command line."""
+
+from llmsiem.cli.main import cli
+
+cli()

@@ -1,0 +1,1 @@
+"""The ``llmsiem`` command line."""

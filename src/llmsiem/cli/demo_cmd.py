@@ -1,0 +1,60 @@
+"""``llmsiem demo``: the main job end to end on bundled sample telemetry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from llmsiem.cli.common import EXIT_ERROR, EXIT_OK, console, format_option, print_json
+from llmsiem.records import read_records
+from llmsiem.resources import demo_telemetry
+from llmsiem.summary import TelemetrySummary
+from llmsiem.validation import check_records
+
+
+def _summary_table(summary: TelemetrySummary, invalid: int) -> Table:
+    table = Table(title="Telemetry summary")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    data = summary.as_dict()
+    table.add_row("events (valid)", str(data["events"]))
+    table.add_row("events (invalid)", str(invalid))
+    for action, count in data["by_action"].items():
+        table.add_row(f"  event.action={action}", str(count))
+    table.add_row("users", str(data["users"]))
+    table.add_row("api keys", str(data["api_keys"]))
+    table.add_row("models", ", ".join(f"{m} ({n})" for m, n in data["models"].items()))
+    table.add_row("input tokens", f"{data['input_tokens']:,}")
+    table.add_row("output tokens", f"{data['output_tokens']:,}")
+    table.add_row("cost (USD)", f"{data['cost_usd']:.4f}")
+    table.add_row("time range", f"{data['first']} → {data['last']}")
+    return table
+
+
+@click.command("demo")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Telemetry JSONL to use instead of the bundled sample.",
+)
+@format_option
+def demo(input_path: Path | None, output_format: str) -> None:
+    """Run the main job on bundled sample telemetry: validate and summarise it."""
+    path = input_path or demo_telemetry()
+    summary = TelemetrySummary()
+    invalid = 0
+    for checked in check_records(read_records(path)):
+        if checked.event is None:
+            invalid += 1
+        else:
+            summary.add(checked.event)
+    if output_format == "json":
+        print_json({"input": str(path), "invalid": invalid, "summary": summary.as_dict()})
+    else:
+        console.print(f"[bold]llmsiem demo[/] on {path}")
+        console.print(_summary_table(summary, invalid))
+    sys.exit(EXIT_ERROR if summary.events == 0 else EXIT_OK)

@@ -1,0 +1,25 @@
+"""Entry point of the ``llmsiem`` command."""
+
+from __future__ import annotations
+
+import click
+
+from llmsiem import __version__
+from llmsiem.cli.demo_cmd import demo
+from llmsiem.cli.generate_cmd import generate_cmd
+from llmsiem.cli.schema_cmd import schema_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="llmsiem")
+def cli() -> None:
+    """llmsiem: detection content and SIEM integration for LLM application security.
+
+    Exit codes: 0 success / nothing found, 1 findings (invalid events, alerts, failed
+    checks), 2 errors (bad arguments, unreadable input).
+    """
+
+
+cli.add_command(schema_group)
+cli.add_command(demo)
+cli.add_command(generate_cmd)

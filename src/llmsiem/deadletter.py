@@ -1,0 +1,52 @@
+"""Dead-letter file: every record a stage could not take, with where it came from and why."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+
+class DeadLetter:
+    """Append-only JSONL of rejected records; opened lazily so clean runs leave no file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.count = 0
+        self._stream: IO[str] | None = None
+
+    def write(self, source: str, line: int, reason: str, raw: Any) -> None:
+        """Record one rejected input and the reason it was rejected."""
+        self.count += 1
+        if self.path is None:
+            return
+        if self._stream is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = self.path.open("a", encoding="utf-8")
+        entry = {
+            "@timestamp": datetime.now(UTC).isoformat(),
+            "source": source,
+            "line": line,
+            "reason": reason,
+            "raw": raw,
+        }
+        self._stream.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> DeadLetter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from llmsiem import __version__
+from llmsiem.cli.compile_cmd import compile_cmd
 from llmsiem.cli.demo_cmd import demo
 from llmsiem.cli.generate_cmd import generate_cmd
 from llmsiem.cli.schema_cmd import schema_group
+from llmsiem.cli.validate_cmd import validate_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,3 +25,5 @@ def cli() -> None:
 cli.add_command(schema_group)
 cli.add_command(demo)
 cli.add_command(generate_cmd)
+cli.add_command(compile_cmd)
+cli.add_command(validate_cmd)

@@ -1,0 +1,1 @@
+"""Compiling the Sigma rule pack to SIEM queries with pySigma backends."""

@@ -1,0 +1,216 @@
+"""Compile the rule pack rule by rule, so one bad rule never sinks a whole conversion.
+
+Three pySigma pitfalls are handled here, each covered by a test:
+
+- pipelines mutate rules (field mappings, added conditions): every conversion works on a
+  freshly parsed rule, so converting twice or for two targets gives identical output;
+- correlations need their base rules processed first: base rules are converted before the
+  correlation that references them, whatever the order of files;
+- a correlation type a backend cannot express is reported per rule and skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigma.collection import SigmaCollection
+from sigma.conversion.base import Backend
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
+
+from llmsiem.compiler.targets import TARGETS, Stage, Target
+from llmsiem.resources import content_dir
+from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack
+from llmsiem.sigma_offline import use_bundled_mitre_data
+
+UNSUPPORTED = (NotImplementedError, SigmaFeatureNotSupportedByBackendError)
+
+
+@dataclass
+class CompiledRule:
+    """The output of one rule for one target."""
+
+    rule_id: str
+    name: str | None
+    title: str
+    level: str
+    path: str
+    kind: str
+    queries: list[Any]
+
+
+@dataclass
+class CompileIssue:
+    """A rule that did not compile for a target: skipped (unsupported) or failed."""
+
+    rule_id: str
+    title: str
+    path: str
+    target: str
+    backend: str
+    message: str
+    skipped: bool
+
+    def __str__(self) -> str:
+        verb = "skipped" if self.skipped else "failed"
+        return (
+            f"{self.path}: rule {self.title!r} ({self.rule_id}) {verb} for {self.target} "
+            f"[backend {self.backend}]: {self.message}"
+        )
+
+
+@dataclass
+class CompileResult:
+    target: str
+    compiled: list[CompiledRule] = field(default_factory=list)
+    issues: list[CompileIssue] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CompileIssue]:
+        return [i for i in self.issues if not i.skipped]
+
+
+def load_pipeline(names: tuple[str, ...], tuning: Path | None = None) -> ProcessingPipeline:
+    """Compose the named YAML pipelines from ``mappings/``, then the user's tuning file."""
+    mappings = content_dir("mappings")
+    pipeline = ProcessingPipeline()
+    paths = [mappings / name for name in names]
+    if tuning is not None:
+        paths.append(tuning)
+    for path in paths:
+        try:
+            pipeline += ProcessingPipeline.from_yaml(path.read_text(encoding="utf-8"))
+        except (SigmaError, OSError) as exc:
+            raise RuleLoadError(path, f"invalid processing pipeline: {exc}") from exc
+    return pipeline
+
+
+def standalone_rule_names(parsed: list[tuple[RuleFile, AnyRule]]) -> set[str]:
+    """Names of base rules that only feed ``generate: false`` correlations (Sigma spec)."""
+    referenced: dict[str, bool] = {}
+    for _, rule in parsed:
+        if isinstance(rule, SigmaCorrelationRule):
+            for ref in rule.rules or []:
+                name = ref.reference
+                referenced[name] = referenced.get(name, False) or bool(rule.generate)
+    return {name for name, generate in referenced.items() if not generate}
+
+
+class PackCompiler:
+    """Compiles every rule of a pack for one target."""
+
+    def __init__(self, pack: RulePack, target: Target, tuning: Path | None = None) -> None:
+        use_bundled_mitre_data()
+        self.pack = pack
+        self.target = target
+        self.pipeline_names = target.pipelines
+        self.tuning = tuning
+        self.by_name: dict[str, RuleFile] = {}
+        self.by_id: dict[str, RuleFile] = {}
+        self.parsed = pack.parse_all()
+        for file, rule in self.parsed:
+            if rule.name:
+                self.by_name[rule.name] = file
+            self.by_id[str(rule.id)] = file
+        self.base_only = standalone_rule_names(self.parsed)
+
+    def _backend(self, stage: Stage) -> Backend:
+        backend = stage.factory(load_pipeline(self.pipeline_names, self.tuning))
+        backend.init_processing_pipeline(stage.output_format)
+        return backend
+
+    def _base_file(self, reference: str) -> RuleFile:
+        file = self.by_name.get(reference) or self.by_id.get(reference)
+        if file is None:
+            raise SigmaError(f"correlation references unknown rule {reference!r}")
+        return file
+
+    def _convert_detection(self, file: RuleFile) -> list[Any]:
+        rule = file.parse()
+        assert isinstance(rule, SigmaRule)
+        backend = self._backend(self.target.detection)
+        return list(backend.convert_rule(rule, self.target.detection.output_format))
+
+    def _convert_correlation(self, file: RuleFile, stage: Stage) -> list[Any]:
+        correlation = file.parse()
+        assert isinstance(correlation, SigmaCorrelationRule)
+        bases = [self._base_file(ref.reference).parse() for ref in correlation.rules or []]
+        correlation.generate = False
+        collection = SigmaCollection([*bases, correlation])
+        collection.resolve_rule_references()
+        backend = self._backend(stage)
+        for base in bases:
+            assert isinstance(base, SigmaRule)
+            backend.convert_rule(base, stage.output_format)
+        return list(backend.convert_correlation_rule(correlation, stage.output_format))
+
+    def compile(self) -> CompileResult:
+        result = CompileResult(self.target.name)
+        for file, rule in self.parsed:
+            is_correlation = isinstance(rule, SigmaCorrelationRule)
+            if not is_correlation and rule.name in self.base_only:
+                continue
+            stages = self.target.correlation if is_correlation else (self.target.detection,)
+            self._compile_rule(result, file, rule, stages)
+        return result
+
+    def _compile_rule(
+        self, result: CompileResult, file: RuleFile, rule: AnyRule, stages: tuple[Stage, ...]
+    ) -> None:
+        is_correlation = isinstance(rule, SigmaCorrelationRule)
+        path = str(file.path.relative_to(self.pack.root))
+        issue_args = (str(rule.id), rule.title, path, self.target.name)
+        if not stages:
+            result.issues.append(
+                CompileIssue(*issue_args, "none", "target has no correlation backend", skipped=True)
+            )
+            return
+        reasons: list[str] = []
+        for stage in stages:
+            backend_name = _backend_name(stage)
+            try:
+                if is_correlation:
+                    queries = self._convert_correlation(file, stage)
+                else:
+                    queries = self._convert_detection(file)
+            except UNSUPPORTED as exc:
+                reasons.append(f"{backend_name}: {exc}" if len(stages) > 1 else str(exc))
+                continue
+            except (SigmaError, RuleLoadError, ValueError, KeyError, TypeError) as exc:
+                result.issues.append(CompileIssue(*issue_args, backend_name, str(exc), False))
+                return
+            level = rule.level.name.lower() if rule.level else "medium"
+            result.compiled.append(
+                CompiledRule(
+                    str(rule.id),
+                    rule.name,
+                    rule.title,
+                    level,
+                    path,
+                    "correlation" if is_correlation else "detection",
+                    queries,
+                )
+            )
+            return
+        result.issues.append(
+            CompileIssue(
+                *issue_args, "/".join(map(_backend_name, stages)), "; ".join(reasons), True
+            )
+        )
+
+
+def _backend_name(stage: Stage) -> str:
+    return f"{stage.factory.__name__.strip('_')}:{stage.output_format}"
+
+
+def compile_pack(
+    target: str, rules: Path | None = None, tuning: Path | None = None
+) -> CompileResult:
+    """Compile a rule pack (default: the bundled one) for one target."""
+    if target not in TARGETS:
+        raise KeyError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    return PackCompiler(RulePack.load(rules), TARGETS[target], tuning).compile()

@@ -1,0 +1,96 @@
+"""True-positive and true-negative sample events shipped with every rule.
+
+``tests/rule_samples/<rule name>/samples.yml`` holds cases; each case is a list of partial
+events written as dotted fields. Each partial event is merged onto a complete, valid base
+event, and timestamps advance 10 s per event unless the case sets ``@timestamp``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from llmsiem.event import LLMEvent
+
+SAMPLE_FILE = "samples.yml"
+BASE_TIME = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+BASE_EVENT: dict[str, Any] = {
+    "event": {"kind": "event", "action": "prompt", "dataset": "llmsiem.telemetry"},
+    "user": {"id": "u-sample"},
+    "source": {"ip": "192.0.2.10"},
+    "user_agent": {"original": "openai-python/1.54.0"},
+    "trace": {"id": "trace-sample"},
+    "service": {"name": "sample-app", "environment": "production"},
+    "gen_ai": {"provider": {"name": "openai"}, "request": {"model": "gpt-4o-mini"}},
+    "llmsiem": {"api_key": {"id": "key-sample"}},
+}
+
+
+class SampleError(Exception):
+    """A samples file that is missing or holds an invalid event; names file and case."""
+
+
+@dataclass(frozen=True)
+class RuleSamples:
+    """Sample cases of one rule; every case is a list of full event documents."""
+
+    rule: str
+    true_positives: list[list[dict[str, Any]]]
+    true_negatives: list[list[dict[str, Any]]]
+
+
+def sample_dir(root: Path, rule_name: str) -> Path:
+    return root / rule_name
+
+
+def _set_dotted(document: dict[str, Any], dotted: str, value: Any) -> None:
+    if dotted == "@timestamp":
+        document[dotted] = value
+        return
+    *parents, leaf = dotted.split(".")
+    node = document
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def build_event(partial: dict[str, Any], sequence: int, case: str) -> dict[str, Any]:
+    """A full, schema-valid event from a partial one (dotted keys)."""
+    document = copy.deepcopy(BASE_EVENT)
+    document["@timestamp"] = (BASE_TIME + timedelta(seconds=10 * sequence)).isoformat()
+    document["event"]["id"] = f"{case}-{sequence}"
+    for dotted, value in partial.items():
+        _set_dotted(document, dotted, value)
+    return LLMEvent.model_validate(document).to_document()
+
+
+def _cases(path: Path, data: dict[str, Any], key: str, name: str) -> list[list[dict[str, Any]]]:
+    cases: list[list[dict[str, Any]]] = []
+    for index, case in enumerate(data.get(key) or []):
+        label = f"{name}:{key}[{index}]"
+        events = case if isinstance(case, list) else [case]
+        try:
+            cases.append([build_event(e, n, label) for n, e in enumerate(events)])
+        except ValidationError as exc:
+            raise SampleError(f"{path}: {key}[{index}]: invalid event: {exc}") from exc
+    return cases
+
+
+def load_samples(directory: Path) -> RuleSamples:
+    """Load and build the sample cases in ``directory/samples.yml``."""
+    path = directory / SAMPLE_FILE
+    if not path.is_file():
+        raise SampleError(f"{path}: no samples file")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    name = str(data.get("rule", directory.name))
+    return RuleSamples(
+        name,
+        _cases(path, data, "true_positives", name),
+        _cases(path, data, "true_negatives", name),
+    )

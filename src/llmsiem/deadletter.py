@@ -1,4 +1,8 @@
-"""Dead-letter file: every record a stage could not take, with where it came from and why."""
+"""Dead-letter file: every record a stage could not take, with where it came from and why.
+
+The raw record is kept so nothing is lost, but it is scrubbed first: a malformed record
+may still carry a secret, and the dead-letter file is storage like any other.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmsiem.scrub import Scrubber
 
 
 class DeadLetter:
@@ -16,6 +23,17 @@ class DeadLetter:
         self.path = path
         self.count = 0
         self._stream: IO[str] | None = None
+        self._scrubber: Scrubber | None = None
+
+    def _scrubbed(self, raw: Any) -> str | None:
+        if raw is None:
+            return None
+        if self._scrubber is None:
+            from llmsiem.scrub import Scrubber
+
+            self._scrubber = Scrubber()
+        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+        return self._scrubber.scrub_text(text).text
 
     def write(self, source: str, line: int, reason: str, raw: Any) -> None:
         """Record one rejected input and the reason it was rejected."""
@@ -30,7 +48,7 @@ class DeadLetter:
             "source": source,
             "line": line,
             "reason": reason,
-            "raw": raw,
+            "raw": self._scrubbed(raw),
         }
         self._stream.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._stream.flush()

@@ -167,7 +167,6 @@ class Generator:
         output_tokens: int | None = None,
         refusal: bool = False,
         echoes: bool = False,
-        model: str | None = None,
     ) -> None:
         action = "refusal" if refusal else "response"
         event = self._base(who, action, trace, self.rng.uniform(0.3, 3))
@@ -175,7 +174,7 @@ class Generator:
         output_tokens = output_tokens or self.rng.randint(20, 600)
         event["gen_ai"]["operation"] = {"name": "chat"}
         event["gen_ai"]["response"] = {
-            "model": model or who.model,
+            "model": who.model,
             "finish_reasons": ["stop"],
             "time_to_first_chunk": round(self.rng.uniform(0.1, 1.2), 3),
         }
@@ -380,20 +379,22 @@ class Generator:
     def model_hopping(self) -> None:
         who = self.identity("u-0008")
         for model in ("gpt-4o", "o1-preview", "claude-3-opus", "llama-3-70b", "mistral-large"):
+            who.model = model
             trace = self._trace()
             self.prompt(who, "Which model are you?", trace)
-            self.response(who, f"I am {model}.", trace, model=model)
+            self.response(who, f"I am {model}.", trace)
 
     def template_drift(self) -> None:
         who = self.identity()
         who.template_version = "8-unreviewed"
         self.benign_exchange(who)
 
-    def key_from_new_ip(self) -> None:
-        who = self.identity("u-0005")
-        who.ip = "198.51.100.23"
-        who.agent = "curl/8.5.0"
-        self.benign_exchange(who)
+    def key_from_new_ips(self) -> None:
+        for ip, agent in (("198.51.100.23", "curl/8.5.0"), ("203.0.113.77", "Go-http-client/1.1")):
+            who = self.identity("u-0005")
+            who.ip = ip
+            who.agent = agent
+            self.benign_exchange(who)
 
 
 ATTACK_SCENARIOS: tuple[Callable[[Generator], None], ...] = (
@@ -412,7 +413,7 @@ ATTACK_SCENARIOS: tuple[Callable[[Generator], None], ...] = (
     Generator.denial_of_wallet,
     Generator.model_hopping,
     Generator.template_drift,
-    Generator.key_from_new_ip,
+    Generator.key_from_new_ips,
 )
 
 

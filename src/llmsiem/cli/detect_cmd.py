@@ -1,0 +1,209 @@
+"""``llmsiem detect``: the rule pack over local telemetry with the embedded DuckDB engine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llmsiem.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CommandError,
+    console,
+    err_console,
+    format_option,
+    print_json,
+)
+from llmsiem.deadletter import DeadLetter
+from llmsiem.engine.batch import detect_files
+from llmsiem.engine.rules import EngineRules, compile_for_engine
+from llmsiem.engine.stream import Follower, LineSource
+from llmsiem.ingest import SOURCE_FORMATS
+from llmsiem.records import expand_inputs
+from llmsiem.rulepack import RuleLoadError, RulePack
+
+LEVEL_ORDER = ["critical", "high", "medium", "low", "informational"]
+
+
+def alert_table(alerts: list[dict[str, Any]]) -> Table:
+    """Alerts counted by rule and level, most severe first."""
+    counts = Counter(
+        (
+            a["llmsiem"]["alert"]["level"],
+            a["llmsiem"]["alert"]["title"],
+            a["llmsiem"]["alert"]["kind"],
+        )
+        for a in alerts
+    )
+    table = Table(title=f"{len(alerts)} alerts")
+    for column in ("level", "rule", "kind", "alerts"):
+        table.add_column(column, justify="right" if column == "alerts" else "left")
+    for (level, title, kind), count in sorted(
+        counts.items(), key=lambda item: (LEVEL_ORDER.index(item[0][0]), -item[1])
+    ):
+        table.add_row(level, title, kind, str(count))
+    return table
+
+
+def load_engine_rules(rules: Path | None, tuning: Path | None) -> EngineRules:
+    """Compile the pack for the engine; rules that fail are reported on stderr by id."""
+    try:
+        compiled = compile_for_engine(RulePack.load(rules), tuning)
+    except RuleLoadError as exc:
+        raise CommandError(str(exc)) from exc
+    for issue in compiled.issues:
+        err_console.print(f"[yellow]{issue}[/]", highlight=False, soft_wrap=True)
+    return compiled
+
+
+def _open_alerts(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdout
+    return Path(path).open("a", encoding="utf-8")
+
+
+@click.command("detect")
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--from",
+    "source_format",
+    type=click.Choice(SOURCE_FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format; auto sniffs each file (normalized JSONL, OTLP, LiteLLM, Langfuse).",
+)
+@click.option("--rules", type=click.Path(exists=True, path_type=Path), help="Rule file or folder.")
+@click.option(
+    "--tuning",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Tuning pipeline with your allowlist values.",
+)
+@click.option(
+    "--alerts",
+    "alerts_path",
+    default="llmsiem-alerts.jsonl",
+    show_default=True,
+    help="Append alerts (ECS JSON lines) here; '-' for stdout.",
+)
+@click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("llmsiem-deadletter.jsonl"),
+    show_default=True,
+    help="Malformed records go here with file, line and reason.",
+)
+@click.option("--follow", is_flag=True, help="Stream: keep reading a growing file or stdin.")
+@click.option("--interval", default=0.2, show_default=True, help="Follow poll interval (s).")
+@click.option(
+    "--idle-exit",
+    type=float,
+    help="Follow mode: stop after this many seconds without new data.",
+)
+@format_option
+def detect_cmd(
+    inputs: tuple[Path, ...],
+    source_format: str,
+    rules: Path | None,
+    tuning: Path | None,
+    alerts_path: str,
+    dead_letter: Path,
+    follow: bool,
+    interval: float,
+    idle_exit: float | None,
+    output_format: str,
+) -> None:
+    """Run the whole rule pack (correlations included) over INPUTS (files or folders).
+
+    With --follow, INPUT is one growing file, or stdin when omitted or '-'.
+    Exit codes: 0 no alerts, 1 alerts raised, 2 error.
+    """
+    engine_rules = load_engine_rules(rules, tuning)
+    if follow:
+        _follow(inputs, engine_rules, source_format, alerts_path, dead_letter, interval, idle_exit)
+        return
+    if not inputs:
+        raise CommandError("no INPUTS given (files or folders; use --follow for stdin)")
+    try:
+        paths = expand_inputs(inputs)
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc)) from exc
+    with (
+        DeadLetter(dead_letter) as letters,
+        Progress(
+            TextColumn("[bold]loading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=output_format == "json" or (len(paths) < 2 and paths[0].stat().st_size < 5e6),
+        ) as progress,
+    ):
+        task = progress.add_task("", total=len(paths))
+
+        def advance(path: Path, loaded: int) -> None:
+            progress.update(task, advance=1, description=f"{path.name}: {loaded:,} events")
+
+        run = detect_files(paths, engine_rules, letters, source_format, advance)
+    stream = _open_alerts(alerts_path)
+    for alert in run.alerts:
+        stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
+    if stream is not sys.stdout:
+        stream.close()
+    if output_format == "json":
+        print_json(
+            {
+                "files": run.files,
+                "events": run.loaded,
+                "rejected": run.rejected,
+                "alerts": len(run.alerts),
+                "alerts_file": alerts_path,
+                "dead_letter": str(dead_letter) if run.rejected else None,
+                "by_rule": dict(Counter(a["rule"]["name"] for a in run.alerts)),
+                "skipped_rules": [i.__dict__ for i in engine_rules.issues],
+            }
+        )
+    elif alerts_path != "-":
+        console.print(alert_table(run.alerts))
+        console.print(
+            f"{run.loaded:,} events from {run.files} file(s); {run.rejected} rejected"
+            + (f" → {dead_letter}" if run.rejected else "")
+            + f"; alerts → {alerts_path}"
+        )
+    sys.exit(EXIT_FINDINGS if run.alerts else EXIT_OK)
+
+
+def _follow(
+    inputs: tuple[Path, ...],
+    engine_rules: EngineRules,
+    source_format: str,
+    alerts_path: str,
+    dead_letter: Path,
+    interval: float,
+    idle_exit: float | None,
+) -> None:
+    if len(inputs) > 1:
+        raise CommandError("--follow reads one file (or stdin)")
+    path = None if not inputs or str(inputs[0]) == "-" else inputs[0]
+    if path is not None and not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    stream = _open_alerts(alerts_path)
+
+    def emit(alert: dict[str, Any]) -> None:
+        stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
+        stream.flush()
+
+    with DeadLetter(dead_letter) as letters:
+        follower = Follower(engine_rules, letters, emit, source_format)
+        with contextlib.suppress(KeyboardInterrupt):
+            follower.follow(LineSource.open(path), interval, idle_exit)
+    err_console.print(f"{follower.events:,} events, {follower.emitted} alerts")
+    sys.exit(EXIT_FINDINGS if follower.emitted else EXIT_OK)

@@ -1,0 +1,1 @@
+"""Connectors: sources that normalize telemetry in, sinks that ship it out, rule deployers."""

@@ -1,0 +1,108 @@
+"""Running the compiled pack over an ``EventStore``: rule hits, then correlations, then alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from llmsiem.engine.alerts import ENTITY_FIELDS, EvidenceEvent, build_alert
+from llmsiem.engine.columns import column_ref
+from llmsiem.engine.correlate import evaluate
+from llmsiem.engine.rules import EngineRules
+from llmsiem.engine.store import EventStore
+
+
+class Detector:
+    """Evaluates detections on new events and correlations on the retained window."""
+
+    def __init__(self, rules: EngineRules, store: EventStore) -> None:
+        self.rules = rules
+        self.store = store
+        self.rule_index: dict[str, int] = {}
+        for index, rule in enumerate(rules.detections):
+            self.rule_index[rule.meta.name] = index
+            self.rule_index[rule.meta.id] = index
+        self.evaluated_through = 0
+        store.con.execute("CREATE TABLE IF NOT EXISTS hits (_seq BIGINT, rule INTEGER)")
+
+    def _record_hits(self) -> None:
+        """Evaluate every detection on events not yet evaluated, in one table scan."""
+        if not self.rules.detections:
+            return
+        columns = ", ".join(f"({rule.sql}) AS r{i}" for i, rule in enumerate(self.rules.detections))
+        names = ", ".join(f"r{i}" for i in range(len(self.rules.detections)))
+        self.store.con.execute(
+            f"""
+            INSERT INTO hits
+            SELECT _seq, CAST(substr(rule, 2) AS INTEGER) AS rule FROM (
+                SELECT _seq, {columns} FROM events WHERE _seq > ?
+            ) UNPIVOT (hit FOR rule IN ({names})) WHERE hit
+            """,
+            [self.evaluated_through],
+        )
+        self.evaluated_through = self.store.next_seq - 1
+
+    def evidence(self, seqs: Iterable[int]) -> dict[int, EvidenceEvent]:
+        """Alert-relevant fields of the given events."""
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return {}
+        fields = ", ".join(column_ref(f) for f in ENTITY_FIELDS)
+        rows = self.store.con.execute(
+            f"""SELECT _seq, coalesce("event"."id", _source || ':' || _line),
+                       strftime("@timestamp", '%Y-%m-%dT%H:%M:%S.%g') || 'Z', {fields}
+                FROM events WHERE _seq IN (SELECT unnest(?))""",
+            [wanted],
+        ).fetchall()
+        return {
+            row[0]: EvidenceEvent(
+                row[0], row[1], row[2], dict(zip(ENTITY_FIELDS, row[3:], strict=True))
+            )
+            for row in rows
+        }
+
+    def run(self) -> list[dict[str, Any]]:
+        """Alerts for events loaded since the last run (detections) and for correlations."""
+        first_new = self.evaluated_through
+        self._record_hits()
+        alerts: list[dict[str, Any]] = []
+        standalone = [i for i, r in enumerate(self.rules.detections) if r.standalone]
+        rows = self.store.con.execute(
+            "SELECT rule, _seq FROM hits WHERE _seq > ? AND rule IN (SELECT unnest(?)) "
+            "ORDER BY _seq, rule",
+            [first_new, standalone],
+        ).fetchall()
+        events = self.evidence(seq for _, seq in rows)
+        for rule_number, seq in rows:
+            if seq in events:
+                meta = self.rules.detections[rule_number].meta
+                alerts.append(build_alert(meta, "detection", [events[seq]]))
+        for correlation in self.rules.correlations:
+            firings = evaluate(self.store.con, correlation, self.rule_index)
+            cited = self.evidence(seq for f in firings for seq in f.seqs)
+            for firing in firings:
+                evidence = [cited[s] for s in firing.seqs if s in cited]
+                if evidence:
+                    alerts.append(
+                        build_alert(
+                            correlation.meta,
+                            "correlation",
+                            evidence,
+                            group=firing.group,
+                            correlation_type=correlation.type,
+                            metric=firing.metric,
+                            window=(firing.start, firing.end),
+                        )
+                    )
+        return alerts
+
+    def prune(self, keep_seconds: float) -> None:
+        """Forget events (and their hits) older than the newest event minus ``keep_seconds``."""
+        row = self.store.con.execute("SELECT max(_ts) FROM events").fetchone()
+        if not row or row[0] is None:
+            return
+        cutoff = float(row[0]) - keep_seconds
+        self.store.con.execute(
+            "DELETE FROM hits WHERE _seq IN (SELECT _seq FROM events WHERE _ts < ?)", [cutoff]
+        )
+        self.store.prune_before(cutoff)

@@ -1,0 +1,191 @@
+"""A pySigma backend that turns Sigma detections into DuckDB boolean expressions.
+
+It is written for Sigma's semantics, which pySigma-backend-duckdb 0.1.4 gets wrong:
+
+- string matches are case-insensitive (``ILIKE``), equality included;
+- ``%`` and ``_`` in values are literals (escaped), so ``read_file`` never matches
+  ``readXfile``; Sigma's ``*`` and ``?`` become ``%`` and ``_``;
+- ``re`` searches anywhere in the value (RE2 ``regexp_matches``), flags ``i``/``m``/``s``
+  become inline flags;
+- a field that is absent makes a match false, not NULL, so ``not`` behaves (every leaf is
+  wrapped in ``coalesce(..., false)``);
+- list fields (``llmsiem.redaction.types``) match when any element matches.
+
+Correlations (with real timespans and ordering) are evaluated in ``correlate.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionItem,
+    ConditionNOT,
+    ConditionOR,
+)
+from sigma.conversion.base import TextQueryBackend
+from sigma.conversion.state import ConversionState
+from sigma.rule import SigmaRule
+from sigma.types import (
+    SigmaBool,
+    SigmaCompareExpression,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+)
+
+from llmsiem.engine.columns import NUMERIC, column_ref, field_types
+
+_RE_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+_COMPARE = {
+    SigmaCompareExpression.CompareOperators.LT: "<",
+    SigmaCompareExpression.CompareOperators.LTE: "<=",
+    SigmaCompareExpression.CompareOperators.GT: ">",
+    SigmaCompareExpression.CompareOperators.GTE: ">=",
+}
+
+
+def sql_literal(text: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def like_pattern(value: SigmaString) -> str:
+    """Sigma string -> ILIKE pattern: wildcards map, literal ``%``/``_``/``\\`` are escaped."""
+    return value.convert(
+        escape_char="\\", wildcard_multi="%", wildcard_single="_", add_escaped="\\"
+    )
+
+
+class DuckDBSigmaBackend(TextQueryBackend):
+    """Sigma detections -> DuckDB SQL boolean expressions over the events table."""
+
+    name: ClassVar[str] = "llmsiem DuckDB engine"
+    formats: ClassVar[dict[str, str]] = {"default": "DuckDB boolean SQL expression per rule"}
+    requires_pipeline: ClassVar[bool] = False
+
+    precedence: ClassVar[tuple[type[ConditionItem], type[ConditionItem], type[ConditionItem]]] = (
+        ConditionNOT,
+        ConditionAND,
+        ConditionOR,
+    )
+    group_expression: ClassVar[str] = "({expr})"
+    token_separator: str = " "
+    or_token: ClassVar[str] = "OR"
+    and_token: ClassVar[str] = "AND"
+    not_token: ClassVar[str] = "NOT"
+    eq_token: ClassVar[str] = " = "
+    str_quote: ClassVar[str] = "'"
+    escape_char: ClassVar[str] = "\\"
+    wildcard_multi: ClassVar[str] = "%"
+    wildcard_single: ClassVar[str] = "_"
+
+    # -- leaves ------------------------------------------------------------------------
+
+    def _leaf(self, field: str, build: Any) -> str:
+        """``build(ref)`` on a scalar field, or on each element of a list field."""
+        kind = field_types().get(field)
+        if kind is None:
+            raise KeyError(f"field {field!r} is not in the LLMEvent schema")
+        ref = column_ref(field)
+        if kind.endswith("[]"):
+            return f"coalesce(len(list_filter({ref}, lambda x: {build('x')})) > 0, false)"
+        return f"coalesce({build(ref)}, false)"
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value = cond.value
+        assert isinstance(value, SigmaString)
+        pattern = sql_literal(like_pattern(value))
+        kind = field_types().get(cond.field, "")
+        if kind in NUMERIC:
+            return self._leaf(
+                cond.field, lambda ref: f"CAST({ref} AS VARCHAR) ILIKE {pattern} ESCAPE '\\'"
+            )
+        return self._leaf(cond.field, lambda ref: f"{ref} ILIKE {pattern} ESCAPE '\\'")
+
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value = cond.value
+        assert isinstance(value, SigmaString)
+        pattern = sql_literal(like_pattern(value))
+        return self._leaf(cond.field, lambda ref: f"{ref} LIKE {pattern} ESCAPE '\\'")
+
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value = cond.value
+        assert isinstance(value, SigmaNumber)
+        if field_types().get(cond.field) in NUMERIC:
+            return self._leaf(cond.field, lambda ref: f"{ref} = {value.number}")
+        literal = sql_literal(str(value.number))
+        return self._leaf(cond.field, lambda ref: f"lower(CAST({ref} AS VARCHAR)) = {literal}")
+
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value = cond.value
+        assert isinstance(value, SigmaBool)
+        literal = "true" if value.boolean else "false"
+        return self._leaf(cond.field, lambda ref: f"{ref} = {literal}")
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value = cond.value
+        assert isinstance(value, SigmaRegularExpression)
+        flags = "".join(sorted(_RE_FLAGS[flag] for flag in value.flags))
+        pattern = (f"(?{flags})" if flags else "") + value.regexp.to_plain()
+        literal = sql_literal(pattern)
+        return self._leaf(cond.field, lambda ref: f"regexp_matches({ref}, {literal})")
+
+    def convert_condition_field_compare_op_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value = cond.value
+        assert isinstance(value, SigmaCompareExpression)
+        operator = _COMPARE[value.op]
+        number = value.number.number
+        return self._leaf(cond.field, lambda ref: f"TRY_CAST({ref} AS DOUBLE) {operator} {number}")
+
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaNull)
+        return f"({column_ref(cond.field)} IS NULL)"
+
+    def convert_condition_field_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return f"({column_ref(cond.field)} IS NOT NULL)"
+
+    def convert_condition_field_not_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return f"({column_ref(cond.field)} IS NULL)"
+
+    def convert_condition_val(self, cond: Any, state: ConversionState) -> str:
+        raise NotImplementedError("keyword (unbound value) searches are not supported")
+
+    def finalize_query_default(
+        self, rule: SigmaRule, query: str, index: int, state: ConversionState
+    ) -> str:
+        return query
+
+
+def rule_expression(backend: DuckDBSigmaBackend, rule: SigmaRule) -> str:
+    """The boolean SQL expression of one detection rule (several conditions are OR-ed)."""
+    queries = backend.convert_rule(rule)
+    if not queries:
+        raise ValueError("rule produced no query")
+    return " OR ".join(f"({q})" for q in queries)

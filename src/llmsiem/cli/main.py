@@ -8,6 +8,7 @@ from llmsiem import __version__
 from llmsiem.cli.compile_cmd import compile_cmd
 from llmsiem.cli.demo_cmd import demo
 from llmsiem.cli.detect_cmd import detect_cmd
+from llmsiem.cli.eval_cmd import eval_cmd
 from llmsiem.cli.generate_cmd import generate_cmd
 from llmsiem.cli.schema_cmd import schema_group
 from llmsiem.cli.validate_cmd import validate_cmd
@@ -29,3 +30,4 @@ cli.add_command(generate_cmd)
 cli.add_command(compile_cmd)
 cli.add_command(validate_cmd)
 cli.add_command(detect_cmd)
+cli.add_command(eval_cmd)

@@ -73,13 +73,24 @@ def normalized_records(
 
 
 def normalize_record(
-    record: RawRecord, fmt: str, dead_letter: DeadLetter, scrubber: Scrubber
+    record: RawRecord,
+    fmt: str,
+    dead_letter: DeadLetter,
+    scrubber: Scrubber,
+    scrub_normalized: bool = True,
 ) -> Iterator[RawRecord]:
-    """The normalized, scrubbed events of one raw record (``auto`` sniffs its format)."""
+    """The normalized, scrubbed events of one raw record (``auto`` sniffs its format).
+
+    Records already in the normalized schema are the output of ``llmsiem ingest`` and so
+    already scrubbed; ``scrub_normalized=False`` passes them through untouched.
+    """
     if record.data is None:
         yield record
         return
     fmt = sniff(record.data) if fmt == "auto" else fmt
+    if fmt == "jsonl" and not scrub_normalized:
+        yield record
+        return
     for item in NORMALIZERS[fmt](record.data):
         if isinstance(item, Exception):
             dead_letter.write(record.source, record.line, f"{fmt}: {item}", record.data)

@@ -80,12 +80,13 @@ def _windowed(
         metric = f"{_metric(rule)} OVER w"
         assert rule.condition is not None
         fires = rule.condition.sql("metric")
+    width = len(rule.group_by) or 1
+    same_group = " AND ".join(f"f.g{i} IS NOT DISTINCT FROM m.g{i}" for i in range(width))
+    group_columns = ", ".join(f"f.g{i}" for i in range(width))
     rows = con.execute(
         f"""
         WITH m AS ({_matched(rule, rule_index)}),
-        scored AS (
-            SELECT *, {metric} AS metric, list(_seq) OVER w AS seqs FROM m WINDOW w AS ({window})
-        ),
+        scored AS (SELECT *, {metric} AS metric FROM m WINDOW w AS ({window})),
         fired AS (SELECT * FROM scored WHERE {fires}),
         marked AS (
             SELECT *, CASE WHEN _ts - lag(_ts) OVER (PARTITION BY {partition} ORDER BY _ts, _seq)
@@ -96,9 +97,15 @@ def _windowed(
             SELECT *, sum(new_island) OVER (PARTITION BY {partition} ORDER BY _ts, _seq
                                             ROWS UNBOUNDED PRECEDING) AS island
             FROM marked
+        ),
+        firsts AS (
+            SELECT {partition}, island, min(_ts) AS end_ts, max(metric) AS metric
+            FROM islands GROUP BY {partition}, island
         )
-        SELECT {partition}, min(_ts), arg_min(seqs, _ts), max(metric)
-        FROM islands GROUP BY {partition}, island ORDER BY min(_ts)
+        SELECT {group_columns}, f.end_ts, list(DISTINCT m._seq ORDER BY m._seq), f.metric
+        FROM firsts f JOIN m ON {same_group}
+             AND m._ts BETWEEN f.end_ts - {rule.timespan} AND f.end_ts
+        GROUP BY {group_columns}, f.island, f.end_ts, f.metric ORDER BY f.end_ts
         """
     ).fetchall()
     firings = []

@@ -24,22 +24,25 @@ class Detector:
             self.rule_index[rule.meta.id] = index
         self.evaluated_through = 0
         store.con.execute("CREATE TABLE IF NOT EXISTS hits (_seq BIGINT, rule INTEGER)")
+        if rules.detections:
+            # Every rule expression in one prepared statement: regexes are compiled once,
+            # and each evaluation scans only the events loaded since the previous one.
+            columns = ", ".join(f"({rule.sql}) AS r{i}" for i, rule in enumerate(rules.detections))
+            names = ", ".join(f"r{i}" for i in range(len(rules.detections)))
+            store.con.execute(
+                f"""
+                PREPARE record_hits AS
+                INSERT INTO hits
+                SELECT _seq, CAST(substr(rule, 2) AS INTEGER) AS rule FROM (
+                    SELECT _seq, {columns} FROM events WHERE _seq > $1
+                ) UNPIVOT (hit FOR rule IN ({names})) WHERE hit
+                """
+            )
 
     def _record_hits(self) -> None:
         """Evaluate every detection on events not yet evaluated, in one table scan."""
-        if not self.rules.detections:
-            return
-        columns = ", ".join(f"({rule.sql}) AS r{i}" for i, rule in enumerate(self.rules.detections))
-        names = ", ".join(f"r{i}" for i in range(len(self.rules.detections)))
-        self.store.con.execute(
-            f"""
-            INSERT INTO hits
-            SELECT _seq, CAST(substr(rule, 2) AS INTEGER) AS rule FROM (
-                SELECT _seq, {columns} FROM events WHERE _seq > ?
-            ) UNPIVOT (hit FOR rule IN ({names})) WHERE hit
-            """,
-            [self.evaluated_through],
-        )
+        if self.rules.detections:
+            self.store.con.execute(f"EXECUTE record_hits({int(self.evaluated_through)})")
         self.evaluated_through = self.store.next_seq - 1
 
     def evidence(self, seqs: Iterable[int]) -> dict[int, EvidenceEvent]:

@@ -11,6 +11,10 @@ It is written for Sigma's semantics, which pySigma-backend-duckdb 0.1.4 gets wro
   wrapped in ``coalesce(..., false)``);
 - list fields (``llmsiem.redaction.types``) match when any element matches.
 
+For speed, an OR of string values on one field (``field|contains: [a, b, c]``) becomes a
+single case-insensitive RE2 alternation, so the text is scanned once however long the
+list; each value keeps its anchoring (``contains`` unanchored, ``startswith`` ``^...``).
+
 Correlations (with real timespans and ordering) are evaluated in ``correlate.py``.
 """
 
@@ -36,6 +40,7 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
+    SpecialChars,
 )
 
 from llmsiem.engine.columns import NUMERIC, column_ref, field_types
@@ -65,6 +70,28 @@ def like_pattern(value: SigmaString) -> str:
     )
 
 
+_RE2_SPECIAL = set("\\.^$|?*+()[]{}")
+
+
+def sigma_string_regex(value: SigmaString) -> str:
+    """One Sigma string as an anchored RE2 fragment (wildcards -> ``.*`` / ``.``)."""
+    parts = []
+    for part in value.s:
+        if isinstance(part, str):
+            parts.append("".join("\\" + c if c in _RE2_SPECIAL else c for c in part))
+        elif part == SpecialChars.WILDCARD_MULTI:
+            parts.append(".*")
+        else:
+            parts.append(".")
+    body = "".join(parts)
+    body = body[2:] if body.startswith(".*") else "^" + body
+    if body.endswith(".*") and not body.endswith("\\.*"):
+        body = body[:-2]
+    else:
+        body += "$"
+    return f"(?:{body})"
+
+
 class DuckDBSigmaBackend(TextQueryBackend):
     """Sigma detections -> DuckDB SQL boolean expressions over the events table."""
 
@@ -87,6 +114,8 @@ class DuckDBSigmaBackend(TextQueryBackend):
     escape_char: ClassVar[str] = "\\"
     wildcard_multi: ClassVar[str] = "%"
     wildcard_single: ClassVar[str] = "_"
+    convert_or_as_in: ClassVar[bool] = True
+    in_expressions_allow_wildcards: ClassVar[bool] = True
 
     # -- leaves ------------------------------------------------------------------------
 
@@ -173,6 +202,24 @@ class DuckDBSigmaBackend(TextQueryBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         return f"({column_ref(cond.field)} IS NULL)"
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
+        """OR of string values on one field -> one case-insensitive regex alternation."""
+        args = [arg for arg in cond.args if isinstance(arg, ConditionFieldEqualsValueExpression)]
+        field = args[0].field
+        values = [arg.value for arg in args]
+        if field_types().get(field) in NUMERIC or not all(
+            isinstance(v, SigmaString) for v in values
+        ):
+            joined = f" {self.or_token} ".join(str(self.convert_condition(a, state)) for a in args)
+            return f"({joined})"
+        pattern = "(?is)" + "|".join(
+            sigma_string_regex(v) for v in values if isinstance(v, SigmaString)
+        )
+        literal = sql_literal(pattern)
+        return self._leaf(field, lambda ref: f"regexp_matches({ref}, {literal})")
 
     def convert_condition_val(self, cond: Any, state: ConversionState) -> str:
         raise NotImplementedError("keyword (unbound value) searches are not supported")

@@ -94,7 +94,9 @@ class Follower:
 
     def _normalized(self, records: list[RawRecord]) -> Iterator[RawRecord]:
         for record in records:
-            yield from normalize_record(record, self.source_format, self.dead_letter, self.scrubber)
+            yield from normalize_record(
+                record, self.source_format, self.dead_letter, self.scrubber, scrub_normalized=False
+            )
 
     def process(self, records: list[RawRecord]) -> int:
         """Load one micro-batch, evaluate, emit new alerts; returns alerts emitted."""

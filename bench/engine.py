@@ -30,7 +30,7 @@ from llmsiem.engine.columns import read_json_columns
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import compile_for_engine
 from llmsiem.engine.sqlite_reference import SqliteReference
-from llmsiem.engine.store import EventStore, _columns_sql
+from llmsiem.engine.store import EventStore, columns_sql
 from llmsiem.engine.stream import Follower, LineSource
 from llmsiem.records import RawRecord
 from llmsiem.rulepack import RulePack
@@ -61,7 +61,7 @@ def parse_limit(path: Path) -> float:
     start = time.perf_counter()
     store.con.execute(
         "CREATE TABLE parsed AS SELECT * FROM read_json(?, format='newline_delimited', "
-        f"columns={_columns_sql(read_json_columns())})",
+        f"columns={columns_sql(read_json_columns())})",
         [str(path)],
     )
     return time.perf_counter() - start

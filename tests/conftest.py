@@ -31,3 +31,24 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not present: {path} (tests that need ../shared skip)")
     return path
+
+
+LIVE_ENV = ("LLMSIEM_TEST_ES_URL", "LLMSIEM_TEST_KIBANA_URL", "LLMSIEM_TEST_SPLUNK_URL")
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, object]:
+    """Replay recorded HTTP by default; re-record when a live SIEM URL is configured.
+
+    Matching ignores scheme, host and port, so cassettes recorded against any URL replay
+    against the placeholder hosts. Credentials never reach a cassette.
+    """
+    import os
+
+    live = any(os.environ.get(name) for name in LIVE_ENV)
+    return {
+        "record_mode": "all" if live else "none",
+        "match_on": ["method", "path", "query"],
+        "filter_headers": ["authorization", "x-api-key", "cookie", "set-cookie"],
+        "decode_compressed_response": True,
+    }

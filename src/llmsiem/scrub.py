@@ -62,6 +62,9 @@ EXTRA_SECRET_PATTERNS = {
 }
 JWT_TAIL = re.compile(r"[A-Za-z0-9_\-.+/=]*")
 PII_MIN_SCORE = 0.4
+DOTTED_NUMBERS = re.compile(r"[0-9]+(\.[0-9]+)+")
+# The keyword plugin only fires near words like these; skip it when none occurs.
+KEYWORD_HINT = re.compile(r"(?i)pass|pwd|secret|key|token|auth|cred|api")
 # Fields whose text is scrubbed, as paths into the nested document.
 TEXT_FIELDS = (
     ("llmsiem", "prompt", "text"),
@@ -148,6 +151,8 @@ def _secret_spans(text: str) -> Iterable[Span]:
         for match in pattern.finditer(text):
             group = 1 if kind == "AWS_SECRET" else 0
             yield Span(match.start(group), match.end(group), kind)
+    if not KEYWORD_HINT.search(text):
+        return
     with default_settings():
         for detector in keywords:
             offset = 0
@@ -159,10 +164,22 @@ def _secret_spans(text: str) -> Iterable[Span]:
                 offset += len(line) + 1
 
 
+def _plausible(kind: str, value: str) -> bool:
+    """Drop phone-number matches that are really IP addresses or bare digit runs."""
+    if kind != "PHONE_NUMBER":
+        return True
+    return not DOTTED_NUMBERS.fullmatch(value.strip()) and any(c in value for c in "+-() ")
+
+
 def _pii_spans(text: str) -> Iterable[Span]:
+    has_digit = any(c.isdigit() for c in text)
     for recognizer in _pii_recognizers():
+        needs = "@" if "EMAIL_ADDRESS" in recognizer.supported_entities else "digit"
+        if (needs == "@" and "@" not in text) or (needs == "digit" and not has_digit):
+            continue  # none of these entities can occur; skip the recognizer
         for result in recognizer.analyze(text, recognizer.supported_entities, None):
-            if result.score >= PII_MIN_SCORE:
+            value = text[result.start : result.end]
+            if result.score >= PII_MIN_SCORE and _plausible(result.entity_type, value):
                 yield Span(result.start, result.end, result.entity_type)
 
 

@@ -6,6 +6,7 @@ import click
 
 from llmsiem import __version__
 from llmsiem.cli.compile_cmd import compile_cmd
+from llmsiem.cli.connectors_cmd import deploy_group, ingest_cmd, setup_group, ship_cmd
 from llmsiem.cli.demo_cmd import demo
 from llmsiem.cli.detect_cmd import detect_cmd
 from llmsiem.cli.eval_cmd import eval_cmd
@@ -31,3 +32,7 @@ cli.add_command(compile_cmd)
 cli.add_command(validate_cmd)
 cli.add_command(detect_cmd)
 cli.add_command(eval_cmd)
+cli.add_command(ingest_cmd)
+cli.add_command(ship_cmd)
+cli.add_command(setup_group)
+cli.add_command(deploy_group)

@@ -112,10 +112,13 @@ class Conversation:
     def add(self, role: str, parts: list[dict[str, Any]], finish_reason: str | None = None) -> None:
         texts = []
         for part in parts:
+            kind = part.get("type") if isinstance(part, dict) else "text"
+            if kind == "tool_call":
+                continue  # a requested tool call becomes its own tool_call event
             text = part_text(part)
             if not text:
                 continue
-            if part.get("type") in ("tool_call_response", "tool_result"):
+            if kind in ("tool_call_response", "tool_result"):
                 self.context.append(text)
             else:
                 texts.append(text)

@@ -186,6 +186,46 @@ def _tool_event(document: dict[str, Any], attrs: dict[str, Any], failed: bool) -
     )
 
 
+def _requested_tools(attrs: dict[str, Any]) -> list[dict[str, Any]]:
+    """``tool_call`` parts of the output messages: tools the model asked to run."""
+    calls = []
+    for message in _messages(attrs.get("gen_ai.output.messages", [])):
+        for part in message["parts"]:
+            if isinstance(part, dict) and part.get("type") == "tool_call":
+                calls.append(part)
+    return calls
+
+
+def span_to_events(span: dict[str, Any], resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """One GenAI span -> its event, plus one pending ``tool_call`` per requested tool."""
+    document = span_to_event(span, resource)
+    events = [document]
+    attrs = attributes(span.get("attributes", []))
+    if document["event"]["action"] == "tool_call":
+        return events
+    for index, call in enumerate(_requested_tools(attrs)):
+        tool = json.loads(json.dumps({k: v for k, v in document.items() if k != "llmsiem"}))
+        tool.pop("gen_ai", None)
+        arguments = call.get("arguments")
+        tool["event"].update(
+            action="tool_call", id=f"{document['event']['id']}-tool-{index}", type=["access"]
+        )
+        set_path(tool, "gen_ai.operation.name", "execute_tool")
+        set_path(tool, "gen_ai.tool.name", call.get("name"))
+        set_path(tool, "gen_ai.tool.call.id", call.get("id"))
+        set_path(
+            tool,
+            "gen_ai.tool.call.arguments",
+            arguments if isinstance(arguments, str) else json.dumps(arguments),
+        )
+        set_path(tool, "llmsiem.tool.status", "pending")
+        for name in ("api_key", "team", "end_user"):
+            if name in document.get("llmsiem", {}):
+                tool.setdefault("llmsiem", {})[name] = document["llmsiem"][name]
+        events.append(tool)
+    return events
+
+
 def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
     """One GenAI span -> one normalized event document (not yet validated or scrubbed)."""
     attrs = attributes(span.get("attributes", []))
@@ -256,7 +296,7 @@ def request_to_events(request: dict[str, Any]) -> Iterator[dict[str, Any] | Span
         for scope_spans in resource_spans.get("scopeSpans", []):
             for span in scope_spans.get("spans", []):
                 try:
-                    yield span_to_event(span, resource)
+                    yield from span_to_events(span, resource)
                 except SpanError as exc:
                     yield exc
                 except (TypeError, ValueError, KeyError, AttributeError) as exc:

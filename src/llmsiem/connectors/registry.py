@@ -68,6 +68,7 @@ def normalized_records(
     schema validation of the results happens where they are stored.
     """
     scrubber = scrubber or Scrubber()
+    fmt = detect_format(path) if fmt == "auto" else fmt
     for record in read_records(path):
         yield from normalize_record(record, fmt, dead_letter, scrubber)
 

@@ -36,7 +36,7 @@ class LoadReport:
     fast_path: bool = True
 
 
-def _columns_sql(columns: dict[str, str]) -> str:
+def columns_sql(columns: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
 
 
@@ -71,7 +71,7 @@ class EventStore:
             INSERT INTO events
             SELECT {self.next_seq} - 1 + row_number() OVER () AS _seq, ? AS _source,
                    {line} AS _line, epoch_ms("@timestamp") / 1000.0 AS _ts, {names}
-            FROM read_json(?, format = 'newline_delimited', columns = {_columns_sql(columns)},
+            FROM read_json(?, format = 'newline_delimited', columns = {columns_sql(columns)},
                            maximum_object_size = 67108864)
             """,
             [source, str(path)],

@@ -1,0 +1,313 @@
+"""``llmsiem ingest``, ``ship``, ``setup`` and ``deploy``: telemetry in, events and rules out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import click
+
+from llmsiem.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CommandError,
+    console,
+    format_option,
+    print_json,
+)
+from llmsiem.compiler.compile import compile_pack
+from llmsiem.compiler.output import write_kibana
+from llmsiem.connectors.deploy import KibanaDeployer, SplunkDeployer, saved_searches
+from llmsiem.connectors.registry import normalized_records
+from llmsiem.connectors.spool import Spool
+from llmsiem.deadletter import DeadLetter
+from llmsiem.ingest import SOURCE_FORMATS
+from llmsiem.records import expand_inputs
+from llmsiem.scrub import Scrubber
+from llmsiem.validation import check_record
+
+SINKS = ("elasticsearch", "splunk", "jsonl", "parquet")
+from_option = click.option(
+    "--from",
+    "source_format",
+    type=click.Choice(SOURCE_FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format (auto sniffs each file).",
+)
+scrub_option = click.option(
+    "--scrub",
+    "scrub_mode",
+    type=click.Choice(["redact", "hash", "keep"]),
+    default="redact",
+    show_default=True,
+    help="Secrets/PII: replace with typed markers, markers with HMAC, or record types only.",
+)
+dead_letter_option = click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("llmsiem-deadletter.jsonl"),
+    show_default=True,
+    help="Records that cannot be normalized go here with file, line and reason.",
+)
+
+
+def _normalized(
+    inputs: tuple[Path, ...], source_format: str, letters: DeadLetter, scrubber: Scrubber
+) -> tuple[list[dict[str, Any]], int]:
+    """Valid, scrubbed documents of every input, and how many went to the dead letter."""
+    try:
+        paths = expand_inputs(inputs)
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc)) from exc
+    documents: list[dict[str, Any]] = []
+    for path in paths:
+        for record in normalized_records(path, source_format, letters, scrubber):
+            checked = check_record(record)
+            if checked.event is None:
+                letters.write(
+                    record.source,
+                    record.line,
+                    "; ".join(str(p) for p in checked.problems),
+                    record.data or record.raw,
+                )
+                continue
+            documents.append(checked.event.to_document())
+    return documents, letters.count
+
+
+@click.command("ingest")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@from_option
+@scrub_option
+@dead_letter_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Normalized, scrubbed JSONL to write ('-' for stdout).",
+)
+@format_option
+def ingest_cmd(
+    inputs: tuple[Path, ...],
+    source_format: str,
+    scrub_mode: str,
+    dead_letter: Path,
+    out: Path,
+    output_format: str,
+) -> None:
+    """Normalize OTLP, LiteLLM, Langfuse or JSONL telemetry to scrubbed LLMEvent JSONL."""
+    with DeadLetter(dead_letter) as letters:
+        documents, rejected = _normalized(inputs, source_format, letters, Scrubber(scrub_mode))  # type: ignore[arg-type]
+    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
+    if str(out) == "-":
+        sys.stdout.write(lines)
+    else:
+        out.write_text(lines, encoding="utf-8")
+    summary = {"events": len(documents), "rejected": rejected, "out": str(out)}
+    if output_format == "json" and str(out) != "-":
+        print_json(summary)
+    elif str(out) != "-":
+        console.print(
+            f"{len(documents):,} events → {out}; {rejected} rejected"
+            + (f" → {dead_letter}" if rejected else "")
+        )
+    sys.exit(EXIT_FINDINGS if rejected else EXIT_OK)
+
+
+Sender = Callable[[list[dict[str, Any]]], Any]
+
+
+def _make_sink(target: str, destination: str | None, letters: DeadLetter) -> Sender:
+    if target in ("jsonl", "parquet"):
+        if not destination:
+            raise CommandError(f"--to {target} needs --dest PATH")
+        from llmsiem.connectors.files import JsonlSink, ParquetSink
+
+        sink = JsonlSink(Path(destination)) if target == "jsonl" else ParquetSink(Path(destination))
+        return sink.send
+    if target == "elasticsearch":
+        from elasticsearch import Elasticsearch
+
+        from llmsiem.connectors.elastic import ElasticsearchSink
+
+        url, key = _env("LLMSIEM_ES_URL", destination), _env("LLMSIEM_ES_API_KEY", None, False)
+        return ElasticsearchSink(Elasticsearch(url, api_key=key), letters).send
+    from llmsiem.connectors.splunk_hec import SplunkHecSink
+
+    url = _env("LLMSIEM_SPLUNK_HEC_URL", destination)
+    token = _env("LLMSIEM_SPLUNK_HEC_TOKEN", None)
+    return SplunkHecSink(url, token, letters).send
+
+
+def _env(name: str, given: str | None, required: bool = True) -> Any:
+    import os
+
+    value = given or os.environ.get(name)
+    if required and not value:
+        raise CommandError(f"set {name} (credentials are read from the environment only)")
+    return value
+
+
+@click.command("ship")
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--to", "target", type=click.Choice(SINKS), required=True, help="Sink.")
+@click.option(
+    "--dest",
+    help="Sink URL (elasticsearch, splunk HEC) or path (jsonl file, parquet folder). "
+    "URLs default to $LLMSIEM_ES_URL / $LLMSIEM_SPLUNK_HEC_URL.",
+)
+@click.option(
+    "--spool",
+    "spool_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".llmsiem-spool"),
+    show_default=True,
+    help="Disk spool; undelivered events wait here across restarts.",
+)
+@click.option("--batch-size", default=500, show_default=True)
+@from_option
+@scrub_option
+@dead_letter_option
+@format_option
+def ship_cmd(
+    inputs: tuple[Path, ...],
+    target: str,
+    dest: str | None,
+    spool_dir: Path,
+    batch_size: int,
+    source_format: str,
+    scrub_mode: str,
+    dead_letter: Path,
+    output_format: str,
+) -> None:
+    """Normalize and scrub INPUTS, spool them, and deliver them to a sink (at least once).
+
+    With no INPUTS, delivers what is left in the spool from an interrupted run. Secrets for
+    sinks come from the environment: LLMSIEM_ES_API_KEY, LLMSIEM_SPLUNK_HEC_TOKEN.
+    """
+    spool = Spool(spool_dir)
+    with DeadLetter(dead_letter) as letters:
+        spooled = 0
+        if inputs:
+            documents, _ = _normalized(inputs, source_format, letters, Scrubber(scrub_mode))  # type: ignore[arg-type]
+            spooled = spool.append(documents)
+        send = _make_sink(target, dest, letters)
+        try:
+            delivered = spool.drain(send, batch_size)
+        except (ConnectionError, RuntimeError, OSError) as exc:
+            raise CommandError(f"{target}: {exc}; undelivered events stay in {spool_dir}") from exc
+        summary = {
+            "spooled": spooled,
+            "delivered": delivered,
+            "dead_lettered": letters.count,
+            "target": target,
+        }
+    if output_format == "json":
+        print_json(summary)
+    else:
+        console.print(
+            f"spooled {spooled:,}, delivered {delivered:,} to {target}; "
+            f"{letters.count} dead-lettered"
+        )
+    sys.exit(EXIT_FINDINGS if letters.count else EXIT_OK)
+
+
+@click.group("setup")
+def setup_group() -> None:
+    """Prepare a SIEM for llmsiem events (index templates)."""
+
+
+@setup_group.command("elastic")
+@click.option("--url", help="Elasticsearch URL (default $LLMSIEM_ES_URL).")
+@click.option("--print", "print_only", is_flag=True, help="Print the template, change nothing.")
+def setup_elastic(url: str | None, print_only: bool) -> None:
+    """Install the logs-llm index template (data stream, ECS and gen_ai types)."""
+    from llmsiem.connectors.elastic import index_template, install_template
+
+    if print_only:
+        print_json(index_template())
+        return
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(
+        _env("LLMSIEM_ES_URL", url), api_key=_env("LLMSIEM_ES_API_KEY", None, False)
+    )
+    response = install_template(client)
+    console.print(f"index template logs-llm installed: {response}")
+
+
+@click.group("deploy")
+def deploy_group() -> None:
+    """Install the compiled rule pack in Kibana or Splunk."""
+
+
+@deploy_group.command("elastic")
+@click.option("--kibana", help="Kibana URL (default $LLMSIEM_KIBANA_URL).")
+@click.option("--rules", type=click.Path(exists=True, path_type=Path), help="Rule folder.")
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@format_option
+def deploy_elastic(
+    kibana: str | None, rules: Path | None, dry_run: bool, output_format: str
+) -> None:
+    """Import the kibana-ndjson build through /api/detection_engine/rules/_import."""
+    import tempfile
+
+    result = compile_pack("kibana-ndjson", rules)
+    with tempfile.TemporaryDirectory() as scratch:
+        (path,) = write_kibana(result, Path(scratch))
+        ndjson = path.read_text(encoding="utf-8")
+    deployer = KibanaDeployer(
+        _env("LLMSIEM_KIBANA_URL", kibana), _env("LLMSIEM_KIBANA_API_KEY", None, False)
+    )
+    documents = [json.loads(line) for line in ndjson.splitlines()]
+    plan = deployer.plan(documents) if dry_run else deployer.deploy(ndjson)
+    _report(plan.as_dict(), output_format, dry_run)
+    sys.exit(EXIT_FINDINGS if plan.errors else EXIT_OK)
+
+
+@deploy_group.command("splunk")
+@click.option("--url", help="Splunk management URL, https://host:8089 ($LLMSIEM_SPLUNK_URL).")
+@click.option("--app", default="llmsiem", show_default=True)
+@click.option("--rules", type=click.Path(exists=True, path_type=Path), help="Rule folder.")
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@format_option
+def deploy_splunk(
+    url: str | None, app: str, rules: Path | None, dry_run: bool, output_format: str
+) -> None:
+    """Create or update saved searches; create missing filter macros, keep existing ones."""
+    import splunklib.client as splunk_client
+
+    from llmsiem.compiler.backends import filter_macro_name
+
+    result = compile_pack("splunk-savedsearches", rules)
+    searches = saved_searches(result)
+    macros = {filter_macro_name(c.name or c.rule_id): "search *" for c in result.compiled}
+    parsed = urlparse(_env("LLMSIEM_SPLUNK_URL", url))
+    service = splunk_client.connect(
+        scheme=parsed.scheme or "https",
+        host=parsed.hostname,
+        port=parsed.port or 8089,
+        splunkToken=_env("LLMSIEM_SPLUNK_TOKEN", None),
+        app=app,
+        owner="nobody",
+        autologin=True,
+    )
+    deployer = SplunkDeployer(service)
+    plan = deployer.plan(searches, macros) if dry_run else deployer.deploy(searches, macros)
+    _report(plan.as_dict(), output_format, dry_run)
+    sys.exit(EXIT_FINDINGS if plan.errors else EXIT_OK)
+
+
+def _report(plan: dict[str, list[str]], output_format: str, dry_run: bool) -> None:
+    if output_format == "json":
+        print_json({"dry_run": dry_run, **plan})
+        return
+    verb = "would" if dry_run else "did"
+    for action, items in plan.items():
+        if items:
+            console.print(f"[bold]{verb} {action}[/] ({len(items)}): " + ", ".join(items[:8]))

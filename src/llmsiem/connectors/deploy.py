@@ -1,0 +1,169 @@
+"""Deploying compiled rules: Kibana detection rules and Splunk saved searches.
+
+Kibana: ``GET /api/detection_engine/rules/_find`` to diff, then
+``POST /api/detection_engine/rules/_import?overwrite=true`` with the NDJSON file
+(multipart field ``file``, header ``kbn-xsrf``); per-rule errors come back in ``errors``.
+Splunk (splunk-sdk): saved searches are created or updated in the ``llmsiem`` app; each
+rule's filter macro is created only when missing, so a SOC's tuning is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from llmsiem.compiler.compile import CompileResult
+
+
+@dataclass
+class DeployPlan:
+    """What a deployment will do (or did): rule ids or names per action."""
+
+    create: list[str] = field(default_factory=list)
+    update: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    macros_created: list[str] = field(default_factory=list)
+    macros_kept: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return dict(self.__dict__)
+
+
+class KibanaDeployer:
+    """Imports Elastic Security rules through the Kibana detection-engine API."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        session: requests.Session | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers.update({"kbn-xsrf": "llmsiem"})
+        if api_key:
+            self.session.headers["Authorization"] = f"ApiKey {api_key}"
+        self.verify = verify
+
+    def existing(self) -> dict[str, dict[str, Any]]:
+        """Installed rules by ``rule_id`` (paged ``_find``)."""
+        rules: dict[str, dict[str, Any]] = {}
+        page = 1
+        while True:
+            response = self.session.get(
+                f"{self.url}/api/detection_engine/rules/_find",
+                params={
+                    "page": str(page),
+                    "per_page": "100",
+                    "filter": "alert.attributes.tags:llmsiem",
+                },
+                timeout=30,
+                verify=self.verify,
+            )
+            response.raise_for_status()
+            body = response.json()
+            for rule in body.get("data", []):
+                rules[rule["rule_id"]] = rule
+            if page * int(body.get("per_page", 100)) >= int(body.get("total", 0)):
+                return rules
+            page += 1
+
+    def plan(self, rules: list[dict[str, Any]]) -> DeployPlan:
+        """Diff the compiled rules against Kibana (``--dry-run``)."""
+        installed = self.existing()
+        plan = DeployPlan()
+        for rule in rules:
+            current = installed.get(rule["rule_id"])
+            if current is None:
+                plan.create.append(rule["rule_id"])
+            elif current.get("query") != rule["query"] or current.get("name") != rule["name"]:
+                plan.update.append(rule["rule_id"])
+            else:
+                plan.unchanged.append(rule["rule_id"])
+        return plan
+
+    def deploy(self, ndjson: str) -> DeployPlan:
+        """Import (overwrite) every rule; returns imported ids and per-rule errors."""
+        response = self.session.post(
+            f"{self.url}/api/detection_engine/rules/_import",
+            params={"overwrite": "true"},
+            files={"file": ("llmsiem-rules.ndjson", ndjson.encode(), "application/ndjson")},
+            timeout=120,
+            verify=self.verify,
+        )
+        response.raise_for_status()
+        body = response.json()
+        plan = DeployPlan()
+        failed = set()
+        for error in body.get("errors", []):
+            rule_id = error.get("rule_id", "?")
+            failed.add(rule_id)
+            detail = error.get("error", {})
+            plan.errors.append(f"{rule_id}: {detail.get('status_code')} {detail.get('message')}")
+        for line in ndjson.splitlines():
+            rule_id = json.loads(line)["rule_id"]
+            if rule_id not in failed:
+                plan.update.append(rule_id)
+        return plan
+
+
+def saved_searches(result: CompileResult) -> dict[str, dict[str, str]]:
+    """Saved-search name -> settings, parsed from the compiled savedsearches stanzas."""
+    searches: dict[str, dict[str, str]] = {}
+    for compiled in result.compiled:
+        for stanza in compiled.queries:
+            lines = str(stanza).strip().split("\n")
+            name = lines[0].strip("[]")
+            settings: dict[str, str] = {}
+            key = None
+            for line in lines[1:]:
+                if key and settings[key].endswith("\\"):
+                    settings[key] = settings[key][:-1] + "\n" + line
+                    continue
+                key, _, value = line.partition(" = ")
+                settings[key] = value
+            searches[name] = {k: v.rstrip("\\").rstrip() for k, v in settings.items()}
+    return searches
+
+
+class SplunkDeployer:
+    """Creates or updates saved searches and missing filter macros with splunk-sdk."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    def plan(self, searches: dict[str, dict[str, str]], macros: dict[str, str]) -> DeployPlan:
+        plan = DeployPlan()
+        existing = {s.name: s for s in self.service.saved_searches}
+        for name, settings in searches.items():
+            current = existing.get(name)
+            if current is None:
+                plan.create.append(name)
+            elif current.content.get("search", "").strip() != settings["search"].strip():
+                plan.update.append(name)
+            else:
+                plan.unchanged.append(name)
+        stanzas = {s.name for s in self.service.confs["macros"]}
+        for macro in macros:
+            (plan.macros_kept if macro in stanzas else plan.macros_created).append(macro)
+        return plan
+
+    def deploy(self, searches: dict[str, dict[str, str]], macros: dict[str, str]) -> DeployPlan:
+        plan = self.plan(searches, macros)
+        collection = self.service.saved_searches
+        for name, settings in searches.items():
+            search = settings["search"]
+            options = {k: v for k, v in settings.items() if k != "search"}
+            if name in plan.create:
+                collection.create(name, search, **options)
+            elif name in plan.update:
+                collection[name].update(search=search, **options)
+        conf = self.service.confs["macros"]
+        for macro in plan.macros_created:
+            conf.create(macro, definition=macros[macro], iseval="0")
+        return plan

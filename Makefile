@@ -18,8 +18,8 @@ demo: $(VENV)/.dev-installed
 	$(BIN)/llmsiem demo
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench playbooks
+	$(BIN)/ruff format --check src tests bench playbooks
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
@@ -27,7 +27,10 @@ typecheck: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+validate: $(VENV)/.dev-installed
+	$(BIN)/llmsiem validate
+
+test: lint typecheck validate pytest
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import sys
+import tempfile
+from collections import Counter
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from llmsiem.cli.common import EXIT_ERROR, EXIT_OK, console, format_option, print_json
+from llmsiem.cli.common import CommandError, console, format_option, print_json
+from llmsiem.cli.detect_cmd import alert_table, load_engine_rules
+from llmsiem.cli.respond_cmd import plan_table
+from llmsiem.deadletter import DeadLetter
+from llmsiem.engine.batch import detect_files
 from llmsiem.records import read_records
 from llmsiem.resources import demo_telemetry
+from llmsiem.respond.playbook import load_playbooks
+from llmsiem.respond.runner import Runner, RunnerConfig
 from llmsiem.summary import TelemetrySummary
 from llmsiem.validation import check_records
 
@@ -43,7 +50,11 @@ def _summary_table(summary: TelemetrySummary, invalid: int) -> Table:
 )
 @format_option
 def demo(input_path: Path | None, output_format: str) -> None:
-    """Run the main job on bundled sample telemetry: validate and summarise it."""
+    """Run the main job on bundled sample telemetry.
+
+    Validates and summarises the telemetry, runs the whole rule pack in the embedded
+    engine, and shows what the playbooks would do (dry-run: nothing is changed).
+    """
     path = input_path or demo_telemetry()
     summary = TelemetrySummary()
     invalid = 0
@@ -52,9 +63,34 @@ def demo(input_path: Path | None, output_format: str) -> None:
             invalid += 1
         else:
             summary.add(checked.event)
+    if summary.events == 0:
+        raise CommandError(f"{path}: no valid events")
+    rules = load_engine_rules(None, None)
+    with DeadLetter(None) as letters:
+        run = detect_files([path], rules, letters)
+    with tempfile.TemporaryDirectory() as state:
+        config = RunnerConfig(execute=False, state_dir=Path(state))
+        records = Runner(config, load_playbooks(), actor="demo").handle_all(run.alerts)
     if output_format == "json":
-        print_json({"input": str(path), "invalid": invalid, "summary": summary.as_dict()})
-    else:
-        console.print(f"[bold]llmsiem demo[/] on {path}")
-        console.print(_summary_table(summary, invalid))
-    sys.exit(EXIT_ERROR if summary.events == 0 else EXIT_OK)
+        print_json(
+            {
+                "input": str(path),
+                "invalid": invalid,
+                "summary": summary.as_dict(),
+                "alerts": len(run.alerts),
+                "alerts_by_rule": dict(Counter(a["rule"]["name"] for a in run.alerts)),
+                "response_plan": [r.as_dict() for r in records],
+            }
+        )
+        return
+    console.print(f"[bold]llmsiem demo[/] on {path}")
+    console.print(_summary_table(summary, invalid))
+    console.print(alert_table(run.alerts))
+    configured = [r for r in records if not r.detail.startswith("not configured")]
+    console.print(plan_table(configured, "Response plan (dry-run: nothing was changed)"))
+    skipped = Counter(r.action for r in records if r.detail.startswith("not configured"))
+    if skipped:
+        console.print(
+            "steps skipped because their target is not configured: "
+            + ", ".join(f"{name} ({count})" for name, count in sorted(skipped.items()))
+        )

@@ -107,6 +107,11 @@ def _open_alerts(path: str) -> IO[str]:
     type=float,
     help="Follow mode: stop after this many seconds without new data.",
 )
+@click.option(
+    "--respond",
+    is_flag=True,
+    help="Run the playbooks on the raised alerts (dry-run unless respond.yml says execute).",
+)
 @format_option
 def detect_cmd(
     inputs: tuple[Path, ...],
@@ -118,6 +123,7 @@ def detect_cmd(
     follow: bool,
     interval: float,
     idle_exit: float | None,
+    respond: bool,
     output_format: str,
 ) -> None:
     """Run the whole rule pack (correlations included) over INPUTS (files or folders).
@@ -158,6 +164,10 @@ def detect_cmd(
         stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
     if stream is not sys.stdout:
         stream.close()
+    if respond and run.alerts:
+        from llmsiem.cli.respond_cmd import make_runner, run_alerts
+
+        run_alerts(make_runner(None), run.alerts, output_format)
     if output_format == "json":
         print_json(
             {

@@ -11,6 +11,7 @@ from llmsiem.cli.demo_cmd import demo
 from llmsiem.cli.detect_cmd import detect_cmd
 from llmsiem.cli.eval_cmd import eval_cmd
 from llmsiem.cli.generate_cmd import generate_cmd
+from llmsiem.cli.respond_cmd import respond_group
 from llmsiem.cli.schema_cmd import schema_group
 from llmsiem.cli.validate_cmd import validate_cmd
 
@@ -36,3 +37,4 @@ cli.add_command(ingest_cmd)
 cli.add_command(ship_cmd)
 cli.add_command(setup_group)
 cli.add_command(deploy_group)
+cli.add_command(respond_group)

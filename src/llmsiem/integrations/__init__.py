@@ -1,0 +1,1 @@
+"""Hooks that run inside other products (LiteLLM proxy) and consult llmsiem state."""

@@ -1,0 +1,1 @@
+"""Response: playbooks that act on alerts, and the runner that keeps them safe."""

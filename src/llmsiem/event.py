@@ -362,6 +362,28 @@ class LLMEvent(Strict):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def set_dotted(document: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set a dotted field on a nested document (``@timestamp`` stays a top-level key)."""
+    if dotted == "@timestamp":
+        document[dotted] = value
+        return
+    *parents, leaf = dotted.split(".")
+    node = document
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def get_dotted(document: dict[str, Any], dotted: str) -> Any:
+    """A dotted field of a nested document, or None when any level is missing."""
+    node: Any = document
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
 def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Dotted view of a nested document: ``{"user": {"id": 1}}`` -> ``{"user.id": 1}``.
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from llmsiem.event import LLMEvent
+from llmsiem.event import LLMEvent, set_dotted
 
 SAMPLE_FILE = "samples.yml"
 BASE_TIME = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -49,24 +49,13 @@ def sample_dir(root: Path, rule_name: str) -> Path:
     return root / rule_name
 
 
-def _set_dotted(document: dict[str, Any], dotted: str, value: Any) -> None:
-    if dotted == "@timestamp":
-        document[dotted] = value
-        return
-    *parents, leaf = dotted.split(".")
-    node = document
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
-
-
 def build_event(partial: dict[str, Any], sequence: int, case: str) -> dict[str, Any]:
     """A full, schema-valid event from a partial one (dotted keys)."""
     document = copy.deepcopy(BASE_EVENT)
     document["@timestamp"] = (BASE_TIME + timedelta(seconds=10 * sequence)).isoformat()
     document["event"]["id"] = f"{case}-{sequence}"
     for dotted, value in partial.items():
-        _set_dotted(document, dotted, value)
+        set_dotted(document, dotted, value)
     return LLMEvent.model_validate(document).to_document()
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from llmsiem.event import set_dotted
+
 MAX_TEXT_CHARS = 1_000_000
 TRUNCATION_MARKER = " [TRUNCATED]"
 REFUSAL_PREFIXES = (
@@ -148,16 +150,8 @@ def iso_from_nanos(value: Any) -> str | None:
 
 def set_path(document: dict[str, Any], dotted: str, value: Any) -> None:
     """Set a dotted field on a nested document (``@timestamp`` stays flat); None is skipped."""
-    if value is None:
-        return
-    if dotted == "@timestamp":
-        document[dotted] = value
-        return
-    *parents, leaf = dotted.split(".")
-    node = document
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
+    if value is not None:
+        set_dotted(document, dotted, value)
 
 
 def apply_conversation(document: dict[str, Any], conversation: Conversation) -> None:

@@ -20,17 +20,13 @@ from typing import Any
 import requests
 
 from llmsiem.deadletter import DeadLetter
+from llmsiem.event import get_dotted
 
 SOURCETYPE = "llmsiem:telemetry"
 AUTH_CODES = {2, 3, 4}
 BAD_DATA_CODES = {5, 6, 12, 13}
 BUSY_CODES = {9}
-INDEXED_FIELDS = (
-    ("user.id", ("user", "id")),
-    ("llmsiem.api_key.id", ("llmsiem", "api_key", "id")),
-    ("trace.id", ("trace", "id")),
-    ("event.action", ("event", "action")),
-)
+INDEXED_FIELDS = ("user.id", "llmsiem.api_key.id", "trace.id", "event.action")
 
 
 class HecAuthError(RuntimeError):
@@ -48,17 +44,10 @@ class HecReport:
     retries: int = 0
 
 
-def _get(document: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = document
-    for part in path:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def envelope(document: dict[str, Any], index: str, host: str) -> dict[str, Any]:
     """The HEC JSON envelope of one event."""
     stamp = datetime.fromisoformat(document["@timestamp"].replace("Z", "+00:00"))
-    fields = {name: _get(document, path) for name, path in INDEXED_FIELDS}
+    fields = {name: get_dotted(document, name) for name in INDEXED_FIELDS}
     return {
         "time": round(stamp.timestamp(), 3),
         "host": host,

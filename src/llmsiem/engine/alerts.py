@@ -9,6 +9,7 @@ from typing import Any
 
 from llmsiem.compiler.kibana import RISK_SCORE
 from llmsiem.engine.rules import RuleMeta
+from llmsiem.event import set_dotted
 
 # Entity fields copied from matched events into the alert (ECS / OTel / llmsiem names).
 ENTITY_FIELDS = (
@@ -34,14 +35,6 @@ class EvidenceEvent:
     event_id: str
     timestamp: str
     entities: dict[str, Any]
-
-
-def _set(document: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = document
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
 
 
 def alert_id(rule_id: str, group: dict[str, Any], first_event: str) -> str:
@@ -105,7 +98,7 @@ def build_alert(
     for field in ENTITY_FIELDS:
         values = {e.entities.get(field) for e in evidence} - {None}
         if len(values) == 1:
-            _set(document, field, values.pop())
+            set_dotted(document, field, values.pop())
         elif values:
-            _set(document, field, sorted(values))
+            set_dotted(document, field, sorted(values))
     return document

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmsiem.event import get_dotted
 from llmsiem.resources import content_dir
 from llmsiem.respond.action import Action
 
@@ -37,16 +38,6 @@ class Trigger:
         return bool(named or tagged) or (not self.rules and not self.tags)
 
 
-def alert_value(alert: dict[str, Any], dotted: str) -> Any:
-    """A dotted field of a nested alert document (``llmsiem.api_key.id``)."""
-    node: Any = alert
-    for part in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
 @dataclass(frozen=True)
 class Playbook:
     """Declared metadata and steps of one playbook."""
@@ -64,14 +55,14 @@ class Playbook:
         """Inputs from the alert's entity fields; None when a required one is missing."""
         values = dict(self.constants)
         for name, path in self.inputs.items():
-            value = alert_value(alert, path)
+            value = get_dotted(alert, path)
             if isinstance(value, list):
                 value = value[0] if len(value) == 1 else None
             if value is None:
                 return None
             values[name] = str(value)
         values.setdefault(
-            "reason", f"{alert.get('rule', {}).get('name')} alert {alert_value(alert, 'event.id')}"
+            "reason", f"{alert.get('rule', {}).get('name')} alert {get_dotted(alert, 'event.id')}"
         )
         return values
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmsiem.event import flatten
+from llmsiem.event import flatten, set_dotted
 from llmsiem.rulepack import RulePack
 
 ENTITY_FIELDS = (
@@ -25,11 +25,7 @@ class PayloadError(ValueError):
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for dotted, value in flat.items():
-        *parents, leaf = dotted.split(".")
-        node = document
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_dotted(document, dotted, value)
     return document
 
 

@@ -30,15 +30,20 @@ def _check(response: requests.Response) -> Any:
     return response.json() if response.content else {}
 
 
-class LiteLLMKeyBlock(Action):
-    """LiteLLM proxy ``/key/block`` (undo: ``/key/unblock``); reads ``/key/info``."""
+class LiteLLMAdminAction(Action):
+    """Base of LiteLLM proxy admin actions: URL and master key from the environment."""
 
-    name = "litellm_block_key"
     impact = "high"
 
     def _conf(self) -> tuple[str, dict[str, str]]:
         url, master = _env("LLMSIEM_LITELLM_URL", "LLMSIEM_LITELLM_MASTER_KEY")
         return url.rstrip("/"), {"Authorization": f"Bearer {master}"}
+
+
+class LiteLLMKeyBlock(LiteLLMAdminAction):
+    """LiteLLM proxy ``/key/block`` (undo: ``/key/unblock``); reads ``/key/info``."""
+
+    name = "litellm_block_key"
 
     def principal(self, inputs: dict[str, str]) -> str:
         return inputs["api_key"]
@@ -71,15 +76,10 @@ class LiteLLMKeyBlock(Action):
         )
 
 
-class LiteLLMCustomerBlock(Action):
+class LiteLLMCustomerBlock(LiteLLMAdminAction):
     """LiteLLM proxy ``/customer/block`` (undo: ``/customer/unblock``) for end users."""
 
     name = "litellm_block_customer"
-    impact = "high"
-
-    def _conf(self) -> tuple[str, dict[str, str]]:
-        url, master = _env("LLMSIEM_LITELLM_URL", "LLMSIEM_LITELLM_MASTER_KEY")
-        return url.rstrip("/"), {"Authorization": f"Bearer {master}"}
 
     def principal(self, inputs: dict[str, str]) -> str:
         return inputs["end_user"]

@@ -267,3 +267,40 @@ def test_spool_resumes_from_committed_cursor(tmp_path: Path) -> None:
     rest: list[str] = []
     spool.drain(lambda batch: rest.extend(e["event"]["id"] for e in batch), batch_size=10)
     assert delivered + rest == [f"evt-{n}" for n in range(1, 26)]
+
+
+@pytest.mark.vcr(str(CASSETTES / "splunk_deploy.handwritten.yaml"))
+def test_splunk_deploy_updates_searches_and_keeps_existing_macros() -> None:
+    import splunklib.client as splunk_client
+
+    from llmsiem.connectors.deploy import SplunkDeployer
+
+    service = splunk_client.connect(
+        scheme="http",
+        host="splunk.test",
+        port=8089,
+        app="llmsiem",
+        owner="nobody",
+        splunkToken=os.environ.get("LLMSIEM_TEST_SPLUNK_TOKEN", "unused"),
+        autologin=True,
+    )
+    searches = {
+        "Rule A": {"search": "index=llm a", "cron_schedule": "*/5 * * * *"},
+        "Rule B": {"search": "index=llm b", "cron_schedule": "*/5 * * * *"},
+    }
+    macros = {"llmsiem_filter_rule_a": "search *", "llmsiem_filter_rule_b": "search *"}
+    plan = SplunkDeployer(service).deploy(searches, macros)
+    assert plan.create == ["Rule B"] and plan.update == ["Rule A"]
+    assert plan.macros_created == ["llmsiem_filter_rule_b"]
+    assert plan.macros_kept == ["llmsiem_filter_rule_a"]  # the SOC's tuning is untouched
+
+
+def test_saved_search_stanzas_parse_back_to_settings() -> None:
+    from llmsiem.connectors.deploy import saved_searches
+
+    searches = saved_searches(compile_pack("splunk-savedsearches"))
+    burst = searches["Refusal Burst Per User"]
+    assert burst["cron_schedule"] == "*/5 * * * *"
+    assert burst["search"].startswith('index="llm" sourcetype="llmsiem:telemetry"')
+    assert burst["search"].rstrip().endswith("`llmsiem_filter_correlation_refusal_burst`")
+    assert "\\" not in burst["search"]

@@ -61,8 +61,12 @@ def _alert(rule: str, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def litellm_proxy(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    if shutil.which("litellm") is None:
-        pytest.skip("litellm[proxy] is not installed")
+    executable = Path(sys.executable).with_name("litellm")
+    if not executable.exists():
+        found = shutil.which("litellm")
+        if found is None:
+            pytest.skip("litellm[proxy] is not installed (pip install llmsiem[targets])")
+        executable = Path(found)
     config = tmp_path / "litellm.yaml"
     config.write_text(
         "model_list:\n"
@@ -83,7 +87,7 @@ def litellm_proxy(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "LLMSIEM_ENFORCEMENT_FILE": str(enforcement),
     }
     process = subprocess.Popen(
-        ["litellm", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        [str(executable), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -44,3 +45,22 @@ def format_option(func: F) -> F:
 def print_json(data: Any) -> None:
     """Machine-readable output: one JSON document on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+rules_option = click.option(
+    "--rules",
+    type=click.Path(exists=True, path_type=Path),
+    help="Rule file or folder (default: the bundled pack).",
+)
+tuning_option = click.option(
+    "--tuning",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your tuning pipeline (values for the allowlist placeholders), applied last.",
+)
+dead_letter_option = click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("llmsiem-deadletter.jsonl"),
+    show_default=True,
+    help="Records that cannot be read or normalized go here with file, line and reason.",
+)

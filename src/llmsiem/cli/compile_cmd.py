@@ -15,6 +15,8 @@ from llmsiem.cli.common import (
     console,
     format_option,
     print_json,
+    rules_option,
+    tuning_option,
 )
 from llmsiem.compiler.compile import CompileResult, compile_pack
 from llmsiem.compiler.output import write_result
@@ -31,11 +33,7 @@ from llmsiem.rulepack import RuleLoadError
     type=click.Choice([*TARGETS, "all"]),
     help="Target to compile for; repeat it, or use 'all'.",
 )
-@click.option(
-    "--rules",
-    type=click.Path(exists=True, path_type=Path),
-    help="Rule file or directory (default: the bundled pack).",
-)
+@rules_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -43,11 +41,7 @@ from llmsiem.rulepack import RuleLoadError
     show_default=True,
     help="Output directory; each target writes into OUT/<target>/.",
 )
-@click.option(
-    "--tuning",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your tuning pipeline (vars for the allowlist placeholders), applied last.",
-)
+@tuning_option
 @format_option
 def compile_cmd(
     targets: tuple[str, ...],

@@ -16,8 +16,10 @@ from llmsiem.cli.common import (
     EXIT_OK,
     CommandError,
     console,
+    dead_letter_option,
     format_option,
     print_json,
+    rules_option,
 )
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.output import write_kibana
@@ -46,13 +48,6 @@ scrub_option = click.option(
     default="redact",
     show_default=True,
     help="Secrets/PII: replace with typed markers, markers with HMAC, or record types only.",
-)
-dead_letter_option = click.option(
-    "--dead-letter",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("llmsiem-deadletter.jsonl"),
-    show_default=True,
-    help="Records that cannot be normalized go here with file, line and reason.",
 )
 
 
@@ -248,7 +243,7 @@ def deploy_group() -> None:
 
 @deploy_group.command("elastic")
 @click.option("--kibana", help="Kibana URL (default $LLMSIEM_KIBANA_URL).")
-@click.option("--rules", type=click.Path(exists=True, path_type=Path), help="Rule folder.")
+@rules_option
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
 @format_option
 def deploy_elastic(
@@ -273,7 +268,7 @@ def deploy_elastic(
 @deploy_group.command("splunk")
 @click.option("--url", help="Splunk management URL, https://host:8089 ($LLMSIEM_SPLUNK_URL).")
 @click.option("--app", default="llmsiem", show_default=True)
-@click.option("--rules", type=click.Path(exists=True, path_type=Path), help="Rule folder.")
+@rules_option
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
 @format_option
 def deploy_splunk(

@@ -18,9 +18,12 @@ from llmsiem.cli.common import (
     EXIT_OK,
     CommandError,
     console,
+    dead_letter_option,
     err_console,
     format_option,
     print_json,
+    rules_option,
+    tuning_option,
 )
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
@@ -80,12 +83,8 @@ def _open_alerts(path: str) -> IO[str]:
     show_default=True,
     help="Input format; auto sniffs each file (normalized JSONL, OTLP, LiteLLM, Langfuse).",
 )
-@click.option("--rules", type=click.Path(exists=True, path_type=Path), help="Rule file or folder.")
-@click.option(
-    "--tuning",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Tuning pipeline with your allowlist values.",
-)
+@rules_option
+@tuning_option
 @click.option(
     "--alerts",
     "alerts_path",
@@ -93,13 +92,7 @@ def _open_alerts(path: str) -> IO[str]:
     show_default=True,
     help="Append alerts (ECS JSON lines) here; '-' for stdout.",
 )
-@click.option(
-    "--dead-letter",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("llmsiem-deadletter.jsonl"),
-    show_default=True,
-    help="Malformed records go here with file, line and reason.",
-)
+@dead_letter_option
 @click.option("--follow", is_flag=True, help="Stream: keep reading a growing file or stdin.")
 @click.option("--interval", default=0.2, show_default=True, help="Follow poll interval (s).")
 @click.option(

@@ -17,6 +17,8 @@ from llmsiem.cli.common import (
     console,
     format_option,
     print_json,
+    rules_option,
+    tuning_option,
 )
 from llmsiem.cli.detect_cmd import load_engine_rules
 from llmsiem.evaluation import evaluate_pack, load_cases
@@ -79,12 +81,8 @@ def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
     show_default="$LLMSIEM_CORPORA or ../shared/corpora/dev",
     help="Folder of the labelled development corpora.",
 )
-@click.option("--rules", type=click.Path(exists=True, path_type=Path), help="Rule file or folder.")
-@click.option(
-    "--tuning",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Tuning pipeline with your allowlist values.",
-)
+@rules_option
+@tuning_option
 @click.option("--check", is_flag=True, help="Exit 1 when an efficacy target is missed.")
 @format_option
 def eval_cmd(

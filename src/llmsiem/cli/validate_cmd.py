@@ -9,18 +9,21 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from llmsiem.cli.common import EXIT_FINDINGS, EXIT_OK, console, format_option, print_json
+from llmsiem.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    console,
+    format_option,
+    print_json,
+    rules_option,
+)
 from llmsiem.resources import content_dir
 from llmsiem.rulecheck import validate_pack
 from llmsiem.rulepack import RulePack
 
 
 @click.command("validate")
-@click.option(
-    "--rules",
-    type=click.Path(exists=True, path_type=Path),
-    help="Rule file or directory (default: the bundled pack).",
-)
+@rules_option
 @click.option(
     "--samples",
     type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -129,26 +129,28 @@ class DuckDBSigmaBackend(TextQueryBackend):
             return f"coalesce(len(list_filter({ref}, lambda x: {build('x')})) > 0, false)"
         return f"coalesce({build(ref)}, false)"
 
-    def convert_condition_field_eq_val_str(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
+    def _like(self, cond: ConditionFieldEqualsValueExpression, operator: str) -> str:
+        """``field ILIKE/LIKE pattern``; numeric fields are compared as text."""
         value = cond.value
         assert isinstance(value, SigmaString)
         pattern = sql_literal(like_pattern(value))
-        kind = field_types().get(cond.field, "")
-        if kind in NUMERIC:
-            return self._leaf(
-                cond.field, lambda ref: f"CAST({ref} AS VARCHAR) ILIKE {pattern} ESCAPE '\\'"
-            )
-        return self._leaf(cond.field, lambda ref: f"{ref} ILIKE {pattern} ESCAPE '\\'")
+        numeric = field_types().get(cond.field, "") in NUMERIC
+        return self._leaf(
+            cond.field,
+            lambda ref: (
+                f"{f'CAST({ref} AS VARCHAR)' if numeric else ref} {operator} {pattern} ESCAPE '\\'"
+            ),
+        )
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self._like(cond, "ILIKE")
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        value = cond.value
-        assert isinstance(value, SigmaString)
-        pattern = sql_literal(like_pattern(value))
-        return self._leaf(cond.field, lambda ref: f"{ref} LIKE {pattern} ESCAPE '\\'")
+        return self._like(cond, "LIKE")
 
     def convert_condition_field_eq_val_num(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from llmsiem.ingest import SOURCE_FORMATS
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
@@ -47,6 +49,14 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+source_format_option = click.option(
+    "--from",
+    "source_format",
+    type=click.Choice(SOURCE_FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format; auto sniffs each file (normalized JSONL, OTLP, LiteLLM, Langfuse).",
+)
 rules_option = click.option(
     "--rules",
     type=click.Path(exists=True, path_type=Path),

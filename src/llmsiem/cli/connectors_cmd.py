@@ -20,6 +20,7 @@ from llmsiem.cli.common import (
     format_option,
     print_json,
     rules_option,
+    source_format_option,
 )
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.output import write_kibana
@@ -27,20 +28,11 @@ from llmsiem.connectors.deploy import KibanaDeployer, SplunkDeployer, saved_sear
 from llmsiem.connectors.registry import normalized_records
 from llmsiem.connectors.spool import Spool
 from llmsiem.deadletter import DeadLetter
-from llmsiem.ingest import SOURCE_FORMATS
 from llmsiem.records import expand_inputs
 from llmsiem.scrub import Scrubber
 from llmsiem.validation import check_record
 
 SINKS = ("elasticsearch", "splunk", "jsonl", "parquet")
-from_option = click.option(
-    "--from",
-    "source_format",
-    type=click.Choice(SOURCE_FORMATS),
-    default="auto",
-    show_default=True,
-    help="Input format (auto sniffs each file).",
-)
 scrub_option = click.option(
     "--scrub",
     "scrub_mode",
@@ -77,7 +69,7 @@ def _normalized(
 
 @click.command("ingest")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@from_option
+@source_format_option
 @scrub_option
 @dead_letter_option
 @click.option(
@@ -165,7 +157,7 @@ def _env(name: str, given: str | None, required: bool = True) -> Any:
     help="Disk spool; undelivered events wait here across restarts.",
 )
 @click.option("--batch-size", default=500, show_default=True)
-@from_option
+@source_format_option
 @scrub_option
 @dead_letter_option
 @format_option

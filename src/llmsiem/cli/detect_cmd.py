@@ -23,13 +23,13 @@ from llmsiem.cli.common import (
     format_option,
     print_json,
     rules_option,
+    source_format_option,
     tuning_option,
 )
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
 from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.engine.stream import Follower, LineSource
-from llmsiem.ingest import SOURCE_FORMATS
 from llmsiem.records import expand_inputs
 from llmsiem.rulepack import RuleLoadError, RulePack
 
@@ -75,14 +75,7 @@ def _open_alerts(path: str) -> IO[str]:
 
 @click.command("detect")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--from",
-    "source_format",
-    type=click.Choice(SOURCE_FORMATS),
-    default="auto",
-    show_default=True,
-    help="Input format; auto sniffs each file (normalized JSONL, OTLP, LiteLLM, Langfuse).",
-)
+@source_format_option
 @rules_option
 @tuning_option
 @click.option(

@@ -175,6 +175,14 @@ def apply_conversation(document: dict[str, Any], conversation: Conversation) -> 
         set_path(document, "llmsiem.response.echoes_system_instructions", echoes(system, answer))
 
 
+def copy_identity(source: dict[str, Any], target: dict[str, Any]) -> None:
+    """Copy API key, team and end-user identity from a model-call event to a derived one."""
+    extension = source.get("llmsiem", {})
+    for name in ("api_key", "team", "end_user"):
+        if name in extension:
+            target.setdefault("llmsiem", {})[name] = dict(extension[name])
+
+
 def event_action(document: dict[str, Any]) -> str:
     """prompt, response or refusal, from what the document carries."""
     response = document.get("llmsiem", {}).get("response")

@@ -16,6 +16,7 @@ from typing import Any
 from llmsiem.connectors.common import (
     Conversation,
     apply_conversation,
+    copy_identity,
     event_action,
     set_path,
     to_parts,
@@ -194,7 +195,7 @@ def payload_to_events(payload: dict[str, Any]) -> list[dict[str, Any]]:
         set_path(tool, "gen_ai.tool.call.arguments", arguments)
         set_path(tool, "gen_ai.tool.call.result", result)
         set_path(tool, "llmsiem.tool.status", status)
-        _copy_key(main, tool)
+        copy_identity(main, tool)
         events.append(tool)
     for index, item in enumerate(_guardrails(payload)):
         verdict = json.loads(json.dumps(identity))
@@ -217,14 +218,6 @@ def payload_to_events(payload: dict[str, Any]) -> list[dict[str, Any]]:
             "llmsiem.guardrail.stage",
             "output" if "post" in mode else "tool" if "mcp" in mode else "input",
         )
-        _copy_key(main, verdict)
+        copy_identity(main, verdict)
         events.append(verdict)
     return events
-
-
-def _copy_key(source: dict[str, Any], target: dict[str, Any]) -> None:
-    """Copy API key, team and end-user identity from the model-call event."""
-    extension = source.get("llmsiem", {})
-    for name in ("api_key", "team", "end_user"):
-        if name in extension:
-            target.setdefault("llmsiem", {})[name] = dict(extension[name])

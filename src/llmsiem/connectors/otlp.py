@@ -18,6 +18,7 @@ from typing import Any
 from llmsiem.connectors.common import (
     Conversation,
     apply_conversation,
+    copy_identity,
     event_action,
     iso_from_nanos,
     set_path,
@@ -219,9 +220,7 @@ def span_to_events(span: dict[str, Any], resource: dict[str, Any]) -> list[dict[
             arguments if isinstance(arguments, str) else json.dumps(arguments),
         )
         set_path(tool, "llmsiem.tool.status", "pending")
-        for name in ("api_key", "team", "end_user"):
-            if name in document.get("llmsiem", {}):
-                tool.setdefault("llmsiem", {})[name] = document["llmsiem"][name]
+        copy_identity(document, tool)
         events.append(tool)
     return events
 

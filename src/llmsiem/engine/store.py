@@ -53,7 +53,6 @@ class EventStore:
         )
         self.con.execute(f"CREATE TABLE events ({definition})")
         self.next_seq = 1
-        self._scratch = Path(tempfile.mkdtemp(prefix="llmsiem-engine-"))
 
     @property
     def count(self) -> int:
@@ -113,9 +112,11 @@ class EventStore:
     def load_records(self, records: Iterable[RawRecord], dead_letter: DeadLetter) -> LoadReport:
         """Validate records one by one; good ones are loaded, bad ones dead-lettered."""
         report = LoadReport(fast_path=False)
-        staged = self._scratch / f"batch-{self.next_seq}.jsonl"
         source = None
-        with staged.open("w", encoding="utf-8") as out:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
+        ) as out:
+            staged = Path(out.name)
             for record in records:
                 source = record.source
                 checked = check_record(record)
@@ -130,9 +131,11 @@ class EventStore:
                 document["_line"] = record.line
                 out.write(json.dumps(document, ensure_ascii=False) + "\n")
                 report.loaded += 1
-        if report.loaded:
-            self._insert_from_json(staged, source or "-", line_column=True)
-        staged.unlink(missing_ok=True)
+        try:
+            if report.loaded:
+                self._insert_from_json(staged, source or "-", line_column=True)
+        finally:
+            staged.unlink(missing_ok=True)
         return report
 
     def load_documents(self, documents: Iterable[dict[str, Any]], source: str) -> LoadReport:

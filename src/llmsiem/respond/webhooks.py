@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from llmsiem.event import flatten, set_dotted
@@ -29,6 +30,7 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+@cache
 def _rule_index() -> dict[str, dict[str, Any]]:
     """Sigma rules by id, name and title, to recover level and tags of SIEM alerts."""
     index: dict[str, dict[str, Any]] = {}

@@ -103,3 +103,25 @@ def test_detect_secrets_corpus_files_lose_their_secrets() -> None:
     for known in ("AKIAZZZZZZZZZZZZZZZZ", "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"):
         if known in text:
             assert known not in result.text
+
+
+uncommon_cards = st.tuples(
+    st.sampled_from(["2221", "2720", "2131", "2200", "6304", "5018"]),
+    st.integers(min_value=12, max_value=19),
+).flatmap(
+    lambda p: st.text(string.digits, min_size=p[1] - 5, max_size=p[1] - 5).map(
+        lambda rest: _luhn_complete(p[0] + rest)
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(number=uncommon_cards, word=st.sampled_from(["card", "Credit card #", "my cc", "Maestro"]))
+def test_card_numbers_outside_presidios_ranges_are_scrubbed_after_a_card_word(
+    number: str, word: str
+) -> None:
+    with_word = SCRUBBER.scrub_text(f"{word} {number} was declined")
+    assert number not in with_word.text and with_word.types == ["CREDIT_CARD"]
+    if number.startswith("2"):  # outside presidio's own card regex: needs the card word
+        without_word = SCRUBBER.scrub_text(f"order {number} was shipped")
+        assert without_word.text == f"order {number} was shipped"

@@ -3,8 +3,9 @@
 Secrets are found with detect-secrets' plugins (their regexes give exact spans; the
 keyword plugin gives values), plus patterns for token formats detect-secrets does not know
 (new OpenAI keys, Anthropic and Google keys) and whole PEM private-key blocks. Personal data
-is found with presidio's pattern recognizers (cards with Luhn check, SSNs, IBANs, e-mail,
-phone numbers), offline: no NLP engine, no spaCy model, no public-suffix download.
+is found with presidio's pattern recognizers (cards with Luhn check, widened to the card
+ranges presidio's regex misses; SSNs, IBANs, e-mail, phone numbers), offline: no NLP engine,
+no spaCy model, no public-suffix download.
 
 Matches become typed markers (``[REDACTED:AWS_KEY]``); the event records the types found in
 ``llmsiem.redaction.*`` so rules still see "secret in prompt" after redaction. Modes:
@@ -63,6 +64,11 @@ EXTRA_SECRET_PATTERNS = {
 JWT_TAIL = re.compile(r"[A-Za-z0-9_\-.+/=]*")
 PII_MIN_SCORE = 0.4
 DOTTED_NUMBERS = re.compile(r"[0-9]+(\.[0-9]+)+")
+# presidio's card regex misses 12-digit Maestro, 2-series Mastercard and Mir, and 15-digit JCB
+# numbers; any 12-19 digit run that passes Luhn and follows a card word within this window
+# is treated as a card too.
+CARD_DIGITS = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,18}(?![0-9])")
+CARD_CONTEXT_CHARS = 40
 # The keyword plugin only fires near words like these; skip it when none occurs.
 KEYWORD_HINT = re.compile(r"(?i)pass|pwd|secret|key|token|auth|cred|api")
 # Fields whose text is scrubbed, as paths into the nested document.
@@ -113,6 +119,8 @@ def _secret_plugins() -> tuple[list[tuple[str, re.Pattern[str]]], list[KeywordDe
 def _pii_recognizers() -> tuple[Any, ...]:
     """presidio pattern recognizers; imported on first use (presidio loads slowly)."""
     import tldextract
+    from presidio_analyzer import RecognizerResult
+    from presidio_analyzer.nlp_engine import NlpArtifacts
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
         EmailRecognizer,
@@ -120,6 +128,26 @@ def _pii_recognizers() -> tuple[Any, ...]:
         PhoneRecognizer,
         UsSsnRecognizer,
     )
+
+    class CardNumberRecognizer(CreditCardRecognizer):
+        """presidio's card recognizer, plus Luhn-valid digit runs that follow a card word."""
+
+        def analyze(
+            self,
+            text: str,
+            entities: list[str],
+            nlp_artifacts: NlpArtifacts | None = None,
+            regex_flags: int | None = None,
+        ) -> list[RecognizerResult]:
+            results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+            lowered = text.lower()
+            for match in CARD_DIGITS.finditer(text):
+                before = lowered[max(0, match.start() - CARD_CONTEXT_CHARS) : match.start()]
+                if any(word in before for word in self.context) and self.validate_result(
+                    match.group()
+                ):
+                    results.append(RecognizerResult("CREDIT_CARD", match.start(), match.end(), 1.0))
+            return results
 
     class OfflineEmailRecognizer(EmailRecognizer):
         """presidio's e-mail recognizer with tldextract's bundled suffix list (no download)."""
@@ -130,7 +158,7 @@ def _pii_recognizers() -> tuple[Any, ...]:
             return bool(self._extract(pattern_text).fqdn)
 
     return (
-        CreditCardRecognizer(),
+        CardNumberRecognizer(),
         UsSsnRecognizer(),
         IbanRecognizer(),
         OfflineEmailRecognizer(),

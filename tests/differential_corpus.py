@@ -68,7 +68,11 @@ def harvest(pack: RulePack) -> tuple[dict[str, list[str]], dict[str, list[float]
 def _mutate(rng: random.Random, text: str) -> str:
     choice = rng.random()
     if choice < 0.25:
-        text = "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in text)
+        # ASCII letters only: SQLite's NOCASE does not fold other letters (the engine does;
+        # test_engine_semantics checks that).
+        text = "".join(
+            (c.upper() if rng.random() < 0.5 else c.lower()) if c.isascii() else c for c in text
+        )
     elif choice < 0.4:
         text = text.replace("_", rng.choice("X_-")).replace("%", rng.choice("%Y"))
     elif choice < 0.5:

@@ -40,6 +40,18 @@ def test_equality_is_case_insensitive(tmp_path: Path) -> None:
     assert sorted(a["llmsiem"]["alert"]["event_ids"][0] for a in alerts) == ["t-0", "t-1"]
 
 
+def test_case_insensitivity_covers_non_ascii_letters(tmp_path: Path) -> None:
+    """Sigma ignores case for every letter; SQLite's NOCASE (the differential oracle) only
+    folds ASCII, so this is checked here rather than in the differential test."""
+    rules = compile_texts(tmp_path, TOOL_RULE.replace("read_file", "lösche_datei"))
+    alerts = run_partials(rules, [_tool("LÖSCHE_DATEI"), _tool("losche_datei")])
+    assert [a["llmsiem"]["alert"]["event_ids"] for a in alerts] == [["t-0"]]
+    contains = TOOL_RULE.replace("gen_ai.tool.name: read_file", "gen_ai.tool.name|contains: élève")
+    rules = compile_texts(tmp_path / "contains", contains)
+    alerts = run_partials(rules, [_tool("noter_ÉLÈVE_3"), _tool("noter_eleve_3")])
+    assert [a["llmsiem"]["alert"]["event_ids"] for a in alerts] == [["t-0"]]
+
+
 BURST = """
 title: Tool Burst
 id: 6a1b0c3e-0000-4000-8000-000000000002

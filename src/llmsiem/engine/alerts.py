@@ -95,6 +95,11 @@ def build_alert(
                 "end": datetime.fromtimestamp(window[1], UTC).isoformat() if window else None,
             },
         }
+    if len(evidence) == 1:  # most alerts: one event, no merging of values
+        for field, value in evidence[0].entities.items():
+            if value is not None:
+                set_dotted(document, field, value)
+        return document
     for field in ENTITY_FIELDS:
         values = {e.entities.get(field) for e in evidence} - {None}
         if len(values) == 1:

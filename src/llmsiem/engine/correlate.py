@@ -45,8 +45,9 @@ def _matched(rule: CorrelationRule, rule_index: dict[str, int]) -> str:
     value = "NULL"
     if rule.condition is not None and rule.condition.field:
         value = column_ref(rule.condition.field)
+    # ``hits`` holds each (event, rule) pair once, so the join needs no DISTINCT.
     return f"""
-        SELECT DISTINCT e._seq, e._ts, h.rule, {select}, {value} AS v
+        SELECT e._seq, e._ts, h.rule, {select}, {value} AS v
         FROM hits h JOIN events e ON e._seq = h._seq
         WHERE h.rule IN ({ids}) AND {not_null}
     """

@@ -53,6 +53,10 @@ def _matched(rule: CorrelationRule, rule_index: dict[str, int]) -> str:
     """
 
 
+# Metrics that only grow as a window widens.
+LOWER_BOUNDED = ("event_count", "value_count")
+
+
 def _metric(rule: CorrelationRule) -> str:
     return {
         "event_count": "count(*)",
@@ -84,9 +88,21 @@ def _windowed(
     width = len(rule.group_by) or 1
     same_group = " AND ".join(f"f.g{i} IS NOT DISTINCT FROM m.g{i}" for i in range(width))
     group_columns = ", ".join(f"f.g{i}" for i in range(width))
+    matched = _matched(rule, rule_index)
+    bound = rule.condition
+    if rule.group_by and rule.type in LOWER_BOUNDED and bound and bound.op in ("gt", "gte"):
+        # A window never counts more than its whole group: groups whose total misses the
+        # threshold cannot fire, and are dropped before the costly sliding windows.
+        total = bound.sql(_metric(rule))
+        matched = f"""
+            WITH candidates AS ({matched})
+            SELECT * FROM candidates SEMI JOIN (
+                SELECT {partition} FROM candidates GROUP BY {partition} HAVING {total}
+            ) possible USING ({partition})
+        """
     rows = con.execute(
         f"""
-        WITH m AS ({_matched(rule, rule_index)}),
+        WITH m AS ({matched}),
         scored AS (SELECT *, {metric} AS metric FROM m WINDOW w AS ({window})),
         fired AS (SELECT * FROM scored WHERE {fires}),
         marked AS (

@@ -23,15 +23,14 @@ def test_wilson_interval_known_values() -> None:
 
 
 @pytest.mark.slow
-def test_eval_on_dev_corpora_meets_jailbreak_and_fpr_targets() -> None:
+def test_eval_on_dev_corpora_meets_every_target() -> None:
     corpora = shared_path("corpora", "dev")
     result = CliRunner().invoke(cli, ["eval", "--corpora", str(corpora), "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     targets = report["targets"]
-    assert targets["jailbreak_recall"]["met"], targets
-    assert targets["ordinary_fpr"]["met"], targets
-    assert targets["hard_negative_fpr"]["met"], targets
+    assert set(targets) == {"macro_recall", "jailbreak_recall", "ordinary_fpr", "hard_negative_fpr"}
+    assert all(t["met"] for t in targets.values()), targets
     families = {f["name"]: f for f in report["attack_families"]}
     assert len(families) >= 10
     for family in families.values():

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from llmsiem.conformance.corpus import SampleCorpus, build_corpus
+from llmsiem.conformance.verdicts import Verdicts, engine_verdicts
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
@@ -23,6 +26,18 @@ def examples() -> dict[str, dict[str, Any]]:
         path.stem: json.loads(path.read_text())
         for path in sorted((REPO / "schema" / "examples").glob("*.json"))
     }
+
+
+@pytest.fixture(scope="session")
+def conformance_corpus() -> SampleCorpus:
+    """Every rule's samples plus their derived variants (built once per test session)."""
+    return build_corpus()
+
+
+@pytest.fixture(scope="session")
+def engine_reference(conformance_corpus: SampleCorpus) -> Verdicts:
+    """The embedded engine's verdicts on the conformance corpus: what every target must give."""
+    return engine_verdicts(conformance_corpus)
 
 
 def shared_path(*parts: str) -> Path:

@@ -1,0 +1,1 @@
+"""Conformance: every compile target must give the embedded engine's verdict on the same events."""

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest validate clean
+.PHONY: demo test lint typecheck pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ validate: $(VENV)/.dev-installed
 	$(BIN)/llmsiem validate
 
 test: lint typecheck validate pytest
+
+# Regenerate the offline MITRE ATLAS catalogue from the published data in ../shared.
+taxonomy: $(VENV)/.dev-installed
+	$(BIN)/python -m llmsiem.atlas_data ../shared/mitre/ATLAS.yaml mappings/taxonomy/atlas.yaml
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

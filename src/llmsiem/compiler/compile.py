@@ -44,6 +44,8 @@ class CompiledRule:
     path: str
     kind: str
     queries: list[Any]
+    window_seconds: int | None = None  # a correlation's timespan (Sigma ``timespan``)
+    tags: list[str] = field(default_factory=list)  # Sigma tags, ``namespace.name``
 
 
 @dataclass
@@ -204,6 +206,8 @@ class PackCompiler:
                     path,
                     "correlation" if is_correlation else "detection",
                     queries,
+                    rule.timespan.seconds if isinstance(rule, SigmaCorrelationRule) else None,
+                    [f"{tag.namespace}.{tag.name}" for tag in rule.tags],
                 )
             )
             return

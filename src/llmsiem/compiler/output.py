@@ -52,9 +52,7 @@ def write_queries(result: CompileResult, out: Path) -> list[Path]:
 def write_kibana(result: CompileResult, out: Path) -> list[Path]:
     """``llmsiem-rules.ndjson`` for ``POST /api/detection_engine/rules/_import``."""
     rules = [
-        kibana_rule(query, compiled.level)
-        for compiled in result.compiled
-        for query in compiled.queries
+        kibana_rule(query, compiled) for compiled in result.compiled for query in compiled.queries
     ]
     return [_write(out / "llmsiem-rules.ndjson", to_ndjson(rules))]
 

@@ -3,6 +3,10 @@
 Kibana: ``GET /api/detection_engine/rules/_find`` to diff, then
 ``POST /api/detection_engine/rules/_import?overwrite=true`` with the NDJSON file
 (multipart field ``file``, header ``kbn-xsrf``); per-rule errors come back in ``errors``.
+The file's first line creates the exception list ``llmsiem-allowlist``. ``overwrite`` replaces
+rules only: ``overwrite_exceptions`` stays at its documented default ``false``, so an existing
+list keeps its items and Kibana reports it in ``exceptions_errors`` with status 409
+("already exists ... skipped"), which is counted as kept, not as an error.
 Splunk (splunk-sdk): saved searches are created or updated in the ``llmsiem`` app; each
 rule's filter macro is created only when missing, so a SOC's tuning is never overwritten.
 """
@@ -16,6 +20,7 @@ from typing import Any
 import requests
 
 from llmsiem.compiler.compile import CompileResult
+from llmsiem.compiler.kibana import is_rule_line
 
 
 @dataclass
@@ -27,6 +32,8 @@ class DeployPlan:
     unchanged: list[str] = field(default_factory=list)
     macros_created: list[str] = field(default_factory=list)
     macros_kept: list[str] = field(default_factory=list)
+    lists_created: list[str] = field(default_factory=list)
+    lists_kept: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:
@@ -77,7 +84,7 @@ class KibanaDeployer:
         """Diff the compiled rules against Kibana (``--dry-run``)."""
         installed = self.existing()
         plan = DeployPlan()
-        for rule in rules:
+        for rule in filter(is_rule_line, rules):
             current = installed.get(rule["rule_id"])
             if current is None:
                 plan.create.append(rule["rule_id"])
@@ -105,10 +112,24 @@ class KibanaDeployer:
             failed.add(rule_id)
             detail = error.get("error", {})
             plan.errors.append(f"{rule_id}: {detail.get('status_code')} {detail.get('message')}")
-        for line in ndjson.splitlines():
-            rule_id = json.loads(line)["rule_id"]
-            if rule_id not in failed:
-                plan.update.append(rule_id)
+        kept, lists_failed = set(), set()
+        for error in body.get("exceptions_errors", []):
+            detail = error.get("error", {})
+            if detail.get("status_code") == 409 and "list_id" in error and "item_id" not in error:
+                kept.add(error["list_id"])
+                continue
+            lists_failed.add(error.get("list_id"))
+            plan.errors.append(
+                f"exception list {error.get('list_id', '?')}: "
+                f"{detail.get('status_code')} {detail.get('message')}"
+            )
+        for document in map(json.loads, ndjson.splitlines()):
+            if is_rule_line(document):
+                if document["rule_id"] not in failed:
+                    plan.update.append(document["rule_id"])
+            elif "item_id" not in document and document["list_id"] not in lists_failed:
+                lists = plan.lists_kept if document["list_id"] in kept else plan.lists_created
+                lists.append(document["list_id"])
         return plan
 
 

@@ -4,13 +4,20 @@ Each corpus row becomes the telemetry an LLM application would record for it (a 
 event, a prompt with retrieved context, or an agent tool call), goes through the same
 scrubber as production telemetry, and is run through the embedded engine. A row counts as
 detected when any standalone detection rule fires on it. Reported: recall per attack
-family with a 95% Wilson interval, false-positive rate per benign set (and the rules that
-caused each false positive), macro recall, and overall precision.
+family and false-positive rate per benign set, each with a 95% Wilson interval, macro
+recall, overall precision, and per rule the attack rows it caught and the benign rows it
+flagged in each set.
+
+Benign sets are *ordinary* (everyday prompts, documents, tool calls) or *hard negatives*
+(benign prompts that look like attacks: trigger words, role-play, fiction, security
+questions). A seeded, row-wise split into a tuning half and a check half lets rule
+authors tune on one half and measure on the other.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from collections import Counter, defaultdict
@@ -27,6 +34,8 @@ from llmsiem.scrub import Scrubber
 
 ORDINARY = "ordinary"
 HARD_NEGATIVE = "hard_negative"
+SPLITS = ("all", "tune", "check")
+DEFAULT_SPLIT_SEED = "llmsiem-issue-13"
 
 
 @dataclass(frozen=True)
@@ -132,8 +141,14 @@ def row_question(task: str) -> str:
 
 def _benign_prompts(root: Path) -> Iterator[Row]:
     for name in ("NotInject_one", "NotInject_two"):
+        group = name.lower()
         for n, row in enumerate(json.loads((root / "piguard" / f"{name}.json").read_text())):
-            yield f"{name}:{n}", "benign", "notinject", HARD_NEGATIVE, [_prompt(row["prompt"])]
+            yield f"{name}:{n}", "benign", group, HARD_NEGATIVE, [_prompt(row["prompt"])]
+    wildguard = root / "piguard" / "wildguard_dev.json"
+    for n, row in enumerate(json.loads(wildguard.read_text())):
+        if int(row.get("label", 0)) == 0:
+            case_id = f"wildguard:{n}"
+            yield case_id, "benign", "wildguard_dev", HARD_NEGATIVE, [_prompt(row["prompt"])]
     with (root / "self_instruct" / "seed_tasks.jsonl").open(encoding="utf-8") as stream:
         for line in stream:
             row = json.loads(line)
@@ -196,11 +211,51 @@ SOURCES: tuple[Callable[[Path], Iterator[Row]], ...] = (
 )
 
 
-def load_cases(root: Path) -> list[Case]:
-    """Every labelled case of the development corpora under ``root``."""
+def labelled_rows(path: Path) -> Iterator[Row]:
+    """Rows of a labelled JSONL file (``id``, ``text``, ``label``, ``set``, optional
+    ``context``), such as the project's own hard-negative set."""
+    with path.open(encoding="utf-8") as stream:
+        for line_number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                label, group, text = row["label"], row["set"], row["text"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{line_number}: not a labelled row ({exc})") from exc
+            if label not in ("attack", "benign"):
+                raise ValueError(f"{path}:{line_number}: label must be attack or benign")
+            kind = row.get("kind", HARD_NEGATIVE) if label == "benign" else None
+            case_id = f"{path.stem}:{row.get('id', line_number)}"
+            yield case_id, label, group, kind, [_prompt(text, row.get("context"))]
+
+
+def in_split(case_id: str, split: str, seed: str = DEFAULT_SPLIT_SEED) -> bool:
+    """Whether a row belongs to a split: a seeded hash of its id puts it in one half."""
+    if split == "all":
+        return True
+    digest = hashlib.sha256(f"{seed}:{case_id}".encode()).digest()
+    half = "tune" if digest[0] % 2 == 0 else "check"
+    return half == split
+
+
+def load_cases(
+    root: Path,
+    extra: tuple[Path, ...] = (),
+    split: str = "all",
+    seed: str = DEFAULT_SPLIT_SEED,
+) -> list[Case]:
+    """Every labelled case of the development corpora under ``root`` and of the labelled
+    JSONL files in ``extra``, restricted to one half when ``split`` is tune or check."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}")
+    rows: list[Iterator[Row]] = [source(root) for source in SOURCES]
+    rows.extend(labelled_rows(path) for path in extra)
     cases = []
-    for source in SOURCES:
-        for case_id, label, group, benign_kind, partials in source(root):
+    for source_rows in rows:
+        for case_id, label, group, benign_kind, partials in source_rows:
+            if not in_split(case_id, split, seed):
+                continue
             events = tuple(
                 build_event({**p, "trace.id": case_id}, n, case_id) for n, p in enumerate(partials)
             )
@@ -221,20 +276,47 @@ def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
 @dataclass
 class GroupScore:
     name: str
+    kind: str | None = None
     total: int = 0
     hits: int = 0
     rules: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self, rate_name: str) -> dict[str, Any]:
         low, high = wilson(self.hits, self.total)
-        return {
-            "name": self.name,
-            "total": self.total,
-            "flagged": self.hits,
-            rate_name: round(self.hits / self.total, 4) if self.total else None,
-            "ci95": [round(low, 4), round(high, 4)],
-            "rules": dict(self.rules.most_common()),
-        }
+        item: dict[str, Any] = {"name": self.name}
+        if self.kind:
+            item["kind"] = self.kind
+        item.update(
+            {
+                "total": self.total,
+                "flagged": self.hits,
+                rate_name: round(self.hits / self.total, 4) if self.total else None,
+                "ci95": [round(low, 4), round(high, 4)],
+                "rules": dict(self.rules.most_common()),
+            }
+        )
+        return item
+
+
+def _rule_table(
+    cases: list[Case], fired: dict[str, set[str]], benign_sets: list[str]
+) -> list[dict[str, Any]]:
+    """Per rule: attack rows caught (and caught by no other rule), benign rows flagged per set."""
+    rows: dict[str, dict[str, Any]] = {}
+    for case in cases:
+        names = fired.get(case.case_id, set())
+        for name in names:
+            row = rows.setdefault(
+                name,
+                {"rule": name, "tp": 0, "tp_only": 0, "fp": 0, **{s: 0 for s in benign_sets}},
+            )
+            if case.label == "attack":
+                row["tp"] += 1
+                row["tp_only"] += len(names) == 1
+            else:
+                row["fp"] += 1
+                row[case.group] += 1
+    return sorted(rows.values(), key=lambda r: (-r["fp"], -r["tp"], r["rule"]))
 
 
 def evaluate_pack(rules: EngineRules, cases: list[Case], scrubber: Scrubber) -> dict[str, Any]:
@@ -254,7 +336,7 @@ def evaluate_pack(rules: EngineRules, cases: list[Case], scrubber: Scrubber) -> 
     kinds: dict[str, GroupScore] = {}
     for case in cases:
         table = families if case.label == "attack" else benign
-        score = table.setdefault(case.group, GroupScore(case.group))
+        score = table.setdefault(case.group, GroupScore(case.group, case.benign_kind))
         scores = [score]
         if case.benign_kind:
             scores.append(kinds.setdefault(case.benign_kind, GroupScore(case.benign_kind)))
@@ -275,7 +357,86 @@ def evaluate_pack(rules: EngineRules, cases: list[Case], scrubber: Scrubber) -> 
         if true_positives + false_positives
         else None,
         "cases": len(cases),
+        "rule_table": _rule_table(cases, fired, sorted(benign)),
         "false_positive_cases": sorted(
             c.case_id for c in cases if c.label == "benign" and fired.get(c.case_id)
         ),
     }
+
+
+@dataclass(frozen=True)
+class Target:
+    """One efficacy target: a measured rate, its bound, and whether higher is better."""
+
+    name: str
+    bound: float
+    at_least: bool
+
+
+TARGETS = (
+    Target("macro_recall", 0.88, True),
+    Target("jailbreak_recall", 0.90, True),
+    Target("system_prompt_extraction_recall", 0.90, True),
+    Target("bipia_text_injection_recall", 0.75, True),
+    Target("lowest_family_recall", 0.60, True),
+    Target("ordinary_fpr", 0.005, False),
+    Target("hard_negative_set_fpr", 0.03, False),
+)
+
+
+def target_checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each efficacy target (issue 13) with its measured value and whether it is met.
+
+    ``lowest_family_recall`` names the weakest family; ``hard_negative_set_fpr`` is checked
+    on every hard-negative set and names the worst one.
+    """
+    families = {f["name"]: f for f in report["attack_families"]}
+    kinds = {k["name"]: k for k in report["benign_kinds"]}
+    hard = [s for s in report["benign_sets"] if s.get("kind") == HARD_NEGATIVE and s["total"]]
+    weakest = min(report["attack_families"], key=lambda f: f["recall"], default=None)
+    worst = max(hard, key=lambda s: s["fpr"], default=None)
+    measured: dict[str, tuple[float | None, str | None]] = {
+        "macro_recall": (report["macro_recall"], None),
+        "jailbreak_recall": (families.get("jailbreak", {}).get("recall"), None),
+        "system_prompt_extraction_recall": (
+            families.get("system_prompt_extraction", {}).get("recall"),
+            None,
+        ),
+        "bipia_text_injection_recall": (
+            families.get("bipia_text_injection", {}).get("recall"),
+            None,
+        ),
+        "lowest_family_recall": ((weakest["recall"], weakest["name"]) if weakest else (None, None)),
+        "ordinary_fpr": (kinds.get(ORDINARY, {}).get("fpr"), None),
+        "hard_negative_set_fpr": ((worst["fpr"], worst["name"]) if worst else (None, None)),
+    }
+    checks = {}
+    for target in TARGETS:
+        value, where = measured[target.name]
+        met = value is not None and (
+            value >= target.bound if target.at_least else value <= target.bound
+        )
+        check: dict[str, Any] = {"value": value, "target": target.bound, "met": met}
+        if where:
+            check["where"] = where
+        checks[target.name] = check
+    return checks
+
+
+def write_rule_table(report: dict[str, Any], path: Path) -> None:
+    """Write the per-rule table as CSV, or as Markdown when ``path`` ends in ``.md``."""
+    sets = [s["name"] for s in report["benign_sets"]]
+    columns = ["rule", "tp", "tp_only", "fp", *sets]
+    rows = report["rule_table"]
+    if path.suffix.lower() == ".md":
+        lines = [
+            "| " + " | ".join(columns) + " |",
+            "|" + "|".join("---" if c == "rule" else "---:" for c in columns) + "|",
+        ]
+        lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)

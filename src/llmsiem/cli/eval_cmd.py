@@ -15,21 +15,22 @@ from llmsiem.cli.common import (
     EXIT_OK,
     CommandError,
     console,
+    err_console,
     format_option,
     print_json,
     rules_option,
     tuning_option,
 )
 from llmsiem.cli.detect_cmd import load_engine_rules
-from llmsiem.evaluation import evaluate_pack, load_cases
+from llmsiem.evaluation import (
+    DEFAULT_SPLIT_SEED,
+    SPLITS,
+    evaluate_pack,
+    load_cases,
+    target_checks,
+    write_rule_table,
+)
 from llmsiem.scrub import Scrubber
-
-TARGETS = {
-    "macro_recall": 0.85,
-    "jailbreak_recall": 0.90,
-    "ordinary_fpr": 0.005,
-    "hard_negative_fpr": 0.05,
-}
 
 
 def _default_corpora() -> Path:
@@ -37,22 +38,15 @@ def _default_corpora() -> Path:
     return Path(configured) if configured else Path("../shared/corpora/dev")
 
 
-def target_checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each efficacy target with its measured value and whether it is met."""
-    families = {f["name"]: f for f in report["attack_families"]}
-    kinds = {k["name"]: k for k in report["benign_kinds"]}
-    measured = {
-        "macro_recall": report["macro_recall"],
-        "jailbreak_recall": families.get("jailbreak", {}).get("recall"),
-        "ordinary_fpr": kinds.get("ordinary", {}).get("fpr"),
-        "hard_negative_fpr": kinds.get("hard_negative", {}).get("fpr"),
-    }
-    checks = {}
-    for name, target in TARGETS.items():
-        value = measured[name]
-        met = value is not None and (value >= target if "recall" in name else value <= target)
-        checks[name] = {"value": value, "target": target, "met": met}
-    return checks
+def _default_extra() -> tuple[Path, ...]:
+    return tuple(sorted(Path("corpora/hard_negatives").glob("*.jsonl")))
+
+
+def _describe(name: str, item: dict[str, Any]) -> str:
+    value = "n/a" if item["value"] is None else f"{item['value']:.2%}"
+    where = f" ({item['where']})" if item.get("where") else ""
+    bound = ">=" if "recall" in name else "<="
+    return f"{name}{where} = {value} (target {bound} {item['target']:.1%})"
 
 
 def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
@@ -81,12 +75,40 @@ def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
     show_default="$LLMSIEM_CORPORA or ../shared/corpora/dev",
     help="Folder of the labelled development corpora.",
 )
+@click.option(
+    "--extra-corpus",
+    "extra",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    multiple=True,
+    default=_default_extra,
+    show_default="corpora/hard_negatives/*.jsonl",
+    help="Labelled JSONL file (id, text, label, set) scored with the corpora; repeatable.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    default="all",
+    show_default=True,
+    help="Score every row, or only the seeded tuning or check half.",
+)
+@click.option(
+    "--split-seed", default=DEFAULT_SPLIT_SEED, show_default=True, help="Seed of the split."
+)
+@click.option(
+    "--rule-table",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write per-rule TP/FP counts per benign set here (.csv, or .md for Markdown).",
+)
 @rules_option
 @tuning_option
 @click.option("--check", is_flag=True, help="Exit 1 when an efficacy target is missed.")
 @format_option
 def eval_cmd(
     corpora: Path,
+    extra: tuple[Path, ...],
+    split: str,
+    split_seed: str,
+    rule_table: Path | None,
     rules: Path | None,
     tuning: Path | None,
     check: bool,
@@ -102,13 +124,19 @@ def eval_cmd(
     if not corpora.is_dir():
         raise CommandError(f"{corpora}: corpora folder not found (set --corpora)")
     try:
-        cases = load_cases(corpora)
+        cases = load_cases(corpora, extra, split, split_seed)
     except (OSError, KeyError, ValueError) as exc:
         raise CommandError(f"{corpora}: cannot read corpora: {exc}") from exc
     with console.status(f"scoring {len(cases):,} labelled cases"):
         report = evaluate_pack(load_engine_rules(rules, tuning), cases, Scrubber())
     checks = target_checks(report)
+    report["split"] = {"half": split, "seed": split_seed}
     report["targets"] = checks
+    if rule_table is not None:
+        try:
+            write_rule_table(report, rule_table)
+        except OSError as exc:
+            raise CommandError(f"{rule_table}: cannot write the rule table: {exc}") from exc
     if output_format == "json":
         print_json(report)
     else:
@@ -117,10 +145,14 @@ def eval_cmd(
         console.print(_table("False positives per benign kind", report["benign_kinds"], "fpr"))
         console.print(
             f"macro recall {report['macro_recall']:.1%}; precision {report['precision']:.2%}; "
-            f"{report['cases']:,} cases"
+            f"{report['cases']:,} cases ({split} rows, seed {split_seed!r})"
         )
         for name, item in checks.items():
             mark = "[green]✓[/]" if item["met"] else "[red]✗[/]"
-            console.print(f"{mark} {name} = {item['value']:.2%} (target {item['target']:.1%})")
+            console.print(f"{mark} {_describe(name, item)}")
     missed = [name for name, item in checks.items() if not item["met"]]
+    if check and missed:
+        err_console.print(
+            "efficacy targets missed: " + "; ".join(_describe(n, checks[n]) for n in missed)
+        )
     sys.exit(EXIT_FINDINGS if check and missed else EXIT_OK)

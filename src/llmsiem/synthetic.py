@@ -418,7 +418,8 @@ ATTACK_SCENARIOS: tuple[Callable[[Generator], None], ...] = (
 
 
 def generate(count: int, seed: int = 7, attack_every: int = 40) -> Iterator[dict[str, Any]]:
-    """At least ``count`` events: benign exchanges, one attack scenario every N exchanges."""
+    """Exactly ``count`` events: benign exchanges, one attack scenario every N exchanges (the
+    last exchange or scenario is cut short where the count ends inside it)."""
     gen = Generator(seed=seed)
     exchanges = 0
     emitted = 0
@@ -428,6 +429,7 @@ def generate(count: int, seed: int = 7, attack_every: int = 40) -> Iterator[dict
             ATTACK_SCENARIOS[(exchanges // attack_every - 1) % len(ATTACK_SCENARIOS)](gen)
         else:
             gen.benign_exchange()
-        yield from gen.events
-        emitted += len(gen.events)
+        batch = gen.events[: count - emitted]
+        yield from batch
+        emitted += len(batch)
         gen.events.clear()

@@ -11,7 +11,7 @@ from llmsiem.synthetic import generate
 
 
 @click.command("generate")
-@click.option("--count", default=1000, show_default=True, help="Minimum number of events.")
+@click.option("--count", default=1000, show_default=True, help="Number of events to write.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same file).")
 @click.option(
     "--attack-every",

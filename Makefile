@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest validate clean taxonomy
+.PHONY: demo test lucene lint typecheck pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,28 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml constraints.txt
 demo: $(VENV)/.dev-installed
 	$(BIN)/llmsiem demo
 
+# Real Apache Lucene 9.5.0 (Elasticsearch 8.7's) for the conformance tests: the anserini fat jar
+# inside the pyserini wheel on PyPI (pinned by version and sha256), run through JPype on Java 17.
+LUCENE_WHEEL := pyserini-0.22.1-py3-none-any.whl
+LUCENE_WHEEL_SHA256 := d8cdf5c166b962bf4ec343ae7ffe84a43dbcd969b2c7f16b2f43b6c0fdac3896
+LUCENE_DIR := $(VENV)/share/lucene
+LUCENE_JAR := $(LUCENE_DIR)/anserini-0.22.1-fatjar.jar
+
+$(LUCENE_JAR): | $(BIN)/python
+	command -v java >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q openjdk-17-jre-headless; }
+	rm -rf $(LUCENE_DIR)/download && mkdir -p $(LUCENE_DIR)/download
+	$(PIP) download -q --no-deps pyserini==0.22.1 -d $(LUCENE_DIR)/download
+	echo "$(LUCENE_WHEEL_SHA256)  $(LUCENE_DIR)/download/$(LUCENE_WHEEL)" | sha256sum -c -
+	$(BIN)/python -c "import shutil, sys, zipfile; \
+		src = zipfile.ZipFile(sys.argv[1]).open('pyserini/resources/jars/' + sys.argv[2].rsplit('/', 1)[1]); \
+		shutil.copyfileobj(src, open(sys.argv[2] + '.part', 'wb'))" \
+		$(LUCENE_DIR)/download/$(LUCENE_WHEEL) $@
+	mv $@.part $@
+	rm -rf $(LUCENE_DIR)/download
+
+lucene: $(LUCENE_JAR)
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench playbooks
 	$(BIN)/ruff format --check src tests bench playbooks
@@ -24,7 +46,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed
+pytest: $(VENV)/.dev-installed $(LUCENE_JAR)
 	$(BIN)/python -m pytest
 
 validate: $(VENV)/.dev-installed

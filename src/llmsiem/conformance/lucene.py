@@ -15,7 +15,7 @@ LUCENE_JAR_ENV = "LLMSIEM_LUCENE_JAR"
 DETERMINIZE_WORK_LIMIT = 10_000
 
 
-class LuceneUnavailable(RuntimeError):
+class LuceneUnavailableError(RuntimeError):
     """Java or the Lucene jar is missing (``make lucene`` installs both)."""
 
 
@@ -30,7 +30,7 @@ def lucene_jar() -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise LuceneUnavailable(
+    raise LuceneUnavailableError(
         f"no Lucene jar found (set {LUCENE_JAR_ENV} or run `make lucene`, which extracts "
         f"it from the pyserini wheel into {Path(sys.prefix) / 'share' / 'lucene'})"
     )
@@ -41,15 +41,16 @@ def start_jvm() -> str:
     """Start the JVM once per process with the Lucene jar; returns Lucene's version."""
     try:
         import jpype
-        import jpype.imports  # noqa: F401  (enables ``from org.apache... import``)
     except ImportError as error:  # pragma: no cover - jpype1 is a dev dependency
-        raise LuceneUnavailable("jpype1 is not installed (pip install llmsiem[dev])") from error
+        raise LuceneUnavailableError(
+            "jpype1 is not installed (pip install llmsiem[dev])"
+        ) from error
     jar = lucene_jar()
     if not jpype.isJVMStarted():
         try:
             jpype.startJVM(classpath=[str(jar)], convertStrings=True)
         except (OSError, RuntimeError) as error:
-            raise LuceneUnavailable(f"cannot start a JVM for Lucene: {error}") from error
+            raise LuceneUnavailableError(f"cannot start a JVM for Lucene: {error}") from error
     version = jpype.JClass("org.apache.lucene.util.Version")
     return str(version.LATEST)
 

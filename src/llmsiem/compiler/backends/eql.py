@@ -6,29 +6,94 @@ import re
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch.elasticsearch_eql import EqlBackend
+from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.types import (
+    SigmaBool,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from llmsiem.compiler.lucene_regex import UntranslatableRegex, to_lucene_regex
 
 _DANGLING_EQL_RUNS = re.compile(r"\s*by\s+with runs=\d+\s*$")
+_INLINE_FLAGS = {SigmaRegularExpressionFlag.MULTILINE: "m", SigmaRegularExpressionFlag.DOTALL: "s"}
+# EQL "..." strings take any character raw except a quote, a backslash and a line break
+# (\u{...} escapes exist too, but eql 1.0.1 unescapes two of them in one string wrongly).
+_EQL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
+
+
+def sigma_lucene_regex(value: SigmaRegularExpression) -> str:
+    """The whole-value Lucene RegExp equal to a Sigma ``re`` value's search, flags applied
+    (``|i`` case-insensitive, ``|m``/``|s`` as inline flags, as the engine applies them)."""
+    flags = "".join(sorted(_INLINE_FLAGS[f] for f in value.flags if f in _INLINE_FLAGS))
+    pattern = (f"(?{flags})" if flags else "") + value.regexp.to_plain()
+    try:
+        return to_lucene_regex(
+            pattern, ignore_case=SigmaRegularExpressionFlag.IGNORECASE in value.flags
+        )
+    except UntranslatableRegex as error:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"regex {pattern!r} has no Lucene RegExp equivalent: {error.reason}"
+        ) from error
+
+
+def eql_string_body(text: str) -> str:
+    """``text`` escaped for the inside of an EQL double-quoted string."""
+    return "".join(_EQL_ESCAPES.get(c, c) for c in text)
 
 
 class FixedEqlBackend(EqlBackend):
-    """EQL backend whose ordered-temporal sequences are valid EQL and that handles ``exists``.
+    """EQL backend with Sigma's matching semantics in Elasticsearch EQL.
 
-    pySigma-backend-elasticsearch 2.1 ends ``temporal_ordered`` sequences with
-    ``by  with runs=N`` when the base rules have no per-rule group-by: a dangling ``by``
-    and a ``runs`` repetition the correlation does not ask for. Elasticsearch rejects it.
-    Like the other Elastic backends its regex must match the whole value (fixed here). It
-    also refuses the ``exists`` modifier, which EQL expresses as ``field != null``,
-    wraps correlation sequences in ``any where`` in its SIEM-rule output (invalid EQL), and
-    turns ``value_count`` into ``sequence ... by field with runs=N``, which counts N events
-    with the *same* value: the opposite of a distinct count. Value counts are refused here so
-    that targets fall back to a backend that can express them (ES|QL).
+    - Plain values keep the stock ``:`` and ``like~`` (case-insensitive, whole value with
+      ``*``/``?`` wildcards), as Sigma compares them.
+    - ``re`` becomes case-sensitive ``regex`` over a whole-value Lucene RegExp equal to the
+      rule regex's search (``|i`` as case classes); stock output used ``regex~``, which folds
+      case for a case-sensitive ``re``, and Python escapes such as ``\\/`` that the EQL
+      string grammar rejects.
+    - Strings are escaped for EQL ``"..."`` literals (``\\n`` instead of a raw line break).
+    - Booleans compare with ``==``: ``:`` takes strings only.
+    - ``exists`` is ``field != null``; ordered-temporal sequences lose the dangling ``by``
+      and ``with runs=N`` that pySigma-backend-elasticsearch 2.1 appends; Kibana rules of
+      correlations carry the plain sequence (stock output wraps it in ``any where``).
+    - ``value_count`` is refused: the stock ``sequence ... by field with runs=N`` counts N
+      events with the *same* value, the opposite of a distinct count, and EQL has no
+      distinct count; nor can a sequence sum a field (``value_sum``). Targets fall back to
+      a backend that can express them (ES|QL).
     """
 
-    re_expression: ClassVar[str] = '{field} regex~ ".*({regex}).*"'
+    re_expression: ClassVar[str] = '{field} regex "{regex}"'
     field_exists_expression: ClassVar[str] = "{field} != null"
     field_not_exists_expression: ClassVar[str] = "{field} == null"
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        parts = []
+        for part in s.s:
+            if isinstance(part, str):
+                if "*" in part or "?" in part:
+                    raise SigmaFeatureNotSupportedByBackendError(
+                        f"EQL wildcard patterns cannot hold a literal '*' or '?' ({s})"
+                    )
+                parts.append(eql_string_body(part))
+            else:
+                parts.append("*" if part is SpecialChars.WILDCARD_MULTI else "?")
+        return self.quote_string("".join(parts))
+
+    def convert_value_re(self, r: SigmaRegularExpression, state: ConversionState) -> str:
+        return eql_string_body(sigma_lucene_regex(r))
+
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaBool)
+        return (
+            f"{self.escape_and_quote_field(cond.field)} == {self.bool_values[cond.value.boolean]}"
+        )
 
     def finalize_query(
         self,
@@ -48,6 +113,9 @@ class FixedEqlBackend(EqlBackend):
 
     def convert_correlation_value_count_rule(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("EQL sequences cannot count distinct values (value_count)")
+
+    def convert_correlation_value_sum_rule(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("EQL sequences cannot sum a field (value_sum)")
 
     def finalize_query_siem_rule_ndjson(
         self,

@@ -14,7 +14,12 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.dev-installed
+# The demo needs the package only, not the test and response-target stack.
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install -q -c constraints.txt -e .
+	touch $@
+
+demo: $(VENV)/.installed
 	$(BIN)/llmsiem demo
 
 # Real Apache Lucene 9.5.0 (Elasticsearch 8.7's) for the conformance tests: the anserini fat jar

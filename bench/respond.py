@@ -26,11 +26,13 @@ import requests
 import uvicorn
 from starlette.testclient import TestClient
 
+from llmsiem.respond.config import RunnerConfig
 from llmsiem.respond.playbook import load_playbooks
-from llmsiem.respond.runner import Runner, RunnerConfig
+from llmsiem.respond.runner import Runner
 from llmsiem.respond.server import create_app, sign
 
 SECRET = "bench-secret"
+AUDIT_KEY = b"bench-audit-key-0123456789"
 
 
 def alert(n: int, user: str) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def latency(count: int, state: Path) -> list[float]:
     def on_handled(item: dict[str, Any]) -> None:
         started.append(time.perf_counter() - sent[item["event"]["id"]])
 
-    runner = Runner(RunnerConfig(state_dir=state), load_playbooks(), actor="bench")
+    runner = Runner(RunnerConfig(state_dir=state), load_playbooks(), "bench", AUDIT_KEY)
     app = create_app(runner, SECRET, "", on_handled=on_handled)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,7 +80,7 @@ def latency(count: int, state: Path) -> list[float]:
 def storm(count: int, state: Path) -> tuple[int, int]:
     os.environ["LLMSIEM_ENFORCEMENT_FILE"] = str(state / "enforcement.json")
     config = RunnerConfig(execute=True, state_dir=state, approve_high_impact=False)
-    runner = Runner(config, load_playbooks(), actor="bench")
+    runner = Runner(config, load_playbooks(), "bench", AUDIT_KEY)
     client = TestClient(create_app(runner, SECRET, ""))
     executed = 0
     for n in range(count):
@@ -87,6 +89,7 @@ def storm(count: int, state: Path) -> tuple[int, int]:
             "/hooks/alerts", content=body, headers={"X-Llmsiem-Signature": sign(SECRET, body)}
         )
         executed += sum(1 for step in response.json()["steps"] if step["status"] == "executed")
+    assert runner.audit is not None
     requests_made = sum(1 for r in runner.audit.records() if r["kind"] == "request")
     return executed, requests_made
 

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import requests
 
+from llmsiem.respond.config import RunnerConfig
 from llmsiem.respond.playbook import load_playbooks
-from llmsiem.respond.runner import Runner, RunnerConfig
+from llmsiem.respond.runner import Runner
+from respond_helpers import AUDIT_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +122,7 @@ def test_revoked_key_gets_401_and_undo_restores_it(
     runner = Runner(
         RunnerConfig(execute=True, state_dir=tmp_path / "state", approve_high_impact=False),
         load_playbooks(),
+        audit_key=AUDIT_KEY,
     )
     records = runner.handle(
         _alert("correlation_token_burst_per_api_key", **{"llmsiem.api_key.id": key_id})
@@ -129,7 +132,7 @@ def test_revoked_key_gets_401_and_undo_restores_it(
     assert call() == 401
     runner.undo(revoke.run_id, "tester")
     assert call() == 200
-    assert runner.audit.verify() == []
+    assert runner.audit is not None and runner.audit.verify().problems == []
 
 
 @pytest.fixture
@@ -180,6 +183,7 @@ def test_prompt_alias_rollback_and_undo(
     runner = Runner(
         RunnerConfig(execute=True, state_dir=tmp_path / "state", approve_high_impact=False),
         load_playbooks(),
+        audit_key=AUDIT_KEY,
     )
     alert = _alert(
         "prompt_template_version_drift", **{"llmsiem.prompt.template.name": "support-answer"}

@@ -20,9 +20,12 @@ from llmsiem.cli.common import (
     print_json,
 )
 from llmsiem.records import read_records
-from llmsiem.respond.audit import AuditLog
+from llmsiem.respond.alert import AlertError, check_alert
+from llmsiem.respond.audit import AUDIT_KEY_ENV, AuditKeyError, AuditLog, audit_key_from_env
+from llmsiem.respond.config import RunnerConfig
 from llmsiem.respond.playbook import PlaybookLoadError, load_playbooks
-from llmsiem.respond.runner import Runner, RunnerConfig, StepRecord
+from llmsiem.respond.runner import Runner
+from llmsiem.respond.step import Status, StepRecord
 
 config_option = click.option(
     "--config",
@@ -39,23 +42,34 @@ def make_runner(
     config.execute = config.execute or execute
     try:
         playbooks = load_playbooks()
-    except PlaybookLoadError as exc:
+        key = audit_key_from_env()
+        return Runner(
+            config, playbooks, actor=actor or os.environ.get("USER", "llmsiem"), audit_key=key
+        )
+    except (PlaybookLoadError, AuditKeyError) as exc:
         raise CommandError(str(exc)) from exc
-    return Runner(config, playbooks, actor=actor or os.environ.get("USER", "llmsiem"))
+
+
+def _audit_key() -> bytes:
+    try:
+        key = audit_key_from_env()
+    except AuditKeyError as exc:
+        raise CommandError(str(exc)) from exc
+    if key is None:
+        raise CommandError(f"set {AUDIT_KEY_ENV}: the audit log is keyed with it")
+    return key
 
 
 def plan_table(records: list[StepRecord], title: str) -> Table:
     table = Table(title=title)
-    for column in ("run", "playbook", "action", "principal", "status", "change / reason"):
+    for column in ("run", "action", "principal", "status", "change / reason"):
         table.add_column(column)
     for record in records:
         change = record.plan.diff() if record.plan is not None else ""
         detail = (
             f"{change}; {record.detail}" if change and record.detail else change or record.detail
         )
-        table.add_row(
-            record.run_id, record.playbook, record.action, record.principal, record.status, detail
-        )
+        table.add_row(record.run_id, record.ref, record.principal, record.status.value, detail)
     return table
 
 
@@ -84,7 +98,10 @@ def run_cmd(alerts_file: Path, execute: bool, config_path: Path | None, output_f
     for record in read_records(alerts_file):
         if record.data is None:
             raise CommandError(f"{record.where}: {record.error}")
-        alerts.append(record.data)
+        try:
+            alerts.append(check_alert(record.data))
+        except AlertError as exc:
+            raise CommandError(f"{record.where}: {exc}") from exc
     run_alerts(make_runner(config_path, execute), alerts, output_format)
 
 
@@ -128,25 +145,21 @@ def approvals_cmd(
             )
         except KeyError as exc:
             raise CommandError(str(exc)) from exc
-        if record is not None:
-            console.print(plan_table([record], "Approved step"))
-        else:
+        if record is None:
             console.print(f"denied {deny_id}")
-        return
+            return
+        console.print(plan_table([record], "Approved action"))
+        sys.exit(EXIT_OK if record.status is Status.EXECUTED else EXIT_FINDINGS)
     pending = runner.approvals()
     if output_format == "json":
-        print_json(pending)
+        print_json([a.as_dict() for a in pending])
         return
     table = Table(title=f"{len(pending)} pending approvals")
-    for column in ("id", "run", "playbook", "step", "inputs"):
+    for column in ("id", "run", "action", "principal", "inputs"):
         table.add_column(column)
     for item in pending:
         table.add_row(
-            item["id"],
-            item["run_id"],
-            item["playbook"],
-            str(item["step"]),
-            json.dumps(item["inputs"]),
+            item.id, item.run_id, item.action_ref, item.principal, json.dumps(item.inputs)
         )
     console.print(table)
 
@@ -158,10 +171,11 @@ def undo_cmd(run_id: str, config_path: Path | None) -> None:
     """Reverse every executed, reversible action of a run (audited)."""
     runner = make_runner(config_path, execute=True)
     try:
-        undone = runner.undo(run_id, runner.actor)
+        records = runner.undo(run_id, runner.actor)
     except KeyError as exc:
         raise CommandError(str(exc)) from exc
-    console.print(f"undid {len(undone)} action(s) of run {run_id}: {', '.join(undone)}")
+    console.print(plan_table(records, f"Undo of run {run_id}"))
+    sys.exit(EXIT_OK if all(r.status is Status.UNDONE for r in records) else EXIT_FINDINGS)
 
 
 @respond_group.command("kill-switch")
@@ -187,22 +201,27 @@ def audit_group() -> None:
 @config_option
 @format_option
 def audit_verify(config_path: Path | None, output_format: str) -> None:
-    """Check the audit log's hash chain; exit 1 when it was tampered with."""
+    """Check the audit log's keyed chain and head; exit 1 when it was tampered with."""
     config = RunnerConfig.load(config_path)
-    log = AuditLog(config.state_dir / "audit.jsonl")
+    log = AuditLog(config.state_dir / "audit.jsonl", _audit_key())
     if not log.path.exists():
         raise CommandError(f"{log.path}: no audit log")
-    problems = log.verify()
+    report = log.verify()
     if output_format == "json":
         print_json(
             {
-                "records": len(log.records()) if not problems else None,
-                "problems": [p.__dict__ for p in problems],
+                "records": report.records,
+                "problems": [p.__dict__ for p in report.problems],
+                "warnings": report.warnings,
             }
         )
-    elif problems:
-        for problem in problems:
-            console.print(f"[red]✗[/] {log.path}:{problem.line}: {problem.message}")
     else:
-        console.print(f"[green]✓[/] {log.path}: {len(log.records())} records, chain intact")
-    sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
+        for warning in report.warnings:
+            console.print(f"[yellow]![/] {warning}")
+        for problem in report.problems:
+            console.print(f"[red]✗[/] {log.path}:{problem.line}: {problem.message}")
+        if not report.problems:
+            console.print(
+                f"[green]✓[/] {log.path}: {report.records} records, chain and head intact"
+            )
+    sys.exit(EXIT_FINDINGS if report.problems else EXIT_OK)

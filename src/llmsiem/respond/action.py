@@ -50,6 +50,11 @@ class Action(ABC):
     impact: Impact = "high"
     reversible: bool = True
 
+    @property
+    def implementation(self) -> str:
+        """The class behind the action's name; approvals and undo check it has not changed."""
+        return f"{type(self).__module__}.{type(self).__qualname__}"
+
     @abstractmethod
     def principal(self, inputs: dict[str, str]) -> str:
         """The principal acted upon (key id, user id, prompt name) for allowlists."""

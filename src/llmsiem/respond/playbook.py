@@ -20,6 +20,16 @@ from llmsiem.respond.action import Action
 LEVELS = ["informational", "low", "medium", "high", "critical"]
 
 
+class PlaybookLoadError(Exception):
+    """A playbook file that cannot be used; the message names the file and why."""
+
+
+def action_name(step: Callable[[], Action]) -> str:
+    """The name of the action a step creates (its class attribute, else an instance's)."""
+    name = getattr(step, "name", None)
+    return name if isinstance(name, str) else step().name
+
+
 @dataclass(frozen=True)
 class Trigger:
     """Which alerts start a playbook; any listed rule or tag matches, at or above the level."""
@@ -51,24 +61,30 @@ class Playbook:
     constants: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
+    def __post_init__(self) -> None:
+        names = [action_name(step) for step in self.steps]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise PlaybookLoadError(f"playbook {self.id}: action names repeat: {repeated}")
+
+    def action(self, action_id: str) -> Callable[[], Action] | None:
+        """The step whose action is named ``action_id`` (addresses never use positions)."""
+        return next((s for s in self.steps if action_name(s) == action_id), None)
+
     def resolve_inputs(self, alert: dict[str, Any]) -> dict[str, str] | None:
-        """Inputs from the alert's entity fields; None when a required one is missing."""
+        """Inputs from the alert's entity fields; None when one is missing or not a scalar."""
         values = dict(self.constants)
         for name, path in self.inputs.items():
             value = get_dotted(alert, path)
             if isinstance(value, list):
                 value = value[0] if len(value) == 1 else None
-            if value is None:
+            if not isinstance(value, str | int) or isinstance(value, bool):
                 return None
             values[name] = str(value)
         values.setdefault(
             "reason", f"{alert.get('rule', {}).get('name')} alert {get_dotted(alert, 'event.id')}"
         )
         return values
-
-
-class PlaybookLoadError(Exception):
-    pass
 
 
 def load_playbooks(directory: Path | None = None) -> list[Playbook]:
@@ -84,6 +100,8 @@ def load_playbooks(directory: Path | None = None) -> list[Playbook]:
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
+        except PlaybookLoadError as exc:
+            raise PlaybookLoadError(f"{path}: {exc}") from exc
         except Exception as exc:  # a playbook file is user code: report any failure by name
             raise PlaybookLoadError(f"{path}: {type(exc).__name__}: {exc}") from exc
         playbook = getattr(module, "PLAYBOOK", None)

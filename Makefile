@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lucene lint typecheck pytest validate clean taxonomy
+.PHONY: demo test lucene esql-venv lint typecheck pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,19 @@ $(LUCENE_JAR): | $(BIN)/python
 
 lucene: $(LUCENE_JAR)
 
+# Elastic's offline ES|QL parser and analyzer (detection-rules-esql-py) needs Python >= 3.12;
+# the project runs on 3.11, so the ES|QL conformance test runs it in this second venv.
+PYTHON_ESQL ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
+ESQL_VENV := .venv-esql
+ESQL_PACKAGES := detection-rules-esql-py==0.1.0 antlr4-python3-runtime==4.13.2
+
+$(ESQL_VENV)/.installed: Makefile
+	$(PYTHON_ESQL) -m venv $(ESQL_VENV)
+	$(ESQL_VENV)/bin/python -m pip install -q $(ESQL_PACKAGES)
+	touch $@
+
+esql-venv: $(ESQL_VENV)/.installed
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench playbooks
 	$(BIN)/ruff format --check src tests bench playbooks
@@ -51,7 +64,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed $(LUCENE_JAR)
+pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed
 	$(BIN)/python -m pytest
 
 validate: $(VENV)/.dev-installed
@@ -64,4 +77,4 @@ taxonomy: $(VENV)/.dev-installed
 	$(BIN)/python -m llmsiem.atlas_data ../shared/mitre/ATLAS.yaml mappings/taxonomy/atlas.yaml
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ESQL_VENV) build dist .pytest_cache .mypy_cache .ruff_cache

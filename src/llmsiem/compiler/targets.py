@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.backends.splunk.splunk import SplunkBackend
 from sigma.conversion.base import Backend
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
@@ -15,6 +14,7 @@ from llmsiem.compiler.backends import (
     FixedEqlBackend,
     JsonLogQLBackend,
     SavedSearchSplunkBackend,
+    SigmaSplunkBackend,
     UnanchoredESQLBackend,
     UnanchoredLuceneBackend,
     UnanchoredOpensearchBackend,
@@ -75,7 +75,7 @@ def _eql(pipeline: ProcessingPipeline) -> Backend:
 
 
 def _splunk(pipeline: ProcessingPipeline) -> Backend:
-    return SplunkBackend(pipeline)
+    return SigmaSplunkBackend(pipeline)
 
 
 def _splunk_saved(pipeline: ProcessingPipeline) -> Backend:

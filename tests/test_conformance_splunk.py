@@ -1,0 +1,150 @@
+"""Splunk targets give the engine's verdicts: SPL evaluated with real PCRE2 and the documented
+search-language rules (llmsiem.conformance.spl), on the conformance corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmsiem.compiler.compile import compile_pack
+from llmsiem.compiler.output import write_result
+from llmsiem.conformance import spl
+from llmsiem.conformance.corpus import CorrelationCase, SampleCorpus
+from llmsiem.conformance.verdicts import Verdicts, compare, engine_verdicts
+from llmsiem.rule_samples import build_event
+
+CORRELATIONS = 8
+TEXT = "llmsiem.prompt.text"
+
+
+def _check(target: str, observed: Verdicts, engine: Verdicts, rules: list[str]) -> None:
+    report = compare(target, engine, observed, rules)
+    line = report.summary_line()
+    print(line)
+    assert line.startswith(f"{target}: rules {len(rules)}, agree {len(rules)},"), "\n".join(
+        d.describe() for d in report.disagreements
+    )
+
+
+def test_splunk_spl_agrees_with_engine(
+    conformance_corpus: SampleCorpus, engine_reference: Verdicts
+) -> None:
+    result = compile_pack("splunk-spl")
+    assert sum(c.kind == "correlation" for c in result.compiled) == CORRELATIONS
+    rules = [str(c.name) for c in result.compiled]
+    _check("splunk-spl", spl.spl_verdicts(result, conformance_corpus), engine_reference, rules)
+
+
+def test_splunk_app_agrees_with_engine(
+    conformance_corpus: SampleCorpus, engine_reference: Verdicts, tmp_path: Path
+) -> None:
+    """The written app, read back as Splunk reads savedsearches.conf and macros.conf."""
+    result = compile_pack("splunk-savedsearches")
+    assert sum(c.kind == "correlation" for c in result.compiled) == CORRELATIONS
+    write_result(result, tmp_path)
+    app = tmp_path / "splunk-savedsearches" / "llmsiem"
+    observed = spl.app_verdicts(app, result, conformance_corpus)
+    rules = [str(c.name) for c in result.compiled]
+    _check("splunk-savedsearches", observed, engine_reference, rules)
+
+
+def _corpus(*cases: list[dict[str, Any]], label: str = "probe") -> SampleCorpus:
+    corpus = SampleCorpus()
+    for n, partials in enumerate(cases):
+        for sequence, partial in enumerate(partials):
+            corpus.events.append(build_event(partial, sequence, f"{label}{n}"))
+    return corpus
+
+
+def test_regex_newline_survives_savedsearches_continuation(tmp_path: Path) -> None:
+    """A uuencoded line after the first line: the rule regex ``(^|\\n)M...`` must still see
+    the line break once the search is split over savedsearches.conf continuation lines."""
+    line = "M" + "#!,%" * 15  # uuencode-like: no other alternative of the rule matches it
+    corpus = _corpus([{"llmsiem.prompt.text": f"decode this please\n{line}\nend"}])
+    engine = engine_verdicts(corpus)
+    assert engine.detections["encoded_obfuscated_payload"]
+    result = compile_pack("splunk-savedsearches")
+    write_result(result, tmp_path)
+    observed = spl.app_verdicts(tmp_path / "splunk-savedsearches" / "llmsiem", result, corpus)
+    assert (
+        observed.detections["encoded_obfuscated_payload"]
+        == (engine.detections["encoded_obfuscated_payload"])
+    )
+
+
+def test_correlations_slide_instead_of_bucketing() -> None:
+    """Five refusals across a 10-minute bucket boundary still fire, as in the engine."""
+    burst = [
+        {
+            "event.action": "refusal",
+            "llmsiem.response.refusal": True,
+            "user.id": "u-edge",
+            "@timestamp": f"2026-11-20T12:{minute:02d}:{second:02d}+00:00",
+        }
+        for minute, second in ((8, 0), (9, 0), (9, 30), (10, 30), (11, 0))
+    ]
+    corpus = _corpus(burst)
+    corpus.correlation_cases.append(
+        CorrelationCase("correlation_refusal_burst", "edge", True, corpus.events)
+    )
+    engine = engine_verdicts(corpus)
+    assert engine.correlations["correlation_refusal_burst", "edge"]
+    observed = spl.spl_verdicts(compile_pack("splunk-spl"), corpus)
+    assert observed.correlations["correlation_refusal_burst", "edge"]
+
+
+def _run(query: str, *documents: dict[str, Any], macros: dict[str, str] | None = None) -> int:
+    events = [spl.splunk_event(build_event(d, n, "unit")) for n, d in enumerate(documents)]
+    return len(spl.parse_search(query, macros).run(events))
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        ('llmsiem.prompt.text="*ignore ALL*"', "Please Ignore all rules", 1),
+        ('llmsiem.prompt.text IN ("*x*", "*ignore*")', "IGNORE", 1),
+        ('llmsiem.prompt.text="ignore"', "ignore me", 0),
+        ('LLMSIEM.prompt.text="*ignore*"', "ignore", 0),
+        ('| regex llmsiem.prompt.text="Ignore"', "ignore", 0),
+        ('| regex llmsiem.prompt.text="(?i)Ignore"', "ignore", 1),
+        ('| regex llmsiem.prompt.text="b$"', "ab\n", 1),
+        ('| regex llmsiem.prompt.text="b\\\\z"', "ab\n", 0),
+        ('| regex llmsiem.prompt.text!="x"', "ab", 1),
+        ('| regex llmsiem.prompt.text="a\\\\\\\\b"', "a\\b", 1),
+        ("| where match('llmsiem.prompt.text', \"^A\")", "ab", 0),
+        (f"{TEXT}=*a* OR {TEXT}=*z* NOT {TEXT}=*b*", "ab", 0),
+        (f"{TEXT}=*z* {TEXT}=*a* OR {TEXT}=*b*", "ab", 0),
+        ("llmsiem.prompt.chars>=10", "abc", 0),
+        ("llmsiem.prompt.text=* NOT gen_ai.tool.name=*", "abc", 1),
+    ],
+)
+def test_search_language_rules(query: str, text: str, expected: int) -> None:
+    """Search values are case-insensitive, field names and regexes are not; NOT, OR, AND."""
+    document = {"llmsiem.prompt.text": text, "llmsiem.prompt.chars": len(text)}
+    if query.startswith("|"):
+        query = "index=llm " + query
+    assert _run(query, document) == expected
+
+
+def test_rex_eval_and_macros() -> None:
+    query = (
+        'index=llm\n| rex field=llmsiem.prompt.text "(?<m>[0-9]{3})"\n'
+        '| eval c=if(isnotnull(m), "true", "false")\n| search c="TRUE"\n| `tune`'
+    )
+    assert _run(query, {"llmsiem.prompt.text": "id 123"}, macros={"tune": "search *"}) == 1
+    assert _run(query, {"llmsiem.prompt.text": "id 12"}, macros={"tune": "search *"}) == 0
+    with pytest.raises(spl.SplError, match="undefined macro"):
+        _run(query, {"llmsiem.prompt.text": "x"})
+
+
+def test_outside_the_subset_is_an_error() -> None:
+    for query in ("index=llm | stats count", "| rex field=x y", 'index=llm "bare phrase"'):
+        with pytest.raises(spl.SplError):
+            spl.parse_search(query)
+
+
+def test_conf_continuation_keeps_line_breaks() -> None:
+    conf = "# c\n[a b]\nsearch = x \\\n| y \\\n| z\nother = 1\n"
+    assert spl.read_conf(conf)["a b"] == {"search": "x \n| y \n| z", "other": "1"}

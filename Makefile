@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lucene esql-venv lint typecheck pytest validate clean taxonomy
+.PHONY: demo test lucene esql-venv appinspect-venv lint typecheck pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,19 @@ $(ESQL_VENV)/.installed: Makefile
 
 esql-venv: $(ESQL_VENV)/.installed
 
+# Splunk AppInspect pins croniter<2, which conflicts with the project's pinned set, so the
+# AppInspect test runs it from this venv; python-magic needs Debian's libmagic1.
+APPINSPECT_VENV := .venv-appinspect
+
+$(APPINSPECT_VENV)/.installed: constraints-appinspect.txt
+	ldconfig -p | grep -q libmagic.so.1 || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q libmagic1; }
+	$(PYTHON) -m venv $(APPINSPECT_VENV)
+	$(APPINSPECT_VENV)/bin/python -m pip install -q -c constraints-appinspect.txt splunk-appinspect
+	touch $@
+
+appinspect-venv: $(APPINSPECT_VENV)/.installed
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench playbooks
 	$(BIN)/ruff format --check src tests bench playbooks
@@ -64,7 +77,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed
+pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed
 	$(BIN)/python -m pytest
 
 validate: $(VENV)/.dev-installed
@@ -77,4 +90,4 @@ taxonomy: $(VENV)/.dev-installed
 	$(BIN)/python -m llmsiem.atlas_data ../shared/mitre/ATLAS.yaml mappings/taxonomy/atlas.yaml
 
 clean:
-	rm -rf $(VENV) $(ESQL_VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ESQL_VENV) $(APPINSPECT_VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,121 @@
+"""Decoded views of a text, so a secret hidden behind an encoding is still seen.
+
+A :class:`View` is a decoded copy of (part of) the original text plus, for every decoded
+character, the offset in the original where it came from; a match found in the view maps
+back to the exact original span to replace. JSON escapes (``\\n``, ``\\"``, ``\\u201c``,
+``\\/``; up to three levels of nesting) and ASCII percent-escapes are decoded in place.
+Base64 runs are decoded whole: what they hold is scanned, and the whole run is replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+import re2
+
+JSON_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|[\"\\/bfnrt])")
+# ASCII percent-escapes decode to their character; a non-ASCII one decodes to a space
+# (secrets are ASCII; what matters is that it separates tokens as the character would).
+PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+SIMPLE_ESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
+MAX_ESCAPE_LEVELS = 3
+BASE64_MIN_CHARS = 16
+BASE64_RUN = re2.compile(rf"[A-Za-z0-9+/_-]{{{BASE64_MIN_CHARS},}}={{0,2}}")
+PRINTABLE_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class View:
+    """Decoded text; ``origin[i]`` is where decoded character ``i`` starts in the original."""
+
+    text: str
+    origin: tuple[int, ...] | None = None  # None: the view is the original text itself
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span a decoded span came from."""
+        if self.origin is None:
+            return start, end
+        return self.origin[start], self.origin[end]
+
+
+def _decode(text: str, pattern: re.Pattern[str]) -> View:
+    pieces: list[str] = []
+    origin: list[int] = []
+    cursor = 0
+    for match in pattern.finditer(text):
+        pieces.append(text[cursor : match.start()])
+        origin.extend(range(cursor, match.start()))
+        token = match.group()
+        if token[0] == "%":
+            code = int(token[1:], 16)
+            pieces.append(chr(code) if code < 0x80 else " ")
+        elif token[1] == "u":
+            code = int(token[2:], 16)
+            pieces.append(" " if 0xD800 <= code < 0xE000 else chr(code))  # no lone surrogates
+        else:
+            pieces.append(SIMPLE_ESCAPES[token[1]])
+        origin.append(match.start())
+        cursor = match.end()
+    pieces.append(text[cursor:])
+    origin.extend(range(cursor, len(text) + 1))
+    return View("".join(pieces), tuple(origin))
+
+
+def _compose(outer: View, inner: View) -> View:
+    """A view of a view, mapped straight to the original."""
+    if outer.origin is None:
+        return inner
+    if inner.origin is None:
+        return outer
+    return View(inner.text, tuple(outer.origin[i] for i in inner.origin))
+
+
+def decoded_view(text: str) -> View:
+    """The text with JSON escapes (nested up to three levels) and percent-escapes decoded."""
+    view = View(text)
+    for _ in range(MAX_ESCAPE_LEVELS):
+        if "\\" not in view.text or not JSON_ESCAPE.search(view.text):
+            break
+        view = _compose(view, _decode(view.text, JSON_ESCAPE))
+    if "%" in view.text and PERCENT_ESCAPE.search(view.text):
+        view = _compose(view, _decode(view.text, PERCENT_ESCAPE))
+    return view
+
+
+def base64_candidates(text: str) -> list[tuple[int, int, str]]:
+    """Start, end and text of every base64-alphabet run worth decoding.
+
+    A run is worth decoding when it is long enough and mixes upper and lower case letters:
+    encoded text always does; hex digests and lower-case identifiers never do.
+    """
+    return [
+        (match.start(), match.end(), run)
+        for match in BASE64_RUN.finditer(text)
+        if (run := match.group()).lower() != run and run.upper() != run
+    ]
+
+
+def decode_base64(run: str) -> str | None:
+    """The text a base64 (standard or URL-safe) run encodes, or None if it is not text."""
+    body = run.rstrip("=")
+    body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    printable = sum(c.isprintable() or c in "\n\r\t" for c in decoded)
+    return decoded if decoded and printable >= PRINTABLE_SHARE * len(decoded) else None

@@ -1,0 +1,436 @@
+"""What a secret or a piece of personal data looks like: one pattern (plus a check) per format.
+
+Each :class:`Detector` has a Python ``pattern`` that finds the value, an optional ``check``
+on the match (checksum, context words, randomness), the characters that must not precede
+a match (``not_after``; checked in code, since a leading lookbehind stops ``re`` from
+skipping ahead on the pattern's first character), and a ``needle``: an RE2 pattern that
+every match contains. All needles form one RE2 set, the pre-filter: a text none of them
+matches is not scanned further. Every repetition is bounded, so each scan is linear.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+WORD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+DIGIT = "0123456789"
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+ESCAPE_LETTERS = frozenset('nrtbfu"/\\')
+B64 = r"[A-Za-z0-9+/]"
+CONTEXT_CHARS = 48
+
+
+def starts_clean(text: str, start: int, not_after: str) -> bool:
+    """No character of ``not_after`` right before ``start``, unless it ends a JSON escape.
+
+    ``\\n``, ``\\t`` ... and ``\\u201c`` count as boundaries, so a key written right after
+    an escape in a raw JSON line is found; a match never starts inside an escape.
+    """
+    if start == 0:
+        return True
+    before = text[start - 1]
+    if before == "\\":
+        return text[start] not in ESCAPE_LETTERS
+    if before not in not_after:
+        return True
+    if start >= 2 and text[start - 2] == "\\" and before in "nrtbf":
+        return True
+    return (
+        start >= 6
+        and text[start - 6 : start - 4] == "\\u"
+        and all(c in HEX_DIGITS for c in text[start - 4 : start])
+    )
+
+
+def _has_classes(value: str, *, digit_or_symbol: bool = True) -> bool:
+    """Upper and lower case letters and (optionally) a digit or symbol: random, not prose."""
+    upper = any(c.isupper() for c in value)
+    lower = any(c.islower() for c in value)
+    other = any(not c.isalpha() for c in value)
+    return upper and lower and (other or not digit_or_symbol)
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _before(text: str, start: int, chars: int = CONTEXT_CHARS) -> str:
+    return text[max(0, start - chars) : start].lower()
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum every payment card number carries."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One format: its type name, its pattern, which group is the value, and a check."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    needle: str  # RE2 pattern every match of ``pattern`` contains ("": see scan.py)
+    group: int = 0
+    check: Callable[[str, re.Match[str]], bool] | None = None
+    not_after: str = WORD
+    pii: bool = False
+
+
+def _aws_secret(text: str, match: re.Match[str]) -> bool:
+    value = match.group(1)
+    if re.fullmatch(r"[0-9a-fA-F]+", value) or not _has_classes(value):
+        return False
+    if _entropy(value) >= 4.2:
+        return True
+    window = text[max(0, match.start() - 300) : match.end() + 300]
+    return bool(AWS_KEY_ID.search(window)) or "aws" in window.lower()
+
+
+END = r"(?![A-Za-z0-9_])"
+AWS_KEY_ID = re.compile(
+    r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16}" + END
+)
+TWILIO_CONTEXT = re.compile(r"twilio|auth.?token|account.?sid|\bac[0-9a-f]{32}")
+
+
+def _twilio_token(text: str, match: re.Match[str]) -> bool:
+    window = text[max(0, match.start() - 120) : match.end() + 120].lower()
+    return bool(TWILIO_CONTEXT.search(window.replace(match.group(1), " ")))
+
+
+def _random_token(_text: str, match: re.Match[str]) -> bool:
+    return _has_classes(match.group(0)[-20:] if len(match.group(0)) > 40 else match.group(0))
+
+
+def _openai(_text: str, match: re.Match[str]) -> bool:
+    """Project, service-account and admin keys by prefix; bare ``sk-`` only if random."""
+    value = match.group(0)
+    return value.startswith(("sk-proj-", "sk-svcacct-", "sk-admin-")) or _has_classes(value[3:])
+
+
+PLACEHOLDERS = re.compile(
+    r"(?i)^(?:\[redacted|<|\$\{|\{\{|%\(|\*{3}|x{4}|null$|none$|true$|false$|undefined$|"
+    r"required$|optional$|string$|str$|int$|bool$|env\b|os\.environ|process\.env|getenv)"
+)
+
+
+def _keyword_value(_text: str, match: re.Match[str]) -> bool:
+    value = match.group("value")
+    key = match.group("key").lower()
+    if PLACEHOLDERS.match(value):
+        return False
+    password = key.startswith(("pass", "pwd"))
+    if value.isdigit():
+        return password and len(value) >= 4
+    if match.group("quote") or "=" in match.group("sep"):
+        return len(value) >= (4 if password else 8)
+    # "key: value" in prose: only values that do not read like a word
+    return not (value.isalpha() and (value.islower() or value.istitle())) and len(value) >= 6
+
+
+def _bearer(_text: str, match: re.Match[str]) -> bool:
+    value = match.group(1)
+    return any(c.isdigit() for c in value) or _has_classes(value, digit_or_symbol=False)
+
+
+CARD_WORDS = re.compile(
+    r"card|visa|master|amex|american express|discover|maestro|jcb|diners|unionpay|mir\b|"
+    r"\bcc\b|\bpan\b|cc.?num|payment"
+)
+# Issuer prefixes and the lengths their numbers have (ISO/IEC 7812 ranges of the brands).
+CARD_BRANDS = (
+    (re.compile(r"4|5[1-5]|3[47]|6011|65"), frozenset(range(13, 20))),  # Visa, MC, Amex, Discover
+    (re.compile(r"2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)"), frozenset({16})),  # MC
+    (re.compile(r"64[4-9]|62|35(?:2[89]|[3-8]\d)|220[0-4]"), frozenset(range(16, 20))),
+    (re.compile(r"30[0-5]|3[689]"), frozenset(range(14, 20))),  # Diners Club
+    (re.compile(r"5[06-9]|6\d"), frozenset(range(16, 20))),  # Maestro
+)
+
+
+def _card(text: str, match: re.Match[str]) -> bool:
+    """Luhn-valid, and either a brand's prefix and length or a card word just before."""
+    digits = re.sub(r"[ -]", "", match.group(0))
+    if not 12 <= len(digits) <= 19 or not luhn_valid(digits) or len(set(digits)) < 3:
+        return False
+    if any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in CARD_BRANDS):
+        return True
+    return bool(CARD_WORDS.search(_before(text, match.start())))
+
+
+SSN_WORDS = re.compile(r"ssn|social.?security|soc\.? ?sec|ss#|tax.?id|\btin\b|\bsin\b")
+
+
+def _ssn_plain(text: str, match: re.Match[str]) -> bool:
+    return bool(SSN_WORDS.search(_before(text, match.start())))
+
+
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BR": 29, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20,
+    "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18,
+    "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
+    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27,
+    "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SE": 24, "SI": 19,
+    "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def iban_valid(value: str) -> bool:
+    """Country length and the ISO 13616 mod-97 check."""
+    compact = value.replace(" ", "")
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _iban(_text: str, match: re.Match[str]) -> bool:
+    return iban_valid(match.group(0))
+
+
+def _phone(_text: str, match: re.Match[str]) -> bool:
+    digits = sum(c.isdigit() for c in match.group(0))
+    return 8 <= digits <= 15
+
+
+EMAIL_SERVICE_USERS = {"git"}
+
+
+URL_USERINFO_BEFORE = re.compile(r"://[^\s/@]{0,64}:[^\s/@]{0,128}$")
+
+
+def _email(text: str, match: re.Match[str]) -> bool:
+    """An address, unless it is a service user or the password@host of URL credentials."""
+    if match.group(0).split("@", 1)[0].lower() in EMAIL_SERVICE_USERS:
+        return False
+    return not URL_USERINFO_BEFORE.search(text, max(0, match.start() - 200), match.start())
+
+
+URL_CREDENTIALS = r"[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@\"'<>]{0,64}:([^\s/\"'<>]{1,128})@"
+BEARER = r"(?i)(?<![a-z])(?:bearer|token)\s+([A-Za-z0-9._~+/-]{16,2000}=*)"
+
+
+def _r(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+KEYWORD_VALUE_END = r"[\s\"'`,;&}\]\)<>]"
+
+
+def _keyword_detector(kind: str, keys: str, *, digits_allowed: bool) -> Detector:
+    """``key = value`` / ``"key": "value"`` where the key names a credential."""
+    no_bare_number = "" if digits_allowed else rf"(?![0-9]+(?:{KEYWORD_VALUE_END}|$))"
+    # the needle's value part: anything but a bare number (which this detector ignores)
+    value_start = (
+        "" if digits_allowed else r"(?:[\"'`][0-9]*[^0-9\s\"'`]|[0-9]*[^0-9\s\"'`,;&}\])<>])"
+    )
+    return Detector(
+        kind,
+        _r(
+            rf"(?i)(?P<key>{keys})s?[\"']?(?P<sep>\s{{0,3}}(?:=>|:=|=|:)\s{{0,3}})"
+            rf"(?P<quote>[\"'`])?{no_bare_number}"
+            r"(?P<value>(?(quote)[^\"'`\s][^\"'`\n]{0,255}|[^\s\"'`,;&}\]\)<>]{1,256}))"
+        ),
+        rf"(?i)(?:{keys})s?[\"']?\s{{0,3}}(?:=>|:=|=|:)\s{{0,3}}{value_start}",
+        4,
+        _keyword_value,
+        not_after="",
+    )
+
+
+SECRET_DETECTORS: tuple[Detector, ...] = (
+    Detector("AWS_KEY", AWS_KEY_ID, AWS_KEY_ID.pattern.removesuffix(END)),
+    Detector(
+        "AWS_SECRET",
+        _r(r"(" + B64 + r"{40})(?![A-Za-z0-9/+=])"),
+        "",  # no needle: runs wherever the base64-run scan finds a candidate run
+        1,
+        _aws_secret,
+        not_after=WORD + "/+=",
+    ),
+    Detector(
+        "GITHUB_TOKEN", _r(r"gh[pousr]_[A-Za-z0-9]{36,251}" + END), "gh[pousr]_[A-Za-z0-9]{36}"
+    ),
+    Detector("GITHUB_TOKEN", _r(r"github_pat_[A-Za-z0-9_]{22,255}"), "github_pat_"),
+    Detector("GITLAB_TOKEN", _r(r"glpat-[A-Za-z0-9_-]{20,64}"), "glpat-"),
+    Detector("HUGGINGFACE_TOKEN", _r(r"hf_[A-Za-z0-9]{30,64}" + END), "hf_[A-Za-z0-9]{30}"),
+    Detector("NPM_TOKEN", _r(r"npm_[A-Za-z0-9]{36}" + END), "npm_[A-Za-z0-9]{36}"),
+    Detector("PYPI_TOKEN", _r(r"pypi-Ag[A-Za-z0-9_-]{40,400}"), "pypi-Ag"),
+    Detector("TWILIO_SID", _r(r"AC[0-9a-f]{32}" + END), "AC[0-9a-f]{32}"),
+    Detector("TWILIO_KEY", _r(r"SK[0-9a-f]{32}" + END), "SK[0-9a-f]{32}"),
+    Detector(
+        "TWILIO_KEY",
+        _r(r"([0-9a-f]{32})(?![0-9A-Za-z])"),
+        "(?i)" + TWILIO_CONTEXT.pattern,
+        1,
+        _twilio_token,
+        not_after=WORD,
+    ),
+    Detector(
+        "SENDGRID_KEY",
+        _r(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}" + END),
+        r"SG\.[A-Za-z0-9_-]{22}\.",
+    ),
+    Detector(
+        "STRIPE_KEY", _r(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}"), "(?:sk|rk)_(?:live|test)_"
+    ),
+    Detector("STRIPE_KEY", _r(r"whsec_[A-Za-z0-9+/]{24,100}"), "whsec_"),
+    Detector("ANTHROPIC_KEY", _r(r"sk-ant-[A-Za-z0-9_-]{20,400}"), "sk-ant-"),
+    Detector(
+        "OPENAI_KEY",
+        _r(r"sk-(?!ant-)(?:(?:proj|svcacct|admin|None)-)?[A-Za-z0-9_-]{20,400}"),
+        "sk-[A-Za-z0-9_-]{20}",
+        0,
+        _openai,
+    ),
+    Detector("GCP_KEY", _r(r"AIza[0-9A-Za-z_-]{35}"), "AIza"),
+    Detector(
+        "GCP_SERVICE_ACCOUNT",
+        _r(r"private_key_id[\"']?\s*[:=]\s*[\"']?([0-9a-f]{40})(?![0-9a-f])"),
+        "private_key_id",
+        1,
+        not_after="",
+    ),
+    Detector(
+        "AZURE_KEY",
+        _r(r"(?i)(?:AccountKey|SharedAccessKey)\s*=\s*(" + B64 + r"{20,120}={0,2})"),
+        "(?i)accountkey|sharedaccesskey",
+        1,
+        not_after="",
+    ),
+    Detector(
+        "AZURE_KEY",
+        _r(r"[?&;]sig=([A-Za-z0-9%+/]{20,120}(?:=|%3[Dd]){0,2})"),
+        "[?&;]sig=",
+        1,
+        not_after="",
+    ),
+    Detector(
+        "JWT",
+        _r(r"eyJ[A-Za-z0-9_-]{8,8000}\.eyJ[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{0,8000}"),
+        r"\.eyJ",
+    ),
+    Detector(
+        "PRIVATE_KEY",
+        _r(
+            r"-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----.*?"
+            r"(?:-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            re.DOTALL,
+        ),
+        "PRIVATE KEY",
+        not_after="",
+    ),
+    Detector("SLACK_TOKEN", _r(r"xox[abposr]-[A-Za-z0-9-]{10,250}"), "xox[abposr]-"),
+    Detector("SLACK_TOKEN", _r(r"xapp-\d-[A-Za-z0-9-]{10,250}"), "xapp-"),
+    Detector(
+        "SLACK_TOKEN",
+        _r(r"hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/-]{20,200}"),
+        r"hooks\.slack\.com/",
+        not_after="",
+    ),
+    Detector(
+        "BASIC_AUTH",
+        _r(URL_CREDENTIALS + "(?=[A-Za-z0-9.-])"),
+        r"://[^\s:/@\"'<>]{0,64}:[^\s/\"'<>]{1,128}@",
+        1,
+        not_after="",
+    ),
+    Detector(
+        "SECRET",
+        _r(r"(?i)(?:bearer|token)\s+([A-Za-z0-9._~+/-]{16,2000}=*)"),
+        r"(?i)(?:bearer|token)\s+[A-Za-z0-9._~+/-]{16}",
+        1,
+        _bearer,
+        not_after="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    ),
+    _keyword_detector("PASSWORD", r"pass(?:word|wd|phrase)?|pwd", digits_allowed=True),
+    _keyword_detector(
+        "SECRET",
+        r"secret|client.?secret|api.?key|access.?key|access.?token|auth.?token|"
+        r"refresh.?token|token|private.?key|credentials?",
+        digits_allowed=False,
+    ),
+)
+PII_DETECTORS: tuple[Detector, ...] = (
+    Detector(
+        "EMAIL_ADDRESS",
+        _r(
+            r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
+            r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}"
+            r"(?![A-Za-z0-9-])"
+        ),
+        "[A-Za-z0-9._%+-]@[A-Za-z0-9]",
+        0,
+        _email,
+        not_after=WORD + ".%+-",
+        pii=True,
+    ),
+    Detector(
+        "CREDIT_CARD",
+        _r(r"[0-9](?:[ -]?[0-9]){11,18}(?![0-9])"),
+        "[0-9](?:[ -]?[0-9]){11}",
+        0,
+        _card,
+        not_after=DIGIT + "-",
+        pii=True,
+    ),
+    Detector(
+        "US_SSN",
+        _r(r"(?!000|666|9)[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![0-9-])"),
+        "[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
+        not_after=DIGIT + "-",
+        pii=True,
+    ),
+    Detector(
+        "US_SSN",
+        _r(r"(?!000|666|9)[0-9]{3}(?!00)[0-9]{2}(?!0000)[0-9]{4}(?![0-9])"),
+        "(?i)" + SSN_WORDS.pattern,
+        0,
+        _ssn_plain,
+        not_after=DIGIT,
+        pii=True,
+    ),
+    Detector(
+        "PHONE_NUMBER",
+        _r(
+            r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])"
+            r"[2-9][0-9]{2}[ .-][0-9]{4}(?![0-9]|[.-][0-9])"
+        ),
+        "[0-9]{3}[ .-][0-9]{4}",
+        not_after=DIGIT + ".+-",
+        pii=True,
+    ),
+    Detector(
+        "PHONE_NUMBER",
+        _r(
+            r"\+[2-9][0-9]{0,2}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,4}"
+            r"(?:[ .-][0-9]{2,8}){1,4}(?![0-9]|[.-][0-9])"
+        ),
+        r"\+[2-9]",
+        0,
+        _phone,
+        not_after=WORD + "+",
+        pii=True,
+    ),
+    Detector(
+        "IBAN_CODE",
+        _r(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
+        "[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2}",
+        0,
+        _iban,
+        pii=True,
+    ),
+)
+DETECTORS = SECRET_DETECTORS + PII_DETECTORS

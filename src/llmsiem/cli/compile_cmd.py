@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from llmsiem.cli.common import (
@@ -13,12 +14,14 @@ from llmsiem.cli.common import (
     EXIT_OK,
     CommandError,
     console,
+    err_console,
     format_option,
     print_json,
     rules_option,
     tuning_option,
 )
 from llmsiem.compiler.compile import CompileResult, compile_pack
+from llmsiem.compiler.coverage import coverage_markdown, totals
 from llmsiem.compiler.output import write_result
 from llmsiem.compiler.targets import TARGETS
 from llmsiem.rulepack import RuleLoadError
@@ -42,18 +45,30 @@ from llmsiem.rulepack import RuleLoadError
     help="Output directory; each target writes into OUT/<target>/.",
 )
 @tuning_option
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Print every per-rule skip message (on stderr)."
+)
+@click.option(
+    "--coverage",
+    "show_coverage",
+    is_flag=True,
+    help="Print the rule x target coverage table as Markdown instead of the summary.",
+)
 @format_option
 def compile_cmd(
     targets: tuple[str, ...],
     rules: Path | None,
     out: Path,
     tuning: Path | None,
+    verbose: bool,
+    show_coverage: bool,
     output_format: str,
 ) -> None:
     """Compile the Sigma rule pack for one or more SIEM targets.
 
-    Rules a backend cannot express (for example a correlation type) are skipped with a
-    per-rule message; a rule that fails to compile is reported with its backend and makes
+    Every rule is counted once per target: compiled, compiled only inside the correlation
+    that uses it (Sigma ``generate: false``), skipped (the target cannot express it) or
+    failed. Skip messages go to stderr with --verbose; failures always go to stderr and make
     the exit code 1. Exit code 2 means the pack or a pipeline could not be loaded.
     """
     names = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
@@ -67,6 +82,7 @@ def compile_cmd(
         results.append(result)
         written[name] = [str(p) for p in write_result(result, out)]
     failed = sum(len(r.failed) for r in results)
+    counts = totals(results)
     if output_format == "json":
         print_json(
             {
@@ -74,6 +90,8 @@ def compile_cmd(
                     {
                         "target": r.target,
                         "compiled": len(r.compiled),
+                        "counts": counts[r.target],
+                        "in_correlation": [i.__dict__ for i in r.base_only],
                         "skipped": [i.__dict__ for i in r.issues if i.skipped],
                         "failed": [i.__dict__ for i in r.failed],
                         "files": written[r.target],
@@ -82,22 +100,43 @@ def compile_cmd(
                 ]
             }
         )
+    elif show_coverage:
+        sys.stdout.write(coverage_markdown(results))
     else:
         table = Table(title=f"Compiled rules → {out}")
-        for column in ("target", "compiled", "skipped", "failed", "output"):
-            table.add_column(column)
+        for column in ("target", "compiled", "in correlation", "skipped", "failed", "total"):
+            table.add_column(column, justify="left" if column == "target" else "right")
+        table.add_column("output")
         for r in results:
-            skipped = len(r.issues) - len(r.failed)
+            row = counts[r.target]
             table.add_row(
                 r.target,
-                str(len(r.compiled)),
-                str(skipped),
-                str(len(r.failed)),
+                *(str(row[k]) for k in ("compiled", "in correlation", "skipped", "failed")),
+                str(row["total"]),
                 str(out / r.target),
             )
         console.print(table)
-        for r in results:
-            for issue in r.issues:
-                style = "yellow" if issue.skipped else "red"
-                console.print(f"[{style}]{issue}[/]", highlight=False, soft_wrap=True)
+    _report_issues(results, verbose)
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _report_issues(results: list[CompileResult], verbose: bool) -> None:
+    """Failures always, skips with --verbose (else a one-line count), all on stderr."""
+    skipped = 0
+    for r in results:
+        for issue in r.issues:
+            if not issue.skipped:
+                err_console.print(f"[red]{escape(str(issue))}[/]", highlight=False, soft_wrap=True)
+            elif verbose:
+                err_console.print(
+                    f"[yellow]{escape(str(issue))}[/]", highlight=False, soft_wrap=True
+                )
+            else:
+                skipped += 1
+    if skipped:
+        err_console.print(
+            f"{skipped} rule/target pairs skipped (the target cannot express the rule): "
+            "--verbose lists them, --coverage shows the table.",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -73,6 +73,7 @@ class CompileResult:
     target: str
     compiled: list[CompiledRule] = field(default_factory=list)
     issues: list[CompileIssue] = field(default_factory=list)
+    base_only: list[CompileIssue] = field(default_factory=list)  # compiled inside correlations
 
     @property
     def failed(self) -> list[CompileIssue]:
@@ -166,6 +167,17 @@ class PackCompiler:
         for file, rule in self.parsed:
             is_correlation = isinstance(rule, SigmaCorrelationRule)
             if not is_correlation and rule.name in self.base_only:
+                result.base_only.append(
+                    CompileIssue(
+                        str(rule.id),
+                        rule.title,
+                        str(file.path.relative_to(self.pack.root)),
+                        self.target.name,
+                        "none",
+                        "base rule of a generate: false correlation, compiled only inside it",
+                        skipped=True,
+                    )
+                )
                 continue
             stages = self.target.correlation if is_correlation else (self.target.detection,)
             self._compile_rule(result, file, rule, stages)

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from llmsiem.cli.common import (
@@ -18,7 +19,7 @@ from llmsiem.cli.common import (
     rules_option,
 )
 from llmsiem.resources import content_dir
-from llmsiem.rulecheck import validate_pack
+from llmsiem.rulecheck import Finding, validate_pack
 from llmsiem.rulepack import RulePack
 
 
@@ -35,15 +36,20 @@ def validate_cmd(rules: Path | None, samples: Path | None, output_format: str) -
 
     Checks: pySigma core validators (offline), unique ids/titles/names, required SigmaHQ
     metadata, ATLAS/OWASP tags against bundled catalogues, every field in the schema,
-    true-positive and true-negative samples present and valid, level-to-severity mapping.
+    true-positive and true-negative samples present and valid, level-to-severity mapping,
+    and every sample run through the embedded engine: a true negative that fires or a true
+    positive that misses is a finding (check "sample-verdict", naming rule and case).
     """
     pack = RulePack.load(rules)
-    findings = validate_pack(pack, samples or content_dir("rule_samples"))
+    samples_root = samples or content_dir("rule_samples")
+    findings = validate_pack(pack, samples_root)
+    if not any(f.check == "load" for f in findings):
+        findings += sample_verdict_findings(pack, samples_root, findings)
     if output_format == "json":
         print_json({"rules": len(pack.files), "findings": [f.__dict__ for f in findings]})
     else:
         for finding in findings:
-            console.print(f"[red]✗[/] {finding}", highlight=False, soft_wrap=True)
+            console.print(f"[red]✗[/] {escape(str(finding))}", highlight=False, soft_wrap=True)
         table = Table(title="Rule pack validation")
         table.add_column("check")
         table.add_column("findings", justify="right")
@@ -55,3 +61,24 @@ def validate_cmd(rules: Path | None, samples: Path | None, output_format: str) -
         if not findings:
             console.print(f"[green]✓ {len(pack.files)} rules valid[/]")
     sys.exit(EXIT_FINDINGS if findings else EXIT_OK)
+
+
+def sample_verdict_findings(
+    pack: RulePack, samples_root: Path, findings: list[Finding]
+) -> list[Finding]:
+    """Engine verdicts on every rule's samples, as findings (unreadable samples are already
+    reported by the samples check, so they are not repeated)."""
+    from llmsiem.sample_verdicts import check_pack_samples
+
+    path_of = {rule.name: str(file.path.relative_to(pack.root)) for file, rule in pack.parse_all()}
+    reported = {f.rule for f in findings if f.check == "samples"}
+    return [
+        Finding(
+            path_of.get(failure.rule, "-"),
+            failure.rule,
+            "sample-verdict",
+            f"{failure.case}: {failure.message}",
+        )
+        for failure in check_pack_samples(pack, samples_root)
+        if failure.rule not in reported
+    ]

@@ -25,15 +25,17 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from llmsiem.columns import columns_sql, read_json_columns
 from llmsiem.deadletter import DeadLetter
-from llmsiem.engine.columns import read_json_columns
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import compile_for_engine
 from llmsiem.engine.sqlite_reference import SqliteReference
-from llmsiem.engine.store import EventStore, columns_sql
+from llmsiem.engine.store import EventStore
 from llmsiem.engine.stream import Follower, LineSource
+from llmsiem.pipeline import Pipeline
 from llmsiem.records import RawRecord
 from llmsiem.rulepack import RulePack
+from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import Generator, generate
 
 
@@ -51,7 +53,7 @@ def engine_run(path: Path, rules: Any) -> tuple[float, float, int, int]:
     start = time.perf_counter()
     store = EventStore()
     with DeadLetter(None) as letters:
-        report = store.load_file(path, letters)
+        report = store.load_file(path, Pipeline(Scrubber(), letters))
     loaded = time.perf_counter()
     alerts = Detector(rules, store).run()
     return loaded - start, time.perf_counter() - loaded, report.loaded, len(alerts)
@@ -99,7 +101,7 @@ def streaming_latency(rules: Any, events: int = 400, rate: float = 200.0) -> lis
             if newest:
                 latencies.append(now - newest)
 
-        follower = Follower(rules, DeadLetter(None), emit)
+        follower = Follower(rules, Pipeline(Scrubber(), DeadLetter(None)), emit)
         warm = Generator(seed=6)
         warm.benign_exchange()
         follower.process([RawRecord("warm-up", n, e) for n, e in enumerate(warm.events)])

@@ -21,11 +21,10 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from llmsiem.connectors.elastic import ElasticsearchSink
-from llmsiem.connectors.registry import normalized_records
 from llmsiem.deadletter import DeadLetter
+from llmsiem.pipeline import Pipeline
 from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import generate
-from llmsiem.validation import check_record
 
 
 class BulkEndpoint(BaseHTTPRequestHandler):
@@ -102,11 +101,8 @@ def full_path(path: Path, client: Elasticsearch, scrub: bool) -> tuple[float, in
     start = time.perf_counter()
     letters = DeadLetter(None)
     scrubber = Scrubber() if scrub else _NoScrub()
-    documents = []
-    for record in normalized_records(path, "otlp", letters, scrubber):
-        checked = check_record(record)
-        if checked.event is not None:
-            documents.append(checked.event.to_document())
+    pipeline = Pipeline(scrubber, letters, "otlp")
+    documents = [event.document for event in pipeline.file_events(path)]
     sink = ElasticsearchSink(client, letters)
     report = sink.send(documents)
     return time.perf_counter() - start, report.sent

@@ -17,7 +17,7 @@ from typing import Any
 from sigma.rule import SigmaDetection, SigmaRule
 from sigma.types import SigmaCompareExpression, SigmaString
 
-from llmsiem.engine.columns import field_types
+from llmsiem.columns import field_types
 from llmsiem.event import EventAction
 from llmsiem.resources import content_dir
 from llmsiem.rule_samples import load_samples, sample_dir

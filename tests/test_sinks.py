@@ -30,7 +30,8 @@ from llmsiem.connectors.elastic import (
     install_template,
 )
 from llmsiem.connectors.files import JsonlSink, ParquetSink
-from llmsiem.connectors.splunk_hec import HecAuthError, SplunkHecSink, envelope
+from llmsiem.connectors.sink import Delivery
+from llmsiem.connectors.splunk_hec import SplunkHecSink, envelope
 from llmsiem.connectors.spool import Spool
 from llmsiem.deadletter import DeadLetter
 from llmsiem.rule_samples import build_event
@@ -55,7 +56,8 @@ def test_elasticsearch_bulk_accounts_for_every_item(tmp_path: Path) -> None:
     with DeadLetter(dead) as letters:
         sink = ElasticsearchSink(client, letters, initial_backoff=0.01)
         report = sink.send(_events(4))
-    assert (report.sent, report.duplicates, report.rejected) == (2, 1, 1)
+    assert (report.sent, report.duplicate, report.dead_lettered) == (2, 1, 1)
+    assert report.complete
     letters_written = [json.loads(line) for line in dead.read_text().splitlines()]
     assert "document_parsing_exception" in letters_written[0]["reason"]
     assert json.loads(letters_written[0]["raw"])["event"]["id"] == "evt-2"
@@ -138,8 +140,9 @@ def test_hec_retries_when_busy() -> None:
 @pytest.mark.vcr(str(CASSETTES / "hec_invalid_token.handwritten.yaml"))
 def test_hec_invalid_token_is_fatal() -> None:
     sink = SplunkHecSink(HEC_URL, "wrong-token", DeadLetter(None), initial_backoff=0.01)
-    with pytest.raises(HecAuthError, match="code 4"):
-        sink.send(_events(1))
+    report = sink.send(_events(1))
+    assert report.fatal is not None and "code 4" in report.fatal
+    assert report.sent == 0 and not report.complete
 
 
 @pytest.mark.vcr(str(CASSETTES / "hec_invalid_data.handwritten.yaml"))
@@ -147,7 +150,7 @@ def test_hec_bad_data_goes_to_dead_letter(tmp_path: Path) -> None:
     dead = tmp_path / "dead.jsonl"
     with DeadLetter(dead) as letters:
         report = SplunkHecSink(HEC_URL, "t", letters).send(_events(2))
-    assert report.rejected == 2
+    assert report.dead_lettered == 2 and report.complete
     assert len(dead.read_text().splitlines()) == 2
 
 
@@ -170,11 +173,11 @@ def test_kibana_dry_run_diff_and_import_errors(tmp_path: Path) -> None:
 
 def test_local_jsonl_and_parquet_sinks(tmp_path: Path) -> None:
     events = _events(5)
-    JsonlSink(tmp_path / "out.jsonl").send(events)
+    assert JsonlSink(tmp_path / "out.jsonl").send(events) == Delivery(sent=5)
     assert [
         json.loads(x)["event"]["id"] for x in (tmp_path / "out.jsonl").read_text().splitlines()
     ] == [e["event"]["id"] for e in events]
-    ParquetSink(tmp_path / "parquet").send(events)
+    assert ParquetSink(tmp_path / "parquet").send(events) == Delivery(sent=5)
     (part,) = list((tmp_path / "parquet").glob("part-*.parquet"))
     rows = (
         duckdb.connect()
@@ -251,22 +254,56 @@ def test_killed_shipper_loses_nothing_and_duplicates_at_most_one_batch(tmp_path:
     assert Spool(spool).read_batch(Spool(spool).cursor(), 1)[0] == []
 
 
+class _ListSink:
+    """A sink that records event ids; ``outage`` decides what a batch gets instead."""
+
+    def __init__(self, outage: Delivery | Exception | None = None, after: int = 0) -> None:
+        self.ids: list[str] = []
+        self.outage = outage
+        self.after = after
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, batch: list[dict[str, Any]]) -> Delivery:
+        if self.outage is not None and len(self.ids) >= self.after:
+            if isinstance(self.outage, Exception):
+                raise self.outage
+            return self.outage
+        self.ids.extend(e["event"]["id"] for e in batch)
+        return Delivery(sent=len(batch))
+
+
 def test_spool_resumes_from_committed_cursor(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.append(_events(25))
-    delivered: list[str] = []
-
-    def flaky(batch: list[dict[str, Any]]) -> None:
-        if len(delivered) >= 10:
-            raise requests.ConnectionError("sink down")
-        delivered.extend(e["event"]["id"] for e in batch)
-
+    crashing = _ListSink(requests.ConnectionError("sink down"), after=10)
     with pytest.raises(requests.ConnectionError):
-        spool.drain(flaky, batch_size=10)
-    assert len(delivered) == 10
-    rest: list[str] = []
-    spool.drain(lambda batch: rest.extend(e["event"]["id"] for e in batch), batch_size=10)
-    assert delivered + rest == [f"evt-{n}" for n in range(1, 26)]
+        spool.drain(crashing, batch_size=10)
+    assert len(crashing.ids) == 10
+    rest = _ListSink()
+    drained = spool.drain(rest, batch_size=10)
+    assert crashing.ids + rest.ids == [f"evt-{n}" for n in range(1, 26)]
+    assert drained.total.sent == 15 and drained.stopped is None
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [Delivery(retryable=10, retry_reason="busy"), Delivery(fatal="token refused")],
+)
+def test_spool_keeps_batches_a_delivery_does_not_complete(tmp_path: Path, outage: Delivery) -> None:
+    spool = Spool(tmp_path)
+    spool.append(_events(25))
+    failing = _ListSink(outage, after=10)
+    drained = spool.drain(failing, batch_size=10)
+    assert drained.stopped in ("busy", "token refused")
+    assert drained.total.sent == 10
+    rest = _ListSink()
+    spool.drain(rest, batch_size=10)
+    assert failing.ids + rest.ids == [f"evt-{n}" for n in range(1, 26)]
 
 
 @pytest.mark.vcr(str(CASSETTES / "splunk_deploy.handwritten.yaml"))

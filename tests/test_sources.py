@@ -8,25 +8,21 @@ from typing import Any
 
 import pytest
 
-from llmsiem.connectors.common import MAX_TEXT_CHARS, TRUNCATION_MARKER
-from llmsiem.connectors.otlp import request_to_events
-from llmsiem.connectors.registry import detect_format, normalized_records
 from llmsiem.deadletter import DeadLetter
 from llmsiem.event import LLMEvent, flatten
+from llmsiem.pipeline import Pipeline
+from llmsiem.pipeline.sources.common import MAX_TEXT_CHARS, TRUNCATION_MARKER
+from llmsiem.pipeline.sources.otlp import request_to_events
 from llmsiem.resources import content_dir
+from llmsiem.scrub import Scrubber
 
 SAMPLES = content_dir("connectors") / "samples"
 
 
 def _events(path: Path, tmp_path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     dead = tmp_path / "dead.jsonl"
-    docs = []
     with DeadLetter(dead) as letters:
-        for record in normalized_records(path, "auto", letters):
-            if record.data is None:
-                letters.write(record.source, record.line, record.error or "", record.raw)
-            else:
-                docs.append(record.data)
+        docs = [event.document for event in Pipeline(Scrubber(), letters).file_events(path)]
     for doc in docs:
         LLMEvent.model_validate(doc)
     letters_written = (
@@ -36,10 +32,11 @@ def _events(path: Path, tmp_path: Path) -> tuple[list[dict[str, Any]], list[dict
 
 
 def test_formats_are_sniffed_from_content() -> None:
-    assert detect_format(SAMPLES / "otlp_traces.json") == "otlp"
-    assert detect_format(SAMPLES / "litellm_payloads.jsonl") == "litellm"
-    assert detect_format(SAMPLES / "langfuse_export.json") == "langfuse"
-    assert detect_format(SAMPLES / "demo_telemetry.jsonl") == "jsonl"
+    pipeline = Pipeline(Scrubber(), DeadLetter(None))
+    assert pipeline.file_source(SAMPLES / "otlp_traces.json").name == "otlp"
+    assert pipeline.file_source(SAMPLES / "litellm_payloads.jsonl").name == "litellm"
+    assert pipeline.file_source(SAMPLES / "langfuse_export.json").name == "langfuse"
+    assert pipeline.file_source(SAMPLES / "demo_telemetry.jsonl").name == "jsonl"
 
 
 def test_otlp_v141_and_deprecated_attributes(tmp_path: Path) -> None:

@@ -29,8 +29,9 @@ from typing import Any
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore
+from llmsiem.pipeline import Pipeline
+from llmsiem.records import RawRecord
 from llmsiem.rule_samples import build_event
-from llmsiem.scrub import Scrubber
 
 ORDINARY = "ordinary"
 HARD_NEGATIVE = "hard_negative"
@@ -319,13 +320,12 @@ def _rule_table(
     return sorted(rows.values(), key=lambda r: (-r["fp"], -r["tp"], r["rule"]))
 
 
-def evaluate_pack(rules: EngineRules, cases: list[Case], scrubber: Scrubber) -> dict[str, Any]:
-    """Run every case through scrubbing and the engine; return the scores."""
+def evaluate_pack(rules: EngineRules, cases: list[Case], pipeline: Pipeline) -> dict[str, Any]:
+    """Run every case through the input pipeline (scrub, validate) and the engine."""
     store = EventStore()
-    documents = [
-        scrubber.scrub_document(json.loads(json.dumps(e))) for c in cases for e in c.events
-    ]
-    store.load_documents(documents, "eval")
+    events = (e for c in cases for e in c.events)
+    records = (RawRecord("eval", n, json.loads(json.dumps(e))) for n, e in enumerate(events, 1))
+    store.load_events(pipeline.normalized_events(records))
     alerts = Detector(rules, store).run()
     fired: dict[str, set[str]] = defaultdict(set)
     for alert in alerts:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
@@ -48,9 +48,9 @@ def _parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
-def iter_jsonl(stream: BinaryIO, source: str, start_line: int = 1) -> Iterator[RawRecord]:
-    """Records of a JSON Lines byte stream; blank lines are skipped."""
-    for offset, raw in enumerate(stream):
+def iter_jsonl(lines: Iterable[bytes], source: str, start_line: int = 1) -> Iterator[RawRecord]:
+    """Records of JSON Lines (a binary stream or its lines); blank lines are skipped."""
+    for offset, raw in enumerate(lines):
         line = start_line + offset
         stripped = raw.strip()
         if not stripped:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,53 +18,33 @@ from llmsiem.cli.common import (
     console,
     dead_letter_option,
     format_option,
+    make_pipeline,
     print_json,
     rules_option,
+    scrub_option,
     source_format_option,
 )
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.output import write_kibana
 from llmsiem.connectors.deploy import KibanaDeployer, SplunkDeployer, saved_searches
-from llmsiem.connectors.registry import normalized_records
+from llmsiem.connectors.registry import SINKS
+from llmsiem.connectors.sink import SinkConfigError
 from llmsiem.connectors.spool import Spool
 from llmsiem.deadletter import DeadLetter
+from llmsiem.pipeline import Pipeline
+from llmsiem.plugins import PluginError
 from llmsiem.records import expand_inputs
-from llmsiem.scrub import Scrubber
-from llmsiem.validation import check_record
-
-SINKS = ("elasticsearch", "splunk", "jsonl", "parquet")
-scrub_option = click.option(
-    "--scrub",
-    "scrub_mode",
-    type=click.Choice(["redact", "hash", "keep"]),
-    default="redact",
-    show_default=True,
-    help="Secrets/PII: replace with typed markers, markers with HMAC, or record types only.",
-)
 
 
-def _normalized(
-    inputs: tuple[Path, ...], source_format: str, letters: DeadLetter, scrubber: Scrubber
-) -> tuple[list[dict[str, Any]], int]:
-    """Valid, scrubbed documents of every input, and how many went to the dead letter."""
+def _documents(inputs: tuple[Path, ...], pipeline: Pipeline) -> Iterator[dict[str, Any]]:
+    """Valid, scrubbed documents of every input (the rest goes to the dead letter)."""
     try:
         paths = expand_inputs(inputs)
     except FileNotFoundError as exc:
         raise CommandError(str(exc)) from exc
-    documents: list[dict[str, Any]] = []
     for path in paths:
-        for record in normalized_records(path, source_format, letters, scrubber):
-            checked = check_record(record)
-            if checked.event is None:
-                letters.write(
-                    record.source,
-                    record.line,
-                    "; ".join(str(p) for p in checked.problems),
-                    record.data or record.raw,
-                )
-                continue
-            documents.append(checked.event.to_document())
-    return documents, letters.count
+        for event in pipeline.file_events(path):
+            yield event.document
 
 
 @click.command("ingest")
@@ -87,9 +67,11 @@ def ingest_cmd(
     out: Path,
     output_format: str,
 ) -> None:
-    """Normalize OTLP, LiteLLM, Langfuse or JSONL telemetry to scrubbed LLMEvent JSONL."""
+    """Normalize telemetry of any registered source to scrubbed LLMEvent JSONL."""
     with DeadLetter(dead_letter) as letters:
-        documents, rejected = _normalized(inputs, source_format, letters, Scrubber(scrub_mode))  # type: ignore[arg-type]
+        pipeline = make_pipeline(scrub_mode, letters, source_format)
+        documents = list(_documents(inputs, pipeline))
+        rejected = pipeline.rejected
     lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
     if str(out) == "-":
         sys.stdout.write(lines)
@@ -106,31 +88,6 @@ def ingest_cmd(
     sys.exit(EXIT_FINDINGS if rejected else EXIT_OK)
 
 
-Sender = Callable[[list[dict[str, Any]]], Any]
-
-
-def _make_sink(target: str, destination: str | None, letters: DeadLetter) -> Sender:
-    if target in ("jsonl", "parquet"):
-        if not destination:
-            raise CommandError(f"--to {target} needs --dest PATH")
-        from llmsiem.connectors.files import JsonlSink, ParquetSink
-
-        sink = JsonlSink(Path(destination)) if target == "jsonl" else ParquetSink(Path(destination))
-        return sink.send
-    if target == "elasticsearch":
-        from elasticsearch import Elasticsearch
-
-        from llmsiem.connectors.elastic import ElasticsearchSink
-
-        url, key = _env("LLMSIEM_ES_URL", destination), _env("LLMSIEM_ES_API_KEY", None, False)
-        return ElasticsearchSink(Elasticsearch(url, api_key=key), letters).send
-    from llmsiem.connectors.splunk_hec import SplunkHecSink
-
-    url = _env("LLMSIEM_SPLUNK_HEC_URL", destination)
-    token = _env("LLMSIEM_SPLUNK_HEC_TOKEN", None)
-    return SplunkHecSink(url, token, letters).send
-
-
 def _env(name: str, given: str | None, required: bool = True) -> Any:
     import os
 
@@ -142,12 +99,10 @@ def _env(name: str, given: str | None, required: bool = True) -> Any:
 
 @click.command("ship")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--to", "target", type=click.Choice(SINKS), required=True, help="Sink.")
 @click.option(
-    "--dest",
-    help="Sink URL (elasticsearch, splunk HEC) or path (jsonl file, parquet folder). "
-    "URLs default to $LLMSIEM_ES_URL / $LLMSIEM_SPLUNK_HEC_URL.",
+    "--to", "target", type=click.Choice(SINKS.names()), required=True, help="A registered sink."
 )
+@click.option("--dest", help="Where the sink delivers; `llmsiem sinks` says what each takes.")
 @click.option(
     "--spool",
     "spool_dir",
@@ -181,27 +136,55 @@ def ship_cmd(
     with DeadLetter(dead_letter) as letters:
         spooled = 0
         if inputs:
-            documents, _ = _normalized(inputs, source_format, letters, Scrubber(scrub_mode))  # type: ignore[arg-type]
-            spooled = spool.append(documents)
-        send = _make_sink(target, dest, letters)
+            pipeline = make_pipeline(scrub_mode, letters, source_format)
+            spooled = spool.append(_documents(inputs, pipeline))
         try:
-            delivered = spool.drain(send, batch_size)
-        except (ConnectionError, RuntimeError, OSError) as exc:
+            sink = SINKS.get(target).create(dest, letters)
+        except (SinkConfigError, PluginError) as exc:
+            raise CommandError(str(exc)) from exc
+        sink.open()
+        try:
+            drained = spool.drain(sink, batch_size)
+        except (ConnectionError, OSError) as exc:
             raise CommandError(f"{target}: {exc}; undelivered events stay in {spool_dir}") from exc
+        finally:
+            sink.close()
+        total = drained.total
         summary = {
             "spooled": spooled,
-            "delivered": delivered,
+            "delivered": total.delivered,
+            "duplicates": total.duplicate,
             "dead_lettered": letters.count,
+            "retries": total.retries,
             "target": target,
         }
+    if drained.stopped:
+        raise CommandError(f"{target}: {drained.stopped}; undelivered events stay in {spool_dir}")
     if output_format == "json":
         print_json(summary)
     else:
         console.print(
-            f"spooled {spooled:,}, delivered {delivered:,} to {target}; "
+            f"spooled {spooled:,}, delivered {total.delivered:,} to {target}; "
             f"{letters.count} dead-lettered"
         )
     sys.exit(EXIT_FINDINGS if letters.count else EXIT_OK)
+
+
+@click.command("sinks")
+@format_option
+def sinks_cmd(output_format: str) -> None:
+    """List the registered sinks and what --dest means for each."""
+    rows = {}
+    for name in SINKS.names():
+        try:
+            rows[name] = SINKS.get(name).destination
+        except PluginError as exc:
+            rows[name] = f"cannot be loaded: {exc}"
+    if output_format == "json":
+        print_json(rows)
+        return
+    for name, destination in rows.items():
+        console.print(f"[bold]{name}[/]: {destination}", highlight=False)
 
 
 @click.group("setup")

@@ -9,8 +9,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from llmsiem.cli.common import CommandError, console, format_option, print_json
-from llmsiem.cli.detect_cmd import alert_table, load_engine_rules
+from llmsiem.cli.common import (
+    CommandError,
+    alert_table,
+    console,
+    format_option,
+    load_engine_rules,
+    make_pipeline,
+    print_json,
+)
 from llmsiem.cli.respond_cmd import plan_table
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
@@ -67,7 +74,7 @@ def demo(input_path: Path | None, output_format: str) -> None:
         raise CommandError(f"{path}: no valid events")
     rules = load_engine_rules(None, None)
     with DeadLetter(None) as letters:
-        run = detect_files([path], rules, letters)
+        run = detect_files([path], rules, make_pipeline("redact", letters))
     with tempfile.TemporaryDirectory() as state:
         config = RunnerConfig(execute=False, state_dir=Path(state))
         records = Runner(config, load_playbooks(), actor="demo").handle_all(run.alerts)

@@ -11,60 +11,29 @@ from typing import IO, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from llmsiem.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     CommandError,
+    alert_table,
     console,
     dead_letter_option,
     err_console,
     format_option,
+    load_engine_rules,
+    make_pipeline,
     print_json,
     rules_option,
+    scrub_option,
     source_format_option,
     tuning_option,
 )
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
-from llmsiem.engine.rules import EngineRules, compile_for_engine
+from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.stream import Follower, LineSource
 from llmsiem.records import expand_inputs
-from llmsiem.rulepack import RuleLoadError, RulePack
-
-LEVEL_ORDER = ["critical", "high", "medium", "low", "informational"]
-
-
-def alert_table(alerts: list[dict[str, Any]]) -> Table:
-    """Alerts counted by rule and level, most severe first."""
-    counts = Counter(
-        (
-            a["llmsiem"]["alert"]["level"],
-            a["llmsiem"]["alert"]["title"],
-            a["llmsiem"]["alert"]["kind"],
-        )
-        for a in alerts
-    )
-    table = Table(title=f"{len(alerts)} alerts")
-    for column in ("level", "rule", "kind", "alerts"):
-        table.add_column(column, justify="right" if column == "alerts" else "left")
-    for (level, title, kind), count in sorted(
-        counts.items(), key=lambda item: (LEVEL_ORDER.index(item[0][0]), -item[1])
-    ):
-        table.add_row(level, title, kind, str(count))
-    return table
-
-
-def load_engine_rules(rules: Path | None, tuning: Path | None) -> EngineRules:
-    """Compile the pack for the engine; rules that fail are reported on stderr by id."""
-    try:
-        compiled = compile_for_engine(RulePack.load(rules), tuning)
-    except RuleLoadError as exc:
-        raise CommandError(str(exc)) from exc
-    for issue in compiled.issues:
-        err_console.print(f"[yellow]{issue}[/]", highlight=False, soft_wrap=True)
-    return compiled
 
 
 def _open_alerts(path: str) -> IO[str]:
@@ -76,6 +45,7 @@ def _open_alerts(path: str) -> IO[str]:
 @click.command("detect")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @source_format_option
+@scrub_option
 @rules_option
 @tuning_option
 @click.option(
@@ -102,6 +72,7 @@ def _open_alerts(path: str) -> IO[str]:
 def detect_cmd(
     inputs: tuple[Path, ...],
     source_format: str,
+    scrub_mode: str,
     rules: Path | None,
     tuning: Path | None,
     alerts_path: str,
@@ -114,12 +85,22 @@ def detect_cmd(
 ) -> None:
     """Run the whole rule pack (correlations included) over INPUTS (files or folders).
 
-    With --follow, INPUT is one growing file, or stdin when omitted or '-'.
+    With --follow, INPUT is one growing file, or stdin when omitted or '-'. Events are
+    scrubbed as they would be before shipping (--scrub), so the engine sees what a SIEM sees.
     Exit codes: 0 no alerts, 1 alerts raised, 2 error.
     """
     engine_rules = load_engine_rules(rules, tuning)
     if follow:
-        _follow(inputs, engine_rules, source_format, alerts_path, dead_letter, interval, idle_exit)
+        _follow(
+            inputs,
+            engine_rules,
+            source_format,
+            scrub_mode,
+            alerts_path,
+            dead_letter,
+            interval,
+            idle_exit,
+        )
         return
     if not inputs:
         raise CommandError("no INPUTS given (files or folders; use --follow for stdin)")
@@ -144,7 +125,8 @@ def detect_cmd(
         def advance(path: Path, loaded: int) -> None:
             progress.update(task, advance=1, description=f"{path.name}: {loaded:,} events")
 
-        run = detect_files(paths, engine_rules, letters, source_format, advance)
+        pipeline = make_pipeline(scrub_mode, letters, source_format)
+        run = detect_files(paths, engine_rules, pipeline, advance)
     stream = _open_alerts(alerts_path)
     for alert in run.alerts:
         stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
@@ -181,6 +163,7 @@ def _follow(
     inputs: tuple[Path, ...],
     engine_rules: EngineRules,
     source_format: str,
+    scrub_mode: str,
     alerts_path: str,
     dead_letter: Path,
     interval: float,
@@ -198,7 +181,7 @@ def _follow(
         stream.flush()
 
     with DeadLetter(dead_letter) as letters:
-        follower = Follower(engine_rules, letters, emit, source_format)
+        follower = Follower(engine_rules, make_pipeline(scrub_mode, letters, source_format), emit)
         with contextlib.suppress(KeyboardInterrupt):
             follower.follow(LineSource.open(path), interval, idle_exit)
     err_console.print(f"{follower.events:,} events, {follower.emitted} alerts")

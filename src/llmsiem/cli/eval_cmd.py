@@ -17,11 +17,13 @@ from llmsiem.cli.common import (
     console,
     err_console,
     format_option,
+    load_engine_rules,
+    make_pipeline,
     print_json,
     rules_option,
     tuning_option,
 )
-from llmsiem.cli.detect_cmd import load_engine_rules
+from llmsiem.deadletter import DeadLetter
 from llmsiem.evaluation import (
     DEFAULT_SPLIT_SEED,
     SPLITS,
@@ -30,7 +32,6 @@ from llmsiem.evaluation import (
     target_checks,
     write_rule_table,
 )
-from llmsiem.scrub import Scrubber
 
 
 def _default_corpora() -> Path:
@@ -128,7 +129,8 @@ def eval_cmd(
     except (OSError, KeyError, ValueError) as exc:
         raise CommandError(f"{corpora}: cannot read corpora: {exc}") from exc
     with console.status(f"scoring {len(cases):,} labelled cases"):
-        report = evaluate_pack(load_engine_rules(rules, tuning), cases, Scrubber())
+        pipeline = make_pipeline("redact", DeadLetter(None))
+        report = evaluate_pack(load_engine_rules(rules, tuning), cases, pipeline)
     checks = target_checks(report)
     report["split"] = {"half": split, "seed": split_seed}
     report["targets"] = checks

@@ -6,7 +6,13 @@ import click
 
 from llmsiem import __version__
 from llmsiem.cli.compile_cmd import compile_cmd
-from llmsiem.cli.connectors_cmd import deploy_group, ingest_cmd, setup_group, ship_cmd
+from llmsiem.cli.connectors_cmd import (
+    deploy_group,
+    ingest_cmd,
+    setup_group,
+    ship_cmd,
+    sinks_cmd,
+)
 from llmsiem.cli.demo_cmd import demo
 from llmsiem.cli.detect_cmd import detect_cmd
 from llmsiem.cli.eval_cmd import eval_cmd
@@ -14,6 +20,7 @@ from llmsiem.cli.generate_cmd import generate_cmd
 from llmsiem.cli.respond_cmd import respond_group
 from llmsiem.cli.schema_cmd import schema_group
 from llmsiem.cli.validate_cmd import validate_cmd
+from llmsiem.cli.verify_cmd import verify_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +42,8 @@ cli.add_command(detect_cmd)
 cli.add_command(eval_cmd)
 cli.add_command(ingest_cmd)
 cli.add_command(ship_cmd)
+cli.add_command(sinks_cmd)
 cli.add_command(setup_group)
 cli.add_command(deploy_group)
 cli.add_command(respond_group)
+cli.add_command(verify_group)

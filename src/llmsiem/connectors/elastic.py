@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
+from llmsiem.connectors.sink import Delivery, required_setting
 from llmsiem.deadletter import DeadLetter
 from llmsiem.schema_export import leaf_fields
 
@@ -93,15 +94,6 @@ def document_id(document: dict[str, Any]) -> str:
     return hashlib.sha256(str(key).encode()).hexdigest()[:40]
 
 
-@dataclass
-class BulkReport:
-    sent: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    retries: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
 class ElasticsearchSink:
     """Ships event documents with ``helpers.streaming_bulk``, item by item accounting."""
 
@@ -130,9 +122,15 @@ class ElasticsearchSink:
                 "_source": document,
             }
 
-    def send(self, documents: list[dict[str, Any]]) -> BulkReport:
-        """Deliver a batch; returns after every item is delivered, duplicate or rejected."""
-        report = BulkReport()
+    def open(self) -> None:
+        """The client connects on first use."""
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(self, documents: list[dict[str, Any]]) -> Delivery:
+        """Deliver a batch: every item ends sent, duplicate, dead-lettered or retryable."""
+        report = Delivery()
         pending = {document_id(d): d for d in documents}
         attempt = 0
         while pending:
@@ -152,21 +150,35 @@ class ElasticsearchSink:
                 if ok:
                     report.sent += 1
                 elif status == 409:
-                    report.duplicates += 1
+                    report.duplicate += 1
                 elif status == 429 or status >= 500 or status == 0:
                     retry[doc_id] = pending[doc_id]
                 else:
-                    report.rejected += 1
+                    report.dead_lettered += 1
                     reason = json.dumps(result.get("error", {}))[:500]
-                    report.errors.append(reason)
                     self.dead_letter.write(
                         f"elasticsearch:{self.data_stream}", 0, reason, pending[doc_id]
                     )
             if retry and attempt >= self.max_retries:
-                raise ConnectionError(f"{len(retry)} documents still failing after retries")
+                report.retryable = len(retry)
+                report.retry_reason = "still refused as busy or unavailable after retries"
+                return report
             if retry:
                 time.sleep(self.initial_backoff * 2**attempt)
                 attempt += 1
                 report.retries += len(retry)
             pending = retry
         return report
+
+
+class ElasticsearchSinkType:
+    name = "elasticsearch"
+    destination = "Elasticsearch URL (default $LLMSIEM_ES_URL; key in $LLMSIEM_ES_API_KEY)"
+
+    def create(self, destination: str | None, dead_letter: DeadLetter) -> ElasticsearchSink:
+        url = required_setting("LLMSIEM_ES_URL", destination)
+        client = Elasticsearch(url, api_key=os.environ.get("LLMSIEM_ES_API_KEY"))
+        return ElasticsearchSink(client, dead_letter)
+
+
+SINK = ElasticsearchSinkType()

@@ -11,8 +11,9 @@ from typing import Any
 
 import duckdb
 
-from llmsiem.engine.columns import read_json_columns
-from llmsiem.engine.store import columns_sql
+from llmsiem.columns import columns_sql, read_json_columns
+from llmsiem.connectors.sink import Delivery, SinkConfigError
+from llmsiem.deadletter import DeadLetter
 
 
 class JsonlSink:
@@ -22,13 +23,19 @@ class JsonlSink:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def send(self, documents: list[dict[str, Any]]) -> int:
+    def open(self) -> None:
+        """Nothing to open: each batch appends and syncs on its own."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def send(self, documents: list[dict[str, Any]]) -> Delivery:
         with self.path.open("a", encoding="utf-8") as stream:
             for document in documents:
                 stream.write(json.dumps(document, ensure_ascii=False) + "\n")
             stream.flush()
             os.fsync(stream.fileno())
-        return len(documents)
+        return Delivery(sent=len(documents))
 
 
 class ParquetSink:
@@ -38,9 +45,15 @@ class ParquetSink:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, documents: list[dict[str, Any]]) -> int:
+    def open(self) -> None:
+        """Nothing to open: each batch is its own part file."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def send(self, documents: list[dict[str, Any]]) -> Delivery:
         if not documents:
-            return 0
+            return Delivery()
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as staged:
             for document in documents:
                 staged.write(json.dumps(document, ensure_ascii=False) + "\n")
@@ -56,4 +69,30 @@ class ParquetSink:
             partial.replace(target)
         finally:
             Path(staged.name).unlink(missing_ok=True)
-        return len(documents)
+        return Delivery(sent=len(documents))
+
+
+def _path(destination: str | None, name: str) -> Path:
+    if not destination:
+        raise SinkConfigError(f"--to {name} needs --dest PATH")
+    return Path(destination)
+
+
+class JsonlSinkType:
+    name = "jsonl"
+    destination = "a JSONL file (appended)"
+
+    def create(self, destination: str | None, dead_letter: DeadLetter) -> JsonlSink:
+        return JsonlSink(_path(destination, self.name))
+
+
+class ParquetSinkType:
+    name = "parquet"
+    destination = "a folder of Parquet part files"
+
+    def create(self, destination: str | None, dead_letter: DeadLetter) -> ParquetSink:
+        return ParquetSink(_path(destination, self.name))
+
+
+JSONL_SINK = JsonlSinkType()
+PARQUET_SINK = ParquetSinkType()

@@ -6,19 +6,19 @@ for the entities SOC searches pivot on. HEC status codes (docs: "Format events f
 Event Collector", "Troubleshoot HTTP Event Collector"): 0 success; 2, 3, 4 token missing or
 invalid (fatal, never retried); 5, 6, 12, 13 bad data (the batch goes to the dead letter);
 7 incorrect index (fatal configuration error); 9 server busy and HTTP 503 (retried with
-backoff).
+backoff, then reported retryable so the spool keeps the batch).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import requests
 
+from llmsiem.connectors.sink import Delivery, required_setting
 from llmsiem.deadletter import DeadLetter
 from llmsiem.event import get_dotted
 
@@ -27,21 +27,6 @@ AUTH_CODES = {2, 3, 4}
 BAD_DATA_CODES = {5, 6, 12, 13}
 BUSY_CODES = {9}
 INDEXED_FIELDS = ("user.id", "llmsiem.api_key.id", "trace.id", "event.action")
-
-
-class HecAuthError(RuntimeError):
-    """The HEC token is missing or invalid: shipping cannot continue."""
-
-
-class HecConfigError(RuntimeError):
-    """The index or endpoint is wrong: shipping cannot continue."""
-
-
-@dataclass
-class HecReport:
-    sent: int = 0
-    rejected: int = 0
-    retries: int = 0
 
 
 def envelope(document: dict[str, Any], index: str, host: str) -> dict[str, Any]:
@@ -84,22 +69,33 @@ class SplunkHecSink:
         self.session = session or requests.Session()
         self.verify = verify
 
-    def send(self, documents: list[dict[str, Any]]) -> HecReport:
+    def open(self) -> None:
+        """HTTP needs no session set-up."""
+
+    def close(self) -> None:
+        self.session.close()
+
+    def send(self, documents: list[dict[str, Any]]) -> Delivery:
         """Deliver one batch (one HTTP request, retried while HEC is busy)."""
-        report = HecReport()
+        report = Delivery()
         if not documents:
             return report
         body = "\n".join(
             json.dumps(envelope(d, self.index, self.host), ensure_ascii=False) for d in documents
         )
         for attempt in range(self.max_retries + 1):
-            response = self.session.post(
-                self.endpoint,
-                data=body.encode("utf-8"),
-                headers=self.headers,
-                timeout=30,
-                verify=self.verify,
-            )
+            try:
+                response = self.session.post(
+                    self.endpoint,
+                    data=body.encode("utf-8"),
+                    headers=self.headers,
+                    timeout=30,
+                    verify=self.verify,
+                )
+            except requests.RequestException as exc:
+                report.retryable = len(documents)
+                report.retry_reason = f"HEC unreachable: {exc}"
+                return report
             try:
                 payload = response.json()
             except ValueError:
@@ -109,17 +105,35 @@ class SplunkHecSink:
                 report.sent = len(documents)
                 return report
             if code in AUTH_CODES or response.status_code in (401, 403):
-                raise HecAuthError(f"HEC refused the token: {payload.get('text')} (code {code})")
+                report.fatal = f"HEC refused the token: {payload.get('text')} (code {code})"
+                return report
             if code in BAD_DATA_CODES:
                 for document in documents:
                     self.dead_letter.write(
                         "splunk-hec", 0, f"HEC code {code}: {payload.get('text')}", document
                     )
-                report.rejected = len(documents)
+                report.dead_lettered = len(documents)
                 return report
             if code in BUSY_CODES or response.status_code in (429, 502, 503, 504):
                 report.retries += 1
                 time.sleep(self.initial_backoff * 2**attempt)
                 continue
-            raise HecConfigError(f"HEC error {response.status_code}: {payload} (code {code})")
-        raise ConnectionError(f"HEC still busy after {self.max_retries} retries")
+            report.fatal = f"HEC error {response.status_code}: {payload} (code {code})"
+            return report
+        report.retryable = len(documents)
+        report.retry_reason = f"HEC still busy after {self.max_retries} retries"
+        return report
+
+
+class SplunkHecSinkType:
+    name = "splunk"
+    destination = (
+        "Splunk HEC URL (default $LLMSIEM_SPLUNK_HEC_URL; token in $LLMSIEM_SPLUNK_HEC_TOKEN)"
+    )
+
+    def create(self, destination: str | None, dead_letter: DeadLetter) -> SplunkHecSink:
+        url = required_setting("LLMSIEM_SPLUNK_HEC_URL", destination)
+        return SplunkHecSink(url, required_setting("LLMSIEM_SPLUNK_HEC_TOKEN"), dead_letter)
+
+
+SINK = SplunkHecSinkType()

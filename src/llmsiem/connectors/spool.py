@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from llmsiem.connectors.sink import Delivery, Sink
 
 SEGMENT_EVENTS = 10_000
 
@@ -23,6 +25,18 @@ SEGMENT_EVENTS = 10_000
 class Cursor:
     segment: int
     offset: int
+
+
+@dataclass
+class Drained:
+    """The sum of the ``Delivery`` reports of one drain, and why it stopped early if it did."""
+
+    total: Delivery = field(default_factory=Delivery)
+    stopped: str | None = None
+
+    def add(self, delivery: Delivery) -> None:
+        for name in ("sent", "duplicate", "dead_lettered", "retryable", "retries"):
+            setattr(self.total, name, getattr(self.total, name) + getattr(delivery, name))
 
 
 class Spool:
@@ -102,20 +116,27 @@ class Spool:
 
     def drain(
         self,
-        send: Callable[[list[dict[str, Any]]], Any],
+        sink: Sink,
         batch_size: int = 500,
-        on_batch: Callable[[int], None] | None = None,
-    ) -> int:
-        """Send everything after the cursor, committing after each delivered batch."""
-        delivered = 0
+        on_batch: Callable[[Delivery], None] | None = None,
+    ) -> Drained:
+        """Send everything after the cursor, committing after each completely handled batch.
+
+        A batch whose ``Delivery`` is not complete (events retryable, or a fatal sink error)
+        stays in the spool, uncommitted, and the drain stops there.
+        """
+        drained = Drained()
         cursor = self.cursor()
         while True:
             batch, after = self.read_batch(cursor, batch_size)
             if not batch:
-                return delivered
-            send(batch)
+                return drained
+            delivery = sink.send(batch)
+            drained.add(delivery)
+            if on_batch is not None:
+                on_batch(delivery)
+            if not delivery.complete:
+                drained.stopped = delivery.fatal or delivery.retry_reason or "not delivered"
+                return drained
             self.commit(after)
             cursor = after
-            delivered += len(batch)
-            if on_batch is not None:
-                on_batch(len(batch))

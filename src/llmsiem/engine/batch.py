@@ -1,4 +1,4 @@
-"""Batch detection: load input files, run the pack once, return alerts and counts."""
+"""Batch detection: the pipeline's events of every input file, then the pack once."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules
-from llmsiem.engine.store import EventStore
-from llmsiem.ingest import InputLoader
+from llmsiem.engine.store import EventStore, LoadReport
+from llmsiem.pipeline import Pipeline
+from llmsiem.pipeline.sources import NORMALIZED
+from llmsiem.records import JSONL_SUFFIXES
 
 
 @dataclass
@@ -24,19 +25,27 @@ class DetectRun:
     files: int = 0
 
 
+def load_file(store: EventStore, pipeline: Pipeline, path: Path) -> LoadReport:
+    """One file's events into ``store``: normalized JSONL in bulk, other formats per record."""
+    if path.suffix in JSONL_SUFFIXES and pipeline.file_source(path).name == NORMALIZED:
+        return store.load_file(path, pipeline)
+    rejected_before = pipeline.rejected
+    report = store.load_events(pipeline.file_events(path))
+    report.rejected = pipeline.rejected - rejected_before
+    return report
+
+
 def detect_files(
     paths: Sequence[Path],
     rules: EngineRules,
-    dead_letter: DeadLetter,
-    source_format: str = "auto",
+    pipeline: Pipeline,
     on_file: Callable[[Path, int], None] | None = None,
 ) -> DetectRun:
     """Load every file (bad records dead-lettered), then evaluate the pack once."""
     store = EventStore()
-    loader = InputLoader(store, dead_letter, source_format)
     run = DetectRun(files=len(paths))
     for path in paths:
-        report = loader.load(path)
+        report = load_file(store, pipeline, path)
         run.loaded += report.loaded
         run.rejected += report.rejected
         if on_file is not None:

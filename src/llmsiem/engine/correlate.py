@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from llmsiem.engine.columns import column_ref
+from llmsiem.columns import column_ref
 from llmsiem.engine.rules import CorrelationRule
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from llmsiem.columns import column_ref
 from llmsiem.engine.alerts import ENTITY_FIELDS, EvidenceEvent, build_alert
-from llmsiem.engine.columns import column_ref
 from llmsiem.engine.correlate import evaluate
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore

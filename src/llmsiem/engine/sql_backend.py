@@ -43,7 +43,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from llmsiem.engine.columns import NUMERIC, column_ref, field_types
+from llmsiem.columns import NUMERIC, column_ref, field_types
 
 _RE_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",

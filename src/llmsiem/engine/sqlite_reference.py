@@ -21,8 +21,8 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 
+from llmsiem.columns import NUMERIC, field_types
 from llmsiem.compiler.compile import load_pipeline
-from llmsiem.engine.columns import NUMERIC, field_types
 from llmsiem.engine.rules import ENGINE_PIPELINES
 from llmsiem.event import flatten
 from llmsiem.rulepack import RulePack

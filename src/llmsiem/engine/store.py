@@ -1,9 +1,10 @@
-"""The DuckDB event table: loading telemetry files fast, and bad records into the dead letter.
+"""The DuckDB event table, filled with the events of the pipeline.
 
-Loading tries DuckDB's typed ``read_json`` on the whole file first (the fast path). When the
-file has any malformed line, type error or missing required field, the file is read again
-record by record in Python, each bad record goes to the dead-letter file with its line
-number and reason, and the good ones are loaded.
+A normalized JSONL file is loaded with DuckDB's typed ``read_json`` in one go (the fast
+path), and only the rows the scrubber changes are replaced by the pipeline's per-record
+result. When the file has any malformed line, type error or missing required field, it
+goes through the pipeline record by record instead, so each bad record reaches the dead
+letter with its line number and reason, and the good ones are loaded.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 import duckdb
 
-from llmsiem.deadletter import DeadLetter
-from llmsiem.engine.columns import read_json_columns
+from llmsiem.columns import columns_sql, read_json_columns
 from llmsiem.event import EventAction
-from llmsiem.records import RawRecord, read_records
+from llmsiem.pipeline import Event, Pipeline
+from llmsiem.pipeline.bulk import rows_with_findings, select_lines
+from llmsiem.records import RawRecord, iter_jsonl
 from llmsiem.validation import check_record
 
 META_COLUMNS = {"_seq": "BIGINT", "_source": "VARCHAR", "_line": "BIGINT", "_ts": "DOUBLE"}
@@ -34,10 +36,41 @@ class LoadReport:
     loaded: int = 0
     rejected: int = 0
     fast_path: bool = True
+    rescrubbed: int = 0
 
 
-def columns_sql(columns: dict[str, str]) -> str:
-    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+class _Staging:
+    """A self-deleting JSONL file of event documents with their ``_line`` (and ``_seq``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.source = "-"
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by ready() or __exit__
+            "w", encoding="utf-8", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
+        )
+        self.path = Path(handle.name)
+        self._out = handle
+
+    def write(self, event: Event, seq: int | None = None) -> None:
+        document: dict[str, Any] = dict(event.document)
+        document["_line"] = event.line
+        if seq is not None:
+            document["_seq"] = seq
+        self._out.write(json.dumps(document, ensure_ascii=False) + "\n")
+        self.source = event.source
+        self.count += 1
+
+    def ready(self) -> Path:
+        """The staged file, complete."""
+        self._out.close()
+        return self.path
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._out.close()
+        self.path.unlink(missing_ok=True)
 
 
 class EventStore:
@@ -59,15 +92,19 @@ class EventStore:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
         return int(row[0]) if row else 0
 
-    def _insert_from_json(self, path: Path, source: str, line_column: bool) -> int:
+    def _insert_from_json(self, path: Path, source: str, meta: tuple[str, ...] = ()) -> int:
+        """Insert a JSONL file of event documents; ``meta`` names the ``_line``/``_seq`` it carries.
+
+        Rows without ``_seq`` are numbered after the existing ones in file order.
+        """
         columns = dict(self.schema_columns)
-        if line_column:
-            columns["_line"] = "BIGINT"
+        columns.update({name: META_COLUMNS[name] for name in meta})
         names = ", ".join(f'"{n}"' for n in self.schema_columns)
         self.con.execute(
             f"""
             INSERT INTO events
-            SELECT NULL AS _seq, ? AS _source, {"_line" if line_column else "NULL"} AS _line,
+            SELECT {"_seq" if "_seq" in meta else "NULL"} AS _seq, ? AS _source,
+                   {"_line" if "_line" in meta else "NULL"} AS _line,
                    epoch_ms("@timestamp") / 1000.0 AS _ts, {names}
             FROM read_json(?, format = 'newline_delimited', columns = {columns_sql(columns)},
                            maximum_object_size = 67108864)
@@ -99,57 +136,72 @@ class EventStore:
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def load_file(self, path: Path, dead_letter: DeadLetter) -> LoadReport:
-        """Load one normalized JSONL file; falls back to per-record checks on bad input."""
+    def load_file(self, path: Path, pipeline: Pipeline) -> LoadReport:
+        """Load one normalized JSONL file through ``pipeline``, in bulk where possible.
+
+        DuckDB reads the whole file; the rows the scrubber would change are then replaced
+        by what the per-record pipeline makes of their lines. A file with any row DuckDB
+        cannot type or that lacks a required field goes through the pipeline record by
+        record instead, so each bad record reaches the dead letter with its line.
+        """
         first_seq = self.next_seq
+        rejected_before = pipeline.rejected
         self.con.execute("BEGIN TRANSACTION")
         try:
-            added = self._insert_from_json(path, str(path), line_column=False)
-            if self._invalid_rows(first_seq) == 0:
-                self.con.execute("COMMIT")
-                return LoadReport(loaded=added)
+            added = self._insert_from_json(path, str(path))
+            typed = self._invalid_rows(first_seq) == 0
         except duckdb.Error:
-            pass
+            typed = False
+        if typed:
+            replaced = self._rescrub(path, pipeline, first_seq)
+            self.con.execute("COMMIT")
+            rejected = pipeline.rejected - rejected_before
+            return LoadReport(loaded=added - rejected, rejected=rejected, rescrubbed=replaced)
         self.con.execute("ROLLBACK")
         self.next_seq = first_seq
-        report = self.load_records(read_records(path), dead_letter)
-        report.fast_path = False
+        report = self.load_events(pipeline.file_events(path))
+        report.rejected = pipeline.rejected - rejected_before
         return report
 
-    def load_records(self, records: Iterable[RawRecord], dead_letter: DeadLetter) -> LoadReport:
-        """Validate records one by one; good ones are loaded, bad ones dead-lettered."""
-        report = LoadReport(fast_path=False)
-        source = None
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
-        ) as out:
-            staged = Path(out.name)
-            for record in records:
-                source = record.source
-                checked = check_record(record)
-                if checked.event is None:
-                    report.rejected += 1
-                    reasons = "; ".join(str(p) for p in checked.problems)
-                    dead_letter.write(
-                        record.source, record.line, reasons, record.data or record.raw
-                    )
-                    continue
-                document: dict[str, Any] = checked.event.to_document()
-                document["_line"] = record.line
-                out.write(json.dumps(document, ensure_ascii=False) + "\n")
-                report.loaded += 1
-        try:
-            if report.loaded:
-                self._insert_from_json(staged, source or "-", line_column=True)
-        finally:
-            staged.unlink(missing_ok=True)
-        return report
+    def _rescrub(self, path: Path, pipeline: Pipeline, first_seq: int) -> int:
+        """Replace the rows the scrubber changes with their scrubbed, validated events."""
+        seqs = rows_with_findings(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber)
+        if not seqs:
+            return 0
+        self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [seqs])
+        with path.open("rb") as stream:
+            lines = select_lines(stream, {seq - first_seq + 1 for seq in seqs})
+        with _Staging() as staged:
+            for seq in seqs:
+                line, raw = lines[seq - first_seq + 1]
+                for event in pipeline.normalized_events(iter_jsonl([raw], str(path), line)):
+                    staged.write(event, seq)
+            if staged.count:
+                self._insert_from_json(staged.ready(), str(path), ("_seq", "_line"))
+        return len(seqs)
+
+    def load_events(self, events: Iterable[Event]) -> LoadReport:
+        """Load events the pipeline produced (scrubbed and validated)."""
+        with _Staging() as staged:
+            for event in events:
+                staged.write(event)
+            if staged.count:
+                self._insert_from_json(staged.ready(), staged.source, ("_line",))
+        return LoadReport(loaded=staged.count, fast_path=False)
 
     def load_documents(self, documents: Iterable[dict[str, Any]], source: str) -> LoadReport:
-        """Load already-normalized documents (connectors, tests), validating each."""
-        records = (RawRecord(source, n, doc) for n, doc in enumerate(documents, start=1))
-        with DeadLetter(None) as letters:
-            return self.load_records(records, letters)
+        """Load already-normalized documents (conformance corpora, tests), validating each."""
+        rejected = 0
+        valid: list[Event] = []
+        for line, document in enumerate(documents, start=1):
+            checked = check_record(RawRecord(source, line, document))
+            if checked.event is None:
+                rejected += 1
+            else:
+                valid.append(Event(source, line, checked.event.to_document()))
+        report = self.load_events(valid)
+        report.rejected = rejected
+        return report
 
     def prune_before(self, cutoff_ts: float) -> int:
         """Drop events older than ``cutoff_ts`` (epoch seconds); bounds streaming memory."""

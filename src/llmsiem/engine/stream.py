@@ -1,7 +1,7 @@
 """``detect --follow``: micro-batches over a growing file or stdin, alerts emitted once.
 
-Each poll reads the complete lines appended since the last one, normalizes and validates
-them (bad lines go to the dead letter), evaluates detections on them and correlations over
+Each poll reads the complete lines appended since the last one, passes them through the
+pipeline (bad lines go to the dead letter), evaluates detections on them and correlations over
 the retained window. Events older than twice the longest correlation timespan are dropped,
 so memory stays bounded; alert ids are deterministic, so a correlation that keeps firing as
 its window grows is emitted once.
@@ -18,13 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from llmsiem.connectors.registry import normalize_record
-from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore
+from llmsiem.pipeline import Pipeline
 from llmsiem.records import RawRecord, iter_jsonl
-from llmsiem.scrub import Scrubber
 
 MIN_RETENTION_SECONDS = 600.0
 MAX_REMEMBERED_ALERTS = 100_000
@@ -76,33 +74,24 @@ class Follower:
     def __init__(
         self,
         rules: EngineRules,
-        dead_letter: DeadLetter,
+        pipeline: Pipeline,
         emit: Callable[[dict[str, Any]], None],
-        source_format: str = "auto",
     ) -> None:
         self.rules = rules
         self.store = EventStore()
         self.detector = Detector(rules, self.store)
-        self.dead_letter = dead_letter
+        self.pipeline = pipeline
         self.emit = emit
-        self.source_format = source_format
-        self.scrubber = Scrubber()
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.retention = max(MIN_RETENTION_SECONDS, 2 * rules.max_timespan)
         self.emitted = 0
         self.events = 0
 
-    def _normalized(self, records: list[RawRecord]) -> Iterator[RawRecord]:
-        for record in records:
-            yield from normalize_record(
-                record, self.source_format, self.dead_letter, self.scrubber, scrub_normalized=False
-            )
-
     def process(self, records: list[RawRecord]) -> int:
         """Load one micro-batch, evaluate, emit new alerts; returns alerts emitted."""
         if not records:
             return 0
-        report = self.store.load_records(self._normalized(records), self.dead_letter)
+        report = self.store.load_events(self.pipeline.events(records))
         self.events += report.loaded
         fresh = 0
         for alert in self.detector.run():

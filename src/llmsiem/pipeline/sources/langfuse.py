@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from llmsiem.connectors.common import (
+from llmsiem.pipeline.sources.common import (
     Conversation,
     apply_conversation,
     event_action,
@@ -224,3 +224,21 @@ def _safe(
         yield from observation_to_events(observation, trace)
     except ObservationError as exc:
         yield exc
+
+
+class LangfuseSource:
+    name = "langfuse"
+    description = "Langfuse trace and observation exports"
+
+    def sniff(self, record: dict[str, Any]) -> bool:
+        return (
+            "observations" in record
+            or ("type" in record and "traceId" in record)
+            or "data" in record
+        )
+
+    def normalize(self, record: dict[str, Any]) -> Iterator[dict[str, Any] | ObservationError]:
+        return export_to_events(record)
+
+
+SOURCE = LangfuseSource()

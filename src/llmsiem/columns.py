@@ -50,6 +50,11 @@ def read_json_columns() -> dict[str, str]:
     return {name: _struct(sub) if isinstance(sub, dict) else str(sub) for name, sub in tree.items()}
 
 
+def columns_sql(columns: dict[str, str]) -> str:
+    """A ``columns`` mapping as the DuckDB struct literal ``read_json`` takes."""
+    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+
+
 def column_ref(field: str) -> str:
     """SQL reference to a dotted field: ``llmsiem.prompt.text`` -> ``"llmsiem"."prompt"."text"``."""
     if field not in field_types():

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from llmsiem.connectors.common import (
+from llmsiem.pipeline.sources.common import (
     Conversation,
     apply_conversation,
     copy_identity,
@@ -221,3 +221,20 @@ def payload_to_events(payload: dict[str, Any]) -> list[dict[str, Any]]:
         copy_identity(main, verdict)
         events.append(verdict)
     return events
+
+
+class LiteLLMSource:
+    name = "litellm"
+    description = "LiteLLM StandardLoggingPayload (bare or as logged callback kwargs)"
+
+    def sniff(self, record: dict[str, Any]) -> bool:
+        return "call_type" in record or "standard_logging_object" in record
+
+    def normalize(self, record: dict[str, Any]) -> Iterator[dict[str, Any] | PayloadError]:
+        try:
+            yield from payload_to_events(record.get("standard_logging_object", record))
+        except PayloadError as exc:
+            yield exc
+
+
+SOURCE = LiteLLMSource()

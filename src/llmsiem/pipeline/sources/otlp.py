@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from llmsiem.connectors.common import (
+from llmsiem.pipeline.sources.common import (
     Conversation,
     apply_conversation,
     copy_identity,
@@ -300,3 +300,17 @@ def request_to_events(request: dict[str, Any]) -> Iterator[dict[str, Any] | Span
                     yield exc
                 except (TypeError, ValueError, KeyError, AttributeError) as exc:
                     yield SpanError(f"span {span.get('spanId')!r}: malformed ({exc})")
+
+
+class OtlpSource:
+    name = "otlp"
+    description = "OTLP JSON trace exports with OTel GenAI attributes"
+
+    def sniff(self, record: dict[str, Any]) -> bool:
+        return "resourceSpans" in record
+
+    def normalize(self, record: dict[str, Any]) -> Iterator[dict[str, Any] | SpanError]:
+        return request_to_events(record)
+
+
+SOURCE = OtlpSource()

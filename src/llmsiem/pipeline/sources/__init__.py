@@ -1,0 +1,49 @@
+"""Source formats: the ``Source`` interface and the registry of every known format.
+
+A source turns one record of its format (a parsed JSON object) into normalized event
+documents. Adding a format is one module here with a ``SOURCE`` object and one line in
+``BUILTIN_SOURCES``; other packages register theirs under the ``llmsiem.sources`` entry-point
+group instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from llmsiem.plugins import SOURCES_GROUP, Registry
+
+NORMALIZED = "jsonl"
+
+
+@runtime_checkable
+class Source(Protocol):
+    """One telemetry format."""
+
+    name: str
+    description: str
+
+    def sniff(self, record: dict[str, Any]) -> bool:
+        """True when ``record`` looks like this format."""
+        ...
+
+    def normalize(self, record: dict[str, Any]) -> Iterable[dict[str, Any] | Exception]:
+        """Event documents of one record; an exception for each part that is not one."""
+        ...
+
+
+BUILTIN_SOURCES = {
+    NORMALIZED: "llmsiem.pipeline.sources.jsonl:SOURCE",
+    "otlp": "llmsiem.pipeline.sources.otlp:SOURCE",
+    "litellm": "llmsiem.pipeline.sources.litellm:SOURCE",
+    "langfuse": "llmsiem.pipeline.sources.langfuse:SOURCE",
+}
+SOURCES: Registry[Source] = Registry(SOURCES_GROUP, Source, BUILTIN_SOURCES)  # type: ignore[type-abstract]
+
+
+def sniff(record: dict[str, Any]) -> Source:
+    """The first registered source that accepts ``record``; normalized JSONL otherwise."""
+    for name in SOURCES.names():
+        if name != NORMALIZED and SOURCES.get(name).sniff(record):
+            return SOURCES.get(name)
+    return SOURCES.get(NORMALIZED)

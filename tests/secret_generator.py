@@ -313,7 +313,8 @@ def _card(rng: random.Random) -> Sample:
     number = _luhn_complete(rng, prefix, length)
     sizes = (4, 6, 5) if length == 15 else (4, 4, 4, 4)
     value = rng.choice([number, _group(number, sizes, " "), _group(number, sizes, "-")])
-    return Sample("card_major", value, (value,), pii=True)
+    text = rng.choice([value, value, f"{value} {rng.randint(100, 999)}", f"{value} exp 09/28"])
+    return Sample("card_major", text, (value,), pii=True)
 
 
 def _mastercard_2(rng: random.Random) -> Sample:

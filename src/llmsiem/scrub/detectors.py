@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from llmsiem.scrub.decoding import decode_base64
+
 WORD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 DIGIT = "0123456789"
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -82,19 +84,22 @@ class Detector:
     pattern: re.Pattern[str]
     needle: str  # RE2 pattern every match of ``pattern`` contains ("": see scan.py)
     group: int = 0
-    check: Callable[[str, re.Match[str]], bool] | None = None
+    # False rejects the match; a (start, end) pair narrows it
+    check: Callable[[str, re.Match[str]], bool | tuple[int, int] | None] | None = None
     not_after: str = WORD
     pii: bool = False
 
 
 def _aws_secret(text: str, match: re.Match[str]) -> bool:
+    """Random-looking 40 base64 characters: alone, or near an AWS key id or the word aws."""
     value = match.group(1)
-    if re.fullmatch(r"[0-9a-fA-F]+", value) or not _has_classes(value):
+    if re.fullmatch(r"[0-9a-fA-F]+", value) or not _has_classes(value, digit_or_symbol=False):
         return False
-    if _entropy(value) >= 4.2:
-        return True
     window = text[max(0, match.start() - 300) : match.end() + 300]
-    return bool(AWS_KEY_ID.search(window)) or "aws" in window.lower()
+    if AWS_KEY_ID.search(window) or "aws" in window.lower():
+        return True
+    # alone: random (not a word, not base64 of text), with a digit or symbol
+    return _has_classes(value) and _entropy(value) >= 4.2 and decode_base64(value) is None
 
 
 END = r"(?![A-Za-z0-9_])"
@@ -158,11 +163,24 @@ CARD_BRANDS = (
 )
 
 
-def _card(text: str, match: re.Match[str]) -> bool:
-    """Luhn-valid, and either a brand's prefix and length or a card word just before."""
-    digits = re.sub(r"[ -]", "", match.group(0))
-    if not 12 <= len(digits) <= 19 or not luhn_valid(digits) or len(set(digits)) < 3:
-        return False
+def _card(text: str, match: re.Match[str]) -> tuple[int, int] | None:
+    """The longest card number at the match's start: a run of digit groups may run on
+    into the next number (a CVV, a count), so shorter group-aligned prefixes are tried."""
+    value = match.group(0)
+    candidates = []
+    for end, char in enumerate(value, start=1):
+        if char.isdigit() and value[end : end + 1] in " -":
+            digits = re.sub(r"[ -]", "", value[:end])
+            if len(digits) >= 12:
+                candidates.append((len(digits) in (16, 15), len(digits), end, digits))
+    for *_, end, digits in sorted(candidates, reverse=True):  # 16 and 15 digits first
+        if luhn_valid(digits) and len(set(digits)) > 1 and _card_context(text, match, digits):
+            return match.start(), match.start() + end
+    return None
+
+
+def _card_context(text: str, match: re.Match[str], digits: str) -> bool:
+    """A brand's prefix and length, or a card word just before."""
     if any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in CARD_BRANDS):
         return True
     return bool(CARD_WORDS.search(_before(text, match.start())))
@@ -379,11 +397,11 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "CREDIT_CARD",
-        _r(r"[0-9](?:[ -]?[0-9]){11,18}(?![0-9])"),
+        _r(r"[0-9](?:[ -]?[0-9]){11,18}(?!-?[A-Za-z0-9_])"),  # not inside a longer token
         "[0-9](?:[ -]?[0-9]){11}",
         0,
         _card,
-        not_after=DIGIT + "-",
+        not_after=WORD + "-",
         pii=True,
     ),
     Detector(

@@ -7,11 +7,18 @@ detectors then run their Python patterns and checks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import re2
 
-from llmsiem.scrub.decoding import View, base64_candidates, decode_base64, decoded_view
+from llmsiem.scrub.decoding import (
+    BASE64_NEEDLE,
+    View,
+    base64_candidates,
+    decode_base64,
+    decoded_view,
+)
 from llmsiem.scrub.detectors import DETECTORS, Detector, starts_clean
 
 MAX_NESTED_DECODING = 2  # base64 inside base64 inside the text, and no deeper
@@ -19,12 +26,15 @@ MAX_NESTED_DECODING = 2  # base64 inside base64 inside the text, and no deeper
 # a base64 candidate run is found: every value they match lies in such a run.
 RUN_DETECTORS = tuple(d for d in DETECTORS if not d.needle)
 NEEDLED = tuple(d for d in DETECTORS if d.needle)
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _needle_set() -> re2.Set:
+    """Every detector's needle, then (last) the needle of a base64 run."""
     needles = re2.Set.SearchSet(re2.Options())
     for detector in NEEDLED:
         needles.Add(detector.needle)
+    needles.Add(BASE64_NEEDLE)
     needles.Compile()
     return needles
 
@@ -43,15 +53,24 @@ class Span:
 
 def _candidates(text: str) -> tuple[list[Detector], list[tuple[int, int, str]]]:
     """Detectors whose needle occurs in ``text``, and its base64 runs worth decoding."""
-    try:
-        hits = NEEDLES.Match(text)
-    except UnicodeEncodeError:  # lone surrogates from JSON; RE2 needs valid UTF-8
-        hits = NEEDLES.Match(text.encode("utf-8", "replace").decode("utf-8"))
-    detectors = [NEEDLED[i] for i in sorted(hits or ())]
-    runs = base64_candidates(text)
+    text = _valid_utf8(text)
+    hits = sorted(NEEDLES.Match(text) or ())
+    runs = base64_candidates(text) if hits and hits[-1] == len(NEEDLED) else []
+    detectors = [NEEDLED[i] for i in hits if i < len(NEEDLED)]
     if runs:
         detectors.extend(RUN_DETECTORS)
     return detectors, runs
+
+
+def _valid_utf8(text: str) -> str:
+    """The text with lone surrogates (JSON allows them, RE2 does not) as ``?``: same length."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE.sub("?", text)
+    return text
 
 
 def might_contain_sensitive(text: str) -> bool:
@@ -66,15 +85,19 @@ def might_contain_sensitive(text: str) -> bool:
 
 
 def _matches(detector: Detector, text: str) -> list[tuple[int, int]]:
+    """Spans of the detector's value; a rejected match is retried one character later."""
     found = []
     position = 0
     while (match := detector.pattern.search(text, position)) is not None:
-        if not starts_clean(text, match.start(), detector.not_after):
+        verdict = starts_clean(text, match.start(), detector.not_after) and (
+            detector.check is None or detector.check(text, match)
+        )
+        if not verdict:
             position = match.start() + 1
             continue
+        span = verdict if isinstance(verdict, tuple) else match.span(detector.group)
+        found.append(span)
         position = match.end()
-        if detector.check is None or detector.check(text, match):
-            found.append((match.start(detector.group), match.end(detector.group)))
     return found
 
 

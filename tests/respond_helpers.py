@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from llmsiem.respond.action import Action, Outcome, Plan
+from llmsiem.respond.action import Action, Impact, Outcome, Plan
 from llmsiem.respond.config import RunnerConfig
 from llmsiem.respond.playbook import Playbook, Trigger
 from llmsiem.respond.runner import Runner
@@ -33,7 +33,7 @@ class FlakyAction(Action):
     """Fails a set number of times, then succeeds; counts executions."""
 
     name = "flaky"
-    impact = "low"
+    impact: Impact = "low"
     failures = 0
     executions = 0
     state: ClassVar[dict[str, bool]] = {}

@@ -109,23 +109,38 @@ def run_cmd(alerts_file: Path, execute: bool, config_path: Path | None, output_f
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8787, show_default=True)
 @click.option("--execute", is_flag=True, help="Act for real (default: dry-run).")
+@click.option(
+    "--max-body-bytes", default=1_000_000, show_default=True, help="Larger bodies get 413."
+)
+@click.option(
+    "--max-alerts", default=1000, show_default=True, help="More alerts per request get 413."
+)
 @config_option
-def serve_cmd(host: str, port: int, execute: bool, config_path: Path | None) -> None:
+def serve_cmd(
+    host: str,
+    port: int,
+    execute: bool,
+    max_body_bytes: int,
+    max_alerts: int,
+    config_path: Path | None,
+) -> None:
     """Receive Kibana/Splunk/engine alert webhooks and run playbooks.
 
     Secrets come from the environment: LLMSIEM_WEBHOOK_SECRET (HMAC signatures) and/or
-    LLMSIEM_WEBHOOK_TOKEN (bearer or ?token=).
+    LLMSIEM_WEBHOOK_TOKEN (bearer or ?token=; query strings never reach the access log),
+    and LLMSIEM_AUDIT_KEY (required with --execute).
     """
     import uvicorn
 
-    from llmsiem.respond.server import create_app
+    from llmsiem.respond.server import access_log_config, create_app
 
     secret = os.environ.get("LLMSIEM_WEBHOOK_SECRET", "")
     token = os.environ.get("LLMSIEM_WEBHOOK_TOKEN", "")
     if not secret and not token:
         raise CommandError("set LLMSIEM_WEBHOOK_SECRET and/or LLMSIEM_WEBHOOK_TOKEN")
-    app = create_app(make_runner(config_path, execute), secret, token)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    runner = make_runner(config_path, execute)
+    app = create_app(runner, secret, token, max_body_bytes=max_body_bytes, max_alerts=max_alerts)
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config())
 
 
 @respond_group.command("approvals")

@@ -32,6 +32,10 @@ AUDIT_KEY_ENV = "LLMSIEM_AUDIT_KEY"
 MIN_KEY_LENGTH = 16
 GENESIS = "0" * 64
 REPAIR = "audit_repair"
+SYNCED_KINDS = frozenset({"request", "response", "undo", REPAIR})
+"""Records forced to disk before the runner goes on (what was done to a target, and
+repairs); the others reach the disk with the next synced record or the OS's writeback."""
+HEAD_BYTES = 512
 HEAD_REBUILT = "head missing or not signed with this key; rebuilt from the log"
 
 log = logging.getLogger("llmsiem.respond.audit")
@@ -113,11 +117,17 @@ class AuditLog:
             pass
         return None
 
-    def _write_head(self, head: Head) -> None:
-        temporary = self.head_path.with_suffix(f".head.{os.getpid()}")
-        payload = {**head.__dict__, "mac": self._head_mac(head)}
-        temporary.write_text(json.dumps(payload), encoding="utf-8")
-        temporary.replace(self.head_path)
+    def _write_head(self, head: Head, sync: bool) -> None:
+        """Overwrite the head in place: one write of a fixed size, which a killed process
+        cannot tear (the page cache takes it whole)."""
+        payload = json.dumps({**head.__dict__, "mac": self._head_mac(head)}).encode()
+        descriptor = os.open(self.head_path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.pwrite(descriptor, payload.ljust(HEAD_BYTES), 0)
+            if sync:
+                os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
     # -- appending ----------------------------------------------------------------------------
 
@@ -146,12 +156,14 @@ class AuditLog:
         }
         record["hash"] = self.record_hash(record)
         line = _canonical(record) + b"\n"
+        sync = kind in SYNCED_KINDS
         with self.path.open("ab") as stream:
             stream.write(line)
             stream.flush()
-            os.fsync(stream.fileno())
+            if sync:
+                os.fsync(stream.fileno())
             size = stream.tell()
-        self._write_head(Head(head.count + 1, record["hash"], size))
+        self._write_head(Head(head.count + 1, record["hash"], size), sync)
         return record
 
     def _current_head(self) -> Head:

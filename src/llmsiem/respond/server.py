@@ -3,32 +3,51 @@
 Routes: ``POST /hooks/kibana``, ``/hooks/splunk``, ``/hooks/alerts`` (engine alerts).
 Authentication, compared in constant time:
 - ``X-Llmsiem-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` with
-  the timestamp inside a 5-minute window (replays are refused); or
+  the timestamp inside a 5-minute window, each signature accepted once; or
 - ``Authorization: Bearer <token>`` (Kibana's webhook connector sets static headers); or
-- ``?token=<token>`` (Splunk's webhook action can only call a URL).
-Unauthenticated requests get 401 and change nothing; malformed bodies get 400 with a reason.
+- ``?token=<token>`` (Splunk's webhook action can only call a URL; the access log shows
+  query strings redacted).
+
+``RequestGuard`` is raw ASGI around the routes: it answers 401 from the headers alone,
+before any body byte is read, and 413 for a declared or actual body over the cap. It
+relies on uvicorn's h11 protocol (``protocols/http/h11_impl.py``) reading at most its
+64 KiB high-water mark until the app calls ``receive``, and discarding the rest of a body
+once the response is complete; so an unauthenticated request costs no more memory than
+that. Alerts are parsed, validated (``respond.alert``) and acted on in a worker thread, so
+a large batch or a slow target never delays another request; a malformed alert gets 400
+with the reason and nothing of its request is acted on or audited.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.datastructures import Headers, QueryParams
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llmsiem.respond.alert import AlertError, check_alert
 from llmsiem.respond.runner import Runner
 from llmsiem.respond.webhooks import PayloadError, from_engine, from_kibana, from_splunk
 
 log = logging.getLogger("llmsiem.respond")
 WINDOW_SECONDS = 300
+MAX_BODY_BYTES = 1_000_000
+MAX_ALERTS = 1000
+Parser = Callable[[dict[str, Any]], list[dict[str, Any]]]
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -38,24 +57,155 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={stamp},v1={digest}"
 
 
-def authenticated(request: Request, body: bytes, secret: str, token: str) -> bool:
-    header = request.headers.get("x-llmsiem-signature", "")
-    if header and secret:
-        parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+class RequestRefusedError(Exception):
+    """A request answered with an error status; ``reason`` goes back to the sender."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Signature:
+    stamp: int
+    digest: str
+
+
+class RequestGuard:
+    """Authenticates from headers, caps the body, checks signatures once; raw ASGI."""
+
+    def __init__(
+        self, app: ASGIApp, runner: Runner, secret: str, token: str, max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.runner = runner
+        self.secret = secret
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         try:
-            stamp = int(parts.get("t", ""))
-        except ValueError:
-            return False
-        if abs(time.time() - stamp) > WINDOW_SECONDS:
-            return False
-        expected = sign(secret, body, stamp).split("v1=", 1)[1]
-        return hmac.compare_digest(expected, parts.get("v1", ""))
-    if not token:
-        return False
-    bearer = request.headers.get("authorization", "")
-    if bearer.startswith("Bearer "):
-        return hmac.compare_digest(bearer[7:], token)
-    return hmac.compare_digest(request.query_params.get("token", ""), token)
+            signature = self._authenticate(scope)
+            body = await self._read_body(scope, receive)
+            if signature is not None:
+                self._check_signature(signature, body)
+        except RequestRefusedError as refusal:
+            log.warning("refused request to %s: %s", scope["path"], refusal.reason)
+            response = JSONResponse({"error": refusal.reason}, status_code=refusal.status)
+            await response(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _authenticate(self, scope: Scope) -> Signature | None:
+        """Check credentials from headers alone; the signature still to verify on the body."""
+        headers = Headers(scope=scope)
+        header = headers.get("x-llmsiem-signature", "")
+        if header and self.secret:
+            parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+            try:
+                signature = Signature(int(parts.get("t", "")), parts.get("v1", ""))
+            except ValueError:
+                raise RequestRefusedError(401, "unauthenticated") from None
+            if abs(time.time() - signature.stamp) > WINDOW_SECONDS:
+                raise RequestRefusedError(
+                    401, "unauthenticated: signature outside the 5-minute window"
+                )
+            if self.runner.store.signature_seen(signature.digest):
+                raise RequestRefusedError(401, "unauthenticated: signature already used (replay)")
+            return signature
+        bearer = headers.get("authorization", "")
+        if bearer.startswith("Bearer "):
+            presented = bearer[7:]
+        else:
+            presented = QueryParams(scope["query_string"]).get("token", "")
+        if not (self.token and presented and hmac.compare_digest(presented, self.token)):
+            raise RequestRefusedError(401, "unauthenticated")
+        return None
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise RequestRefusedError(413, f"body over {self.max_body_bytes} bytes")
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestRefusedError(400, "client disconnected")
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                raise RequestRefusedError(413, f"body over {self.max_body_bytes} bytes")
+            if not message.get("more_body", False):
+                return bytes(body)
+
+    def _check_signature(self, signature: Signature, body: bytes) -> None:
+        expected = sign(self.secret, body, signature.stamp).split("v1=", 1)[1]
+        if not hmac.compare_digest(expected, signature.digest):
+            raise RequestRefusedError(401, "unauthenticated")
+        if not self.runner.store.claim_signature(
+            signature.digest, signature.stamp + WINDOW_SECONDS
+        ):
+            raise RequestRefusedError(401, "unauthenticated: signature already used (replay)")
+
+
+def parse_alerts(parse: Parser, body: bytes, max_alerts: int) -> list[dict[str, Any]]:
+    """Every alert of a request, validated; RequestRefusedError (400/413) on the first problem."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise RequestRefusedError(400, "malformed payload: nested too deep") from None
+    except ValueError as exc:
+        raise RequestRefusedError(400, f"malformed payload: {exc}") from None
+    if not isinstance(payload, dict):
+        raise RequestRefusedError(400, "malformed payload: body must be a JSON object")
+    try:
+        alerts = parse(payload)
+    except PayloadError as exc:
+        raise RequestRefusedError(400, f"malformed payload: {exc}") from None
+    if len(alerts) > max_alerts:
+        raise RequestRefusedError(
+            413, f"{len(alerts)} alerts in one request; the limit is {max_alerts}"
+        )
+    checked = []
+    for number, alert in enumerate(alerts):
+        try:
+            checked.append(check_alert(alert))
+        except AlertError as exc:
+            raise RequestRefusedError(400, f"malformed alert {number}: {exc}") from None
+    return checked
+
+
+def access_log_config() -> dict[str, Any]:
+    """uvicorn's logging config with query strings (``?token=``) cut from the access log."""
+    import uvicorn.config
+
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"redact_query": {"()": RedactQueryString}}
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_query"]
+    return config
+
+
+class RedactQueryString(logging.Filter):
+    """Replaces the query string of uvicorn's access-log path argument."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and "?" in str(args[2]):
+            path = str(args[2]).split("?", 1)[0]
+            record.args = (*args[:2], f"{path}?[redacted]", *args[3:])
+        return True
 
 
 def create_app(
@@ -63,31 +213,30 @@ def create_app(
     secret: str,
     token: str,
     on_handled: Callable[[dict[str, Any]], None] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_alerts: int = MAX_ALERTS,
 ) -> Starlette:
-    """The webhook application; ``on_handled`` observes each handled alert (benchmarks)."""
+    """The webhook application; ``on_handled`` observes each alert as its handling starts."""
     if not secret and not token:
         raise ValueError("set a webhook secret or token: unauthenticated receivers are refused")
 
-    def endpoint(parse: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> Callable[..., Any]:
-        async def handle(request: Request) -> JSONResponse:
+    def process(parse: Parser, body: bytes) -> Response:
+        try:
+            alerts = parse_alerts(parse, body, max_alerts)
+        except RequestRefusedError as refusal:
+            log.warning("refused payload: %s", refusal.reason)
+            return JSONResponse({"error": refusal.reason}, status_code=refusal.status)
+        steps: list[dict[str, Any]] = []
+        for alert in alerts:
+            if on_handled is not None:
+                on_handled(alert)
+            steps.extend(record.as_dict() for record in runner.handle(alert))
+        return JSONResponse({"alerts": len(alerts), "steps": steps})
+
+    def endpoint(parse: Parser) -> Callable[[Request], Any]:
+        async def handle(request: Request) -> Response:
             body = await request.body()
-            if not authenticated(request, body, secret, token):
-                log.warning("rejected unauthenticated request to %s", request.url.path)
-                return JSONResponse({"error": "unauthenticated"}, status_code=401)
-            try:
-                payload = json.loads(body)
-                if not isinstance(payload, dict):
-                    raise PayloadError("body must be a JSON object")
-                alerts = parse(payload)
-            except (json.JSONDecodeError, UnicodeDecodeError, PayloadError) as exc:
-                log.warning("malformed payload to %s: %s", request.url.path, exc)
-                return JSONResponse({"error": f"malformed payload: {exc}"}, status_code=400)
-            steps: list[dict[str, Any]] = []
-            for alert in alerts:
-                if on_handled is not None:
-                    on_handled(alert)
-                steps.extend(record.as_dict() for record in runner.handle(alert))
-            return JSONResponse({"alerts": len(alerts), "steps": steps})
+            return await anyio.to_thread.run_sync(process, parse, body)
 
         return handle
 
@@ -96,5 +245,14 @@ def create_app(
             Route("/hooks/kibana", endpoint(from_kibana), methods=["POST"]),
             Route("/hooks/splunk", endpoint(from_splunk), methods=["POST"]),
             Route("/hooks/alerts", endpoint(from_engine), methods=["POST"]),
-        ]
+        ],
+        middleware=[
+            Middleware(
+                RequestGuard,
+                runner=runner,
+                secret=secret,
+                token=token,
+                max_body_bytes=max_body_bytes,
+            )
+        ],
     )

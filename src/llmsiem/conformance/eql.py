@@ -57,6 +57,8 @@ __all__ = [
     "compiled_eql",
     "eql_verdicts",
     "evaluable_query",
+    "field_mappings",
+    "indexed_values",
     "matches",
     "parse_eql",
     "sequence_fires",
@@ -156,7 +158,7 @@ def _parse_keeping_operators(query: str) -> Any:
 # -- field values ----------------------------------------------------------------------
 
 
-def _values(document: dict[str, Any], field: str) -> list[Any]:
+def indexed_values(document: dict[str, Any], field: str) -> list[Any]:
     """The indexed values of a field: arrays flattened, unindexable keywords dropped."""
     found: list[Any] = [document]
     for part in field.split("."):
@@ -267,23 +269,23 @@ def matches(node: Any, document: dict[str, Any]) -> bool:
     if isinstance(node, ast.Boolean):
         return bool(node.value)
     if isinstance(node, ast.IsNull | ast.IsNotNull):
-        present = bool(_values(document, _field_name(node.expr)))
+        present = bool(indexed_values(document, _field_name(node.expr)))
         return present if isinstance(node, ast.IsNotNull) else not present
     if isinstance(node, ast.FunctionCall) and node.name in _PREDICATES:
         field, *patterns = node.arguments
         return _string_predicate(
-            node.name, _values(document, _field_name(field)), [_literal(p) for p in patterns]
+            node.name, indexed_values(document, _field_name(field)), [_literal(p) for p in patterns]
         )
     if isinstance(node, ast.Comparison):
         if not isinstance(node.left, ast.Field):
             raise EqlEvaluationError(f"unsupported comparison {node}")
         literal = _literal(node.right)
-        values = _values(document, _field_name(node.left))
+        values = indexed_values(document, _field_name(node.left))
         if node.comparator == "!=":
             return bool(values) and not any(_equal(v, literal) for v in values)
         return any(_compare(v, node.comparator, literal) for v in values)
     if isinstance(node, ast.InSet):
-        values = _values(document, _field_name(node.expression))
+        values = indexed_values(document, _field_name(node.expression))
         listed = [_literal(c) for c in node.container]
         return any(_equal(v, item) for v in values for item in listed)
     raise EqlEvaluationError(f"unsupported EQL construct {type(node).__name__}: {node}")
@@ -299,7 +301,7 @@ def _timestamp(document: dict[str, Any]) -> float:
 def _join_key(document: dict[str, Any], fields: list[Any]) -> tuple[str, ...] | None:
     key = []
     for field in fields:
-        values = _values(document, _field_name(field))
+        values = indexed_values(document, _field_name(field))
         if len(values) != 1:
             return None
         key.append(str(values[0]))

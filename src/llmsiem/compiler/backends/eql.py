@@ -10,41 +10,11 @@ from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.types import (
-    SigmaBool,
-    SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
-    SigmaString,
-    SpecialChars,
-)
+from sigma.types import SigmaBool, SigmaRegularExpression, SigmaString, SpecialChars
 
-from llmsiem.compiler.lucene_regex import UntranslatableRegex, to_lucene_regex
+from llmsiem.compiler.backends.elastic_common import sigma_lucene_regex, string_body
 
 _DANGLING_EQL_RUNS = re.compile(r"\s*by\s+with runs=\d+\s*$")
-_INLINE_FLAGS = {SigmaRegularExpressionFlag.MULTILINE: "m", SigmaRegularExpressionFlag.DOTALL: "s"}
-# EQL "..." strings take any character raw except a quote, a backslash and a line break
-# (\u{...} escapes exist too, but eql 1.0.1 unescapes two of them in one string wrongly).
-_EQL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
-
-
-def sigma_lucene_regex(value: SigmaRegularExpression) -> str:
-    """The whole-value Lucene RegExp equal to a Sigma ``re`` value's search, flags applied
-    (``|i`` case-insensitive, ``|m``/``|s`` as inline flags, as the engine applies them)."""
-    flags = "".join(sorted(_INLINE_FLAGS[f] for f in value.flags if f in _INLINE_FLAGS))
-    pattern = (f"(?{flags})" if flags else "") + value.regexp.to_plain()
-    try:
-        return to_lucene_regex(
-            pattern, ignore_case=SigmaRegularExpressionFlag.IGNORECASE in value.flags
-        )
-    except UntranslatableRegex as error:
-        raise SigmaFeatureNotSupportedByBackendError(
-            f"regex {pattern!r} has no Lucene RegExp equivalent: {error.reason}"
-        ) from error
-
-
-def eql_string_body(text: str) -> str:
-    """``text`` escaped for the inside of an EQL double-quoted string."""
-    return "".join(_EQL_ESCAPES.get(c, c) for c in text)
 
 
 class FixedEqlBackend(EqlBackend):
@@ -79,13 +49,13 @@ class FixedEqlBackend(EqlBackend):
                     raise SigmaFeatureNotSupportedByBackendError(
                         f"EQL wildcard patterns cannot hold a literal '*' or '?' ({s})"
                     )
-                parts.append(eql_string_body(part))
+                parts.append(string_body(part))
             else:
                 parts.append("*" if part is SpecialChars.WILDCARD_MULTI else "?")
         return self.quote_string("".join(parts))
 
     def convert_value_re(self, r: SigmaRegularExpression, state: ConversionState) -> str:
-        return eql_string_body(sigma_lucene_regex(r))
+        return string_body(sigma_lucene_regex(r))
 
     def convert_condition_field_eq_val_bool(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

@@ -50,9 +50,14 @@ def test_every_detection_rule_compiles_for_every_target() -> None:
         "llm_call_by_api_key",
         "llm_call_by_user",
     }
+    names = {str(rule.id): rule.name for _, rule in pack.parse_all()}
     for target in TARGETS:
-        compiled = {c.name for c in compile_pack(target).compiled if c.kind == "detection"}
-        assert compiled == detections, (target, detections ^ compiled)
+        result = compile_pack(target)
+        assert not result.failed, (target, [str(i) for i in result.failed])
+        compiled = {c.name for c in result.compiled if c.kind == "detection"}
+        # a rule the target cannot express is skipped with its reason (Loki: JSON arrays)
+        skipped = {names[i.rule_id] for i in result.issues if i.skipped} & detections
+        assert compiled | skipped == detections, (target, detections ^ (compiled | skipped))
 
 
 def test_compiling_twice_gives_identical_output() -> None:
@@ -89,10 +94,10 @@ def test_correlation_before_base_rules_in_file_order(tmp_path: Path) -> None:
 
 
 def test_unsupported_correlation_is_skipped_per_rule_not_fatal() -> None:
-    result = compile_pack("splunk-spl")
+    result = compile_pack("loki-logql")
     skipped = {i.title: i for i in result.issues if i.skipped}
     issue = skipped["Prompt Injection Followed By Sensitive Tool Call"]
-    assert "temporal_ordered" in issue.message
+    assert "Ordered temporal" in issue.message
     assert issue.path == "correlation/correlation_injection_then_sensitive_tool.yml"
     assert any(c.name == "correlation_refusal_burst" for c in result.compiled)
 

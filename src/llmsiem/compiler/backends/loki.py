@@ -1,17 +1,95 @@
-"""Grafana Loki LogQL backend."""
+"""Grafana Loki LogQL backend.
+
+pySigma-backend-loki 0.15 turns every value into a label filter, and a label filter regex
+(``=~``) must match the whole label value (Loki anchors it as ``^(?:...)$``). This subclass
+gives each Sigma value its meaning under that rule:
+
+- a plain value is a case-insensitive whole-value RE2 with ``(?s)``, so a wildcard also spans
+  line breaks, as in the engine;
+- a ``re`` value searches anywhere: ``(?s:.*)(?:re)(?s:.*)``, its own flags kept inside;
+- a boolean is the string label value ``true``/``false`` the json parser extracts;
+- a field that holds a JSON array has no label (``| json`` skips arrays), so a rule that
+  tests one cannot be expressed and is skipped with that reason.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import re
+from functools import cache
+from typing import Any, ClassVar
 
 from sigma.backends.loki import LogQLBackend
+from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.conversion.state import ConversionState
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.types import (
+    SigmaCasedString,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from llmsiem.schema_export import leaf_fields
+
+# A line break inside a query string is written as the regex escape (RE2 reads \n as one).
+_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_RE2_SPECIAL = set("\\.^$|?*+()[]{}")
+_FLAG_LETTERS = (
+    (SigmaRegularExpressionFlag.IGNORECASE, "i"),
+    (SigmaRegularExpressionFlag.MULTILINE, "m"),
+    (SigmaRegularExpressionFlag.DOTALL, "s"),
+)
+
+
+@cache
+def array_fields() -> frozenset[str]:
+    """Schema fields that hold JSON arrays, which Loki's json parser does not extract."""
+    return frozenset(name for name, kind in leaf_fields().items() if kind.endswith("[]"))
+
+
+class WholeValueRegex(SigmaRegularExpression):
+    """A plain Sigma value already written as a whole-value label regex."""
+
+
+def whole_value_regex(value: SigmaString) -> WholeValueRegex:
+    """Sigma string -> RE2 for a whole label value: wildcards ``.*``/``.``, case-insensitive
+    unless the value is ``|cased``."""
+    body = "".join(
+        "".join("\\" + c if c in _RE2_SPECIAL else c for c in part)
+        if isinstance(part, str)
+        else (".*" if part == SpecialChars.WILDCARD_MULTI else ".")
+        for part in value.s
+    )
+    flags = "(?s)" if isinstance(value, SigmaCasedString) else "(?is)"
+    return WholeValueRegex(flags + body)
 
 
 class JsonLogQLBackend(LogQLBackend):
-    """LogQL backend for JSON log lines, where booleans are the strings true/false.
+    """LogQL over JSON log lines with Sigma's matching semantics (see the module docstring)."""
 
-    pySigma-backend-loki 0.15 has no boolean mapping and refuses ``field: true``; after
-    ``| json`` a JSON boolean is the label value ``true`` or ``false``.
-    """
+    bool_values: ClassVar[dict[bool, str | None]] = {True: "`true`", False: "`false`"}
 
-    bool_values: ClassVar[dict[bool, str | None]] = {True: "true", False: "false"}
+    def update_parsed_conditions(self, condition: Any, negated: bool = False) -> Any:
+        if isinstance(condition, ConditionFieldEqualsValueExpression):
+            if condition.field in array_fields():
+                raise SigmaFeatureNotSupportedByBackendError(
+                    f"{condition.field} holds a JSON array, which Loki's json parser does not "
+                    "extract as a label, so no LogQL label filter can test it"
+                )
+            if isinstance(condition.value, SigmaString) and not isinstance(
+                condition.value, WholeValueRegex
+            ):
+                condition.value = whole_value_regex(condition.value)
+        return super().update_parsed_conditions(condition, negated)
+
+    def convert_value_re(self, r: SigmaRegularExpression, state: ConversionState) -> str:
+        if isinstance(r, WholeValueRegex):
+            pattern = r.regexp.to_plain()
+        else:
+            flags = "".join(letter for flag, letter in _FLAG_LETTERS if flag in r.flags)
+            pattern = f"(?s:.*)(?{flags}:{r.regexp.to_plain()})(?s:.*)"
+        pattern = re.sub(r"\\?[\n\r\t]", lambda m: _CONTROL_ESCAPES[m.group()[-1]], pattern)
+        if "`" not in pattern:
+            return f"`{pattern}`"
+        return '"' + pattern.replace("\\", "\\\\").replace('"', '\\"') + '"'

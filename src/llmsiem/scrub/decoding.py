@@ -14,8 +14,6 @@ import binascii
 import re
 from dataclasses import dataclass
 
-import re2
-
 JSON_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|[\"\\/bfnrt])")
 # ASCII percent-escapes decode to their character; a non-ASCII one decodes to a space
 # (secrets are ASCII; what matters is that it separates tokens as the character would).
@@ -32,8 +30,15 @@ SIMPLE_ESCAPES = {
 }
 MAX_ESCAPE_LEVELS = 3
 BASE64_MIN_CHARS = 16
-BASE64_NEEDLE = rf"[A-Za-z0-9+/_-]{{{BASE64_MIN_CHARS}}}"
-BASE64_RUN = re2.compile(rf"[A-Za-z0-9+/_-]{{{BASE64_MIN_CHARS},}}={{0,2}}")
+BASE64_CHAR = "[A-Za-z0-9+/_-]"
+BASE64_RUN = re.compile(rf"{BASE64_CHAR}{{{BASE64_MIN_CHARS},}}={{0,2}}")
+# RE2 needle of a run worth decoding: BASE64_MIN_CHARS run characters, one upper-case
+# (every run with an upper-case letter has such a window; hex digests and lower-case
+# identifiers have none).
+BASE64_NEEDLE = "|".join(
+    f"{BASE64_CHAR}{{{before}}}[A-Z]{BASE64_CHAR}{{{BASE64_MIN_CHARS - 1 - before}}}"
+    for before in range(BASE64_MIN_CHARS)
+)
 PRINTABLE_SHARE = 0.9
 
 

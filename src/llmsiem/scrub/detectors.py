@@ -23,6 +23,9 @@ DIGIT = "0123456789"
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 ESCAPE_LETTERS = frozenset('nrtbfu"/\\')
 B64 = r"[A-Za-z0-9+/]"
+# RE2 needle prefix for "a token starts here" (see ``starts_clean``): a word boundary or
+# the end of a JSON escape.
+TOKEN_START = r"(?:\b|\\[nrtbf]|\\u[0-9A-Fa-f]{4})"
 CONTEXT_CHARS = 48
 
 
@@ -244,22 +247,22 @@ def _r(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
-KEYWORD_VALUE_END = r"[\s\"'`,;&}\]\)<>]"
+# An unquoted value ends at one of these (and never starts a structure: "{", "[").
+KEYWORD_VALUE_STOP = r"\s\"'`,;&{}\[\]\)<>"
 
 
 def _keyword_detector(kind: str, keys: str, *, digits_allowed: bool) -> Detector:
     """``key = value`` / ``"key": "value"`` where the key names a credential."""
-    no_bare_number = "" if digits_allowed else rf"(?![0-9]+(?:{KEYWORD_VALUE_END}|$))"
-    # the needle's value part: anything but a bare number (which this detector ignores)
-    value_start = (
-        "" if digits_allowed else r"(?:[\"'`][0-9]*[^0-9\s\"'`]|[0-9]*[^0-9\s\"'`,;&}\])<>])"
-    )
+    digit = "" if digits_allowed else "0-9"
+    # a bare number is no secret (max_tokens=1024); the needle skips it the same way
+    no_bare_number = "" if digits_allowed else rf"(?![0-9]+(?:[{KEYWORD_VALUE_STOP}]|$))"
+    value_start = rf"(?:[\"'`][0-9]*[^{digit}\s\"'`]|[0-9]*[^{digit}{KEYWORD_VALUE_STOP}])"
     return Detector(
         kind,
         _r(
             rf"(?i)(?P<key>{keys})s?[\"']?(?P<sep>\s{{0,3}}(?:=>|:=|=|:)\s{{0,3}})"
             rf"(?P<quote>[\"'`])?{no_bare_number}"
-            r"(?P<value>(?(quote)[^\"'`\s][^\"'`\n]{0,255}|[^\s\"'`,;&}\]\)<>]{1,256}))"
+            rf"(?P<value>(?(quote)[^\"'`\s][^\"'`\n]{{0,255}}|[^{KEYWORD_VALUE_STOP}]{{1,256}}))"
         ),
         rf"(?i)(?:{keys})s?[\"']?\s{{0,3}}(?:=>|:=|=|:)\s{{0,3}}{value_start}",
         4,
@@ -398,7 +401,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "CREDIT_CARD",
         _r(r"[0-9](?:[ -]?[0-9]){11,18}(?!-?[A-Za-z0-9_])"),  # not inside a longer token
-        "[0-9](?:[ -]?[0-9]){11}",
+        TOKEN_START + "[0-9](?:[ -]?[0-9]){11}",
         0,
         _card,
         not_after=WORD + "-",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,6 +20,8 @@ from llmsiem.scrub.scan import Span, find_spans, might_contain_sensitive
 
 Mode = Literal["redact", "hash", "keep"]
 HMAC_KEY_ENV = "LLMSIEM_SCRUB_HMAC_KEY"
+CLEAN_KEYS_CACHED = 4096
+_CLEAN_KEYS: set[str] = set()  # dict keys known to hold nothing (a pure function of the key)
 
 
 class MissingScrubKeyError(ValueError):
@@ -88,14 +91,18 @@ class Scrubber:
 
     def scrub_document(self, document: dict[str, Any]) -> dict[str, Any]:
         """Scrub every string of a nested event document in place; record the findings."""
-        found = list(leaves(document))
-        if not found or not might_contain_sensitive("\n".join(leaf.text for leaf in found)):
+        if not _might_hold_findings(document):
             return document
+        found = list(leaves(document))
         types: list[str] = []
         renamed: list[tuple[Leaf, str]] = []
         for leaf in found:
+            if leaf.is_key and leaf.text in _CLEAN_KEYS:
+                continue
             result = self._scrub(leaf.text, pii=not leaf.identity)
             if not result.types:
+                if leaf.is_key and len(_CLEAN_KEYS) < CLEAN_KEYS_CACHED:
+                    _CLEAN_KEYS.add(leaf.text)  # field names repeat in every event
                 continue
             types.extend(result.types)
             if self.mode == "keep":
@@ -109,6 +116,15 @@ class Scrubber:
         if types:
             _record(document, self.mode, types)
         return document
+
+
+def _might_hold_findings(document: dict[str, Any]) -> bool:
+    """The pre-filter over the whole document at once (its JSON text, keys and all)."""
+    try:
+        text = json.dumps(document, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):  # not JSON-like, or deeper than json goes
+        return True
+    return might_contain_sensitive(text)
 
 
 def _rename(leaf: Leaf, new_key: str) -> None:

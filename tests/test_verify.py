@@ -112,3 +112,44 @@ def test_esql_source_is_the_scratch_index() -> None:
     response = verifier._esql(text, None)
     assert calls == ['from llmsiem-verify-x metadata _id | where event.action == "prompt"']
     assert response["values"] == [["e-1"]]
+
+
+SPLUNK_URL = os.environ.get("LLMSIEM_TEST_SPLUNK_URL", "http://splunk.test:8089")
+
+
+def _verify_splunk(pack: Path, *extra: str) -> Result:
+    env = {"LLMSIEM_SPLUNK_TOKEN": os.environ.get("LLMSIEM_TEST_SPLUNK_TOKEN", "unused")}
+    return CliRunner().invoke(
+        cli,
+        [
+            "verify",
+            "splunk",
+            "--url",
+            SPLUNK_URL,
+            "--rules",
+            str(pack),
+            "--index",
+            "llmsiem-verify-test",
+            "--no-variants",
+            *extra,
+        ],
+        env=env,
+    )
+
+
+@pytest.mark.vcr(str(CASSETTES / "verify_splunk_agree.handwritten.yaml"))
+def test_splunk_every_rule_agrees_exit_0(pack: Path) -> None:
+    result = _verify_splunk(pack, "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"] == "splunk-spl@splunk: rules 3, agree 3, disagree 0, parse errors 0"
+    assert report["events"] == 27
+
+
+@pytest.mark.vcr(str(CASSETTES / "verify_splunk_disagree.handwritten.yaml"))
+def test_splunk_an_extra_event_is_a_disagreement_exit_1(pack: Path) -> None:
+    result = _verify_splunk(pack, "--format", "json")
+    assert result.exit_code == 1
+    rows = {r["rule"]: r for r in json.loads(result.stdout)["rules"]}
+    assert rows["model_refusal"]["extra"] == ["tool_destructive_sql:true_negatives[0]-0"]
+    assert rows["tool_destructive_sql"]["agrees"] and rows["correlation_refusal_burst"]["agrees"]

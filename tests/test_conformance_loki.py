@@ -9,8 +9,9 @@ import pytest
 
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.conformance import logql
-from llmsiem.conformance.verdicts import Verdicts, compare
+from llmsiem.conformance.verdicts import Verdicts, compare, engine_verdicts
 from llmsiem.rule_samples import build_event
+from test_conformance_splunk import case_insensitive_model_cases
 
 SELECTOR = '{service_name="llmsiem"} | json | '
 TEXT = "llmsiem_prompt_text"
@@ -82,3 +83,12 @@ def test_outside_the_subset_is_an_error() -> None:
             logql.parse_log_query(query)
     with pytest.raises(logql.LogQLError):
         logql.parse_metric("rate({a=`b`}[5m])")
+
+
+def test_correlation_groups_and_values_ignore_case() -> None:
+    corpus = case_insensitive_model_cases()
+    engine = engine_verdicts(corpus)
+    observed = logql.logql_verdicts(compile_pack("loki-logql"), corpus)
+    assert engine.correlations[("correlation_many_models_per_user", "four")]
+    for key, fired in engine.correlations.items():
+        assert observed.correlations[key] == fired, key

@@ -154,3 +154,36 @@ def test_outside_the_subset_is_an_error() -> None:
 def test_conf_continuation_keeps_line_breaks() -> None:
     conf = "# c\n[a b]\nsearch = x \\\n| y \\\n| z\nother = 1\n"
     assert spl.read_conf(conf)["a b"] == {"search": "x \n| y \n| z", "other": "1"}
+
+
+def case_insensitive_model_cases() -> SampleCorpus:
+    """Four models for one user written in mixed case (fires), and four spellings of two
+    models (does not): the engine groups and counts values case-insensitively."""
+    users = ["Alice", "alice", "ALICE", "alIce"]
+    corpus = SampleCorpus()
+    for label, models in (("four", ["m1", "m2", "m3", "m4"]), ("two", ["M1", "m1", "M2", "m2"])):
+        events = [
+            build_event(
+                {"event.action": "response", "user.id": user, "gen_ai.request.model": model},
+                n,
+                label,
+            )
+            for n, (user, model) in enumerate(zip(users, models, strict=True))
+        ]
+        corpus.events += events
+        corpus.correlation_cases.append(
+            CorrelationCase("correlation_many_models_per_user", label, label == "four", events)
+        )
+    return corpus
+
+
+def test_correlation_groups_and_values_ignore_case() -> None:
+    corpus = case_insensitive_model_cases()
+    engine = engine_verdicts(corpus)
+    assert engine.correlations == {
+        ("correlation_many_models_per_user", "four"): True,
+        ("correlation_many_models_per_user", "two"): False,
+    }
+    observed = spl.spl_verdicts(compile_pack("splunk-spl"), corpus)
+    for key, fired in engine.correlations.items():
+        assert observed.correlations[key] == fired, key

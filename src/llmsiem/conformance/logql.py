@@ -22,6 +22,8 @@ Operators (Grafana Loki 3.x documentation, grafana.com/docs/loki/latest/query/):
   RE2 regexes that must match the *whole* label value (Loki anchors them ``^(?:re)$``); a
   missing label compares as the empty string; ``>=`` and friends compare numbers, and a
   missing label fails them (pkg/logql/log/label_filter.go); ``and`` binds tighter than ``or``.
+- ``| label_format a="{{ ToLower .b }}"`` ("Labels format expression", "Template
+  functions": ``ToLower``); a label with an empty value is the same as no label.
 - Metric queries ("Metric queries"): ``count_over_time`` and ``sum_over_time`` (over
   ``| unwrap label``; lines without the label give no sample) of a range ``[d]``,
   ``sum by``/``count without`` aggregations and a comparison. A rule is evaluated at each
@@ -250,21 +252,54 @@ def _split_stages(text: str) -> list[str]:
     return [s.strip() for s in stages]
 
 
+Stage = Callable[[Labels], Labels | None]
+_TO_LOWER = re.compile(
+    r'\s*([A-Za-z_][A-Za-z0-9_]*)="\{\{ ToLower \.([A-Za-z_][A-Za-z0-9_]*) \}\}"\s*'
+)
+
+
+def _filter_stage(text: str) -> Stage:
+    predicate = _FilterParser(text).parse()
+    return lambda labels: labels if predicate(labels) else None
+
+
+def _label_format_stage(text: str) -> Stage:
+    """``label_format a="{{ ToLower .b }}", ...`` (the only template form emitted)."""
+    renames = []
+    for part in text.split(","):
+        match = _TO_LOWER.fullmatch(part)
+        if not match:
+            raise LogQLError(f"unsupported label_format: {part[:60]!r}")
+        renames.append((match.group(1), match.group(2)))
+
+    def apply(labels: Labels) -> Labels:
+        updated = dict(labels)
+        for target, source in renames:
+            updated[target] = labels.get(source, "").lower()
+        return {k: v for k, v in updated.items() if v != ""}
+
+    return apply
+
+
 @dataclass
 class LogQuery:
-    """Stream selector, line filters, ``| json``, label filters; optional ``| unwrap``."""
+    """Stream selector, line filters, ``| json``, label filters and formats, ``| unwrap``."""
 
     stream: Predicate
     line_filters: list[Callable[[str], bool]]
-    label_filters: list[Predicate]
+    stages: list[Stage]
     unwrap: str | None
 
     def labels(self, entry: LogLine) -> Labels | None:
         """The labels of a line that passes the query, or None."""
         if not self.stream(STREAM) or not all(f(entry.line) for f in self.line_filters):
             return None
-        labels = entry.parsed
-        return dict(labels) if all(f(labels) for f in self.label_filters) else None
+        labels: Labels | None = dict(entry.parsed)
+        for stage in self.stages:
+            if labels is None:
+                return None
+            labels = stage(labels)
+        return labels
 
 
 def _line_filter(op: str, token: str) -> Callable[[str], bool]:
@@ -288,19 +323,20 @@ def parse_log_query(text: str) -> LogQuery:
     stages = _split_stages(rest)
     if stages[0]:
         raise LogQLError(f"unsupported text after the line filters: {stages[0][:40]!r}")
-    label_filters: list[Predicate] = []
+    if stages[1:2] != ["json"]:
+        raise LogQLError("the emitted queries parse lines with | json first")
+    pipeline: list[Stage] = []
     unwrap = None
-    parsed = False
-    for stage in stages[1:]:
-        if stage == "json":
-            parsed = True
-        elif stage.startswith("unwrap "):
+    for stage in stages[2:]:
+        if unwrap is not None:
+            raise LogQLError(f"unsupported stage after unwrap: {stage[:40]!r}")
+        if stage.startswith("unwrap "):
             unwrap = stage.split()[1]
-        elif parsed and unwrap is None:
-            label_filters.append(_FilterParser(stage).parse())
+        elif stage.startswith("label_format "):
+            pipeline.append(_label_format_stage(stage[len("label_format ") :]))
         else:
-            raise LogQLError(f"unsupported pipeline stage: {stage[:40]!r}")
-    return LogQuery(stream, line_filters, label_filters, unwrap)
+            pipeline.append(_filter_stage(stage))
+    return LogQuery(stream, line_filters, pipeline, unwrap)
 
 
 # -- metric queries -------------------------------------------------------------------------------

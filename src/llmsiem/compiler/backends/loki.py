@@ -9,7 +9,9 @@ gives each Sigma value its meaning under that rule:
 - a ``re`` value searches anywhere: ``(?s:.*)(?:re)(?s:.*)``, its own flags kept inside;
 - a boolean is the string label value ``true``/``false`` the json parser extracts;
 - a field that holds a JSON array has no label (``| json`` skips arrays), so a rule that
-  tests one cannot be expressed and is skipped with that reason.
+  tests one cannot be expressed and is skipped with that reason;
+- correlations drop lines without a group-by (or counted) value and lower-case those
+  values, as the engine groups and counts case-insensitively.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, ClassVar
 from sigma.backends.loki import LogQLBackend
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCasedString,
@@ -82,6 +85,26 @@ class JsonLogQLBackend(LogQLBackend):
             ):
                 condition.value = whole_value_regex(condition.value)
         return super().update_parsed_conditions(condition, negated)
+
+    def convert_correlation_aggregation_from_template(
+        self, rule: SigmaCorrelationRule, correlation_type: Any, method: str, search: str
+    ) -> str:
+        """Group-by and counted values as the engine compares them: lines without them are
+        dropped (a missing label would group as the empty string), values lower-cased."""
+        fields = list(rule.group_by or [])
+        condition = rule.condition
+        if correlation_type == "value_count" and isinstance(condition, SigmaCorrelationCondition):
+            fields += [condition.fieldref] if isinstance(condition.fieldref, str) else []
+        labels = [self.escape_and_quote_field(f) for f in fields]
+        if labels:
+            present = " and ".join(f'{label}!=""' for label in labels)
+            lowered = ", ".join(f'{label}="{{{{ ToLower .{label} }}}}"' for label in labels)
+            search = f"{search} | {present} | label_format {lowered}"
+        return str(
+            super().convert_correlation_aggregation_from_template(
+                rule, correlation_type, method, search
+            )
+        )
 
     def convert_value_re(self, r: SigmaRegularExpression, state: ConversionState) -> str:
         if isinstance(r, WholeValueRegex):

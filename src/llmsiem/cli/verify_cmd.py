@@ -87,7 +87,10 @@ def verify_elastic(
     from llmsiem.connectors.verify import ElasticVerifier, kibana_queries
 
     client = Elasticsearch(
-        _env("LLMSIEM_ES_URL", url), api_key=_env("LLMSIEM_ES_API_KEY", None, False)
+        _env("LLMSIEM_ES_URL", url),
+        api_key=_env("LLMSIEM_ES_API_KEY", None, False),
+        max_retries=1,
+        request_timeout=60,
     )
     verifier = ElasticVerifier(client, _scratch(index))
     _run(

@@ -1,8 +1,6 @@
 """Block a user who probes guardrails, jailbreaks repeatedly or hijacks an agent's tools."""
 
 from llmsiem.respond.playbook import Playbook, Trigger
-from llmsiem.respond.targets.http import KeycloakUserDisable
-from llmsiem.respond.targets.local import BlockUserLocally
 
 PLAYBOOK = Playbook(
     id="block_user",
@@ -17,5 +15,5 @@ PLAYBOOK = Playbook(
         min_level="medium",
     ),
     inputs={"user": "user.id"},
-    steps=(BlockUserLocally, KeycloakUserDisable),
+    steps=("block_user_local", "keycloak_disable_user"),
 )

@@ -1,7 +1,6 @@
 """Delete a leaked OpenAI project key (irreversible: the runner always asks for approval)."""
 
 from llmsiem.respond.playbook import Playbook, Trigger
-from llmsiem.respond.targets.http import OpenAIProjectKeyDelete
 
 PLAYBOOK = Playbook(
     id="delete_openai_key",
@@ -9,5 +8,5 @@ PLAYBOOK = Playbook(
     description="Delete the key through the OpenAI Admin API after a human approves.",
     trigger=Trigger(rules=("secret_in_response",), min_level="high"),
     inputs={"api_key": "llmsiem.api_key.id"},
-    steps=(OpenAIProjectKeyDelete,),
+    steps=("openai_delete_project_key",),
 )

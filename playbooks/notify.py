@@ -1,7 +1,6 @@
 """Notify the SOC channel (Slack-compatible webhook) about every high or critical alert."""
 
 from llmsiem.respond.playbook import Playbook, Trigger
-from llmsiem.respond.targets.http import WebhookNotify
 
 PLAYBOOK = Playbook(
     id="notify",
@@ -10,5 +9,5 @@ PLAYBOOK = Playbook(
     trigger=Trigger(min_level="high"),
     inputs={"title": "llmsiem.alert.title", "alert_id": "event.id"},
     constants={"channel": "soc"},
-    steps=(WebhookNotify,),
+    steps=("notify_webhook",),
 )

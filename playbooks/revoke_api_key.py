@@ -1,8 +1,6 @@
 """Revoke an API key that looks stolen or abused (new IPs, scripting clients, token bursts)."""
 
 from llmsiem.respond.playbook import Playbook, Trigger
-from llmsiem.respond.targets.http import LiteLLMKeyBlock
-from llmsiem.respond.targets.local import RevokeKeyLocally
 
 PLAYBOOK = Playbook(
     id="revoke_api_key",
@@ -18,5 +16,5 @@ PLAYBOOK = Playbook(
         min_level="high",
     ),
     inputs={"api_key": "llmsiem.api_key.id"},
-    steps=(RevokeKeyLocally, LiteLLMKeyBlock),
+    steps=("revoke_key_local", "litellm_block_key"),
 )

@@ -1,8 +1,6 @@
 """Roll a prompt template back to the last known-good version when an unapproved one serves."""
 
 from llmsiem.respond.playbook import Playbook, Trigger
-from llmsiem.respond.targets.http import LangfusePromptLabel
-from llmsiem.respond.targets.mlflow_registry import MlflowPromptAliasRollback
 
 PLAYBOOK = Playbook(
     id="rollback_prompt_version",
@@ -14,5 +12,5 @@ PLAYBOOK = Playbook(
     ),
     inputs={"prompt_name": "llmsiem.prompt.template.name"},
     constants={"alias": "production", "label": "production"},
-    steps=(MlflowPromptAliasRollback, LangfusePromptLabel),
+    steps=("mlflow_rollback_prompt_alias", "langfuse_rollback_prompt"),
 )

@@ -19,11 +19,13 @@ from llmsiem.cli.common import (
     format_option,
     print_json,
 )
+from llmsiem.plugins import PluginError
 from llmsiem.records import read_records
 from llmsiem.respond.alert import AlertError, check_alert
 from llmsiem.respond.audit import AUDIT_KEY_ENV, AuditKeyError, AuditLog, audit_key_from_env
 from llmsiem.respond.config import RunnerConfig
 from llmsiem.respond.playbook import PlaybookLoadError, load_playbooks
+from llmsiem.respond.registry import ACTIONS
 from llmsiem.respond.runner import Runner
 from llmsiem.respond.step import Status, StepRecord
 
@@ -191,6 +193,35 @@ def undo_cmd(run_id: str, config_path: Path | None) -> None:
         raise CommandError(str(exc)) from exc
     console.print(plan_table(records, f"Undo of run {run_id}"))
     sys.exit(EXIT_OK if all(r.status is Status.UNDONE for r in records) else EXIT_FINDINGS)
+
+
+@respond_group.command("actions")
+@format_option
+def actions_cmd(output_format: str) -> None:
+    """List the registered response actions (built-ins and ``llmsiem.actions`` plugins)."""
+    rows = []
+    for name in ACTIONS.names():
+        try:
+            action = ACTIONS.get(name)
+        except PluginError as exc:
+            raise CommandError(str(exc)) from exc
+        rows.append(
+            {
+                "name": name,
+                "class": f"{action.__module__}.{action.__qualname__}",
+                "impact": getattr(action, "impact", ""),
+                "reversible": getattr(action, "reversible", False),
+            }
+        )
+    if output_format == "json":
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} response actions")
+    for column in ("name", "class", "impact", "reversible"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("name", "class", "impact", "reversible")))
+    console.print(table)
 
 
 @respond_group.command("kill-switch")

@@ -33,6 +33,8 @@ async def user_api_key_auth(request: Any, api_key: str) -> UserAPIKeyAuth:
     except Exception:  # a request without a JSON body carries no user
         body = {}
     user = body.get("user") if isinstance(body, dict) else None
+    if not isinstance(user, str):
+        user = None  # only a string names an end user; anything else is not a principal
     if user and user in listed["users"]:
         raise ProxyException("user blocked by llmsiem", type="auth_error", param="user", code=401)
     return UserAPIKeyAuth(api_key=api_key, user_id=user)

@@ -9,19 +9,38 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from llmsiem.event import get_dotted
+from llmsiem.plugins import PluginError
 from llmsiem.resources import content_dir
 from llmsiem.respond.action import Action
+from llmsiem.respond.registry import ACTIONS
 
 LEVELS = ["informational", "low", "medium", "high", "critical"]
 
 
 class PlaybookLoadError(Exception):
     """A playbook file that cannot be used; the message names the file and why."""
+
+
+def _factory(step: Callable[[], Action] | str, playbook_id: str) -> Callable[[], Action]:
+    """A step's action class; a name is looked up in the ``llmsiem.actions`` registry."""
+    if not isinstance(step, str):
+        return step
+    try:
+        found = ACTIONS.get(step)
+    except PluginError as exc:
+        raise PlaybookLoadError(f"playbook {playbook_id}: {exc}") from exc
+    if not issubclass(found, Action):
+        raise PlaybookLoadError(f"playbook {playbook_id}: {step!r} is not a response action")
+    if found.name != step:
+        raise PlaybookLoadError(
+            f"playbook {playbook_id}: {step!r} is registered for an action named {found.name!r}"
+        )
+    return found
 
 
 def action_name(step: Callable[[], Action]) -> str:
@@ -56,20 +75,23 @@ class Playbook:
     title: str
     trigger: Trigger
     inputs: dict[str, str]
-    steps: tuple[Callable[[], Action], ...]
+    steps: tuple[Callable[[], Action] | str, ...]
     description: str = ""
     constants: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    factories: tuple[Callable[[], Action], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        names = [action_name(step) for step in self.steps]
+        factories = tuple(_factory(step, self.id) for step in self.steps)
+        names = [action_name(factory) for factory in factories]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise PlaybookLoadError(f"playbook {self.id}: action names repeat: {repeated}")
+        object.__setattr__(self, "factories", factories)
 
     def action(self, action_id: str) -> Callable[[], Action] | None:
         """The step whose action is named ``action_id`` (addresses never use positions)."""
-        return next((s for s in self.steps if action_name(s) == action_id), None)
+        return next((f for f in self.factories if action_name(f) == action_id), None)
 
     def resolve_inputs(self, alert: dict[str, Any]) -> dict[str, str] | None:
         """Inputs from the alert's entity fields; None when one is missing or not a scalar."""
@@ -107,7 +129,7 @@ def load_playbooks(directory: Path | None = None) -> list[Playbook]:
         playbook = getattr(module, "PLAYBOOK", None)
         if not isinstance(playbook, Playbook):
             raise PlaybookLoadError(f"{path}: defines no PLAYBOOK = Playbook(...)")
-        playbooks.append(Playbook(**{**playbook.__dict__, "source": str(path)}))
+        playbooks.append(replace(playbook, source=str(path)))
     ids = [p.id for p in playbooks]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

@@ -90,8 +90,8 @@ class Runner:
                     StepRecord(run_id, playbook.id, "-", "-", Status.SKIPPED, "alert lacks inputs")
                 )
                 continue
-            for step in playbook.steps:
-                records.append(self._step(run_id, playbook.id, step(), inputs, alert))
+            for factory in playbook.factories:
+                records.append(self._step(run_id, playbook.id, factory(), inputs, alert))
         return records
 
     def handle_all(self, alerts: Iterable[dict[str, Any]]) -> list[StepRecord]:

@@ -78,6 +78,9 @@ class StateStore:
         self.lock = threading.RLock()
         with self.lock:
             self.db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: commits survive a killed process; only power loss can drop the
+            # last ones (dedup and rate counters; the audit log is the record of actions).
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
 
     @contextmanager

@@ -152,3 +152,16 @@ def test_temporal_ordered_needs_order_group_and_bucket() -> None:
     assert not _ordered_case([(0, "prompt", "t"), (10, "tool", "u")])
     # Buckets, not a sliding window: 20 s apart across a 5-minute boundary does not fire.
     assert not _ordered_case([(290, "prompt", "t"), (310, "tool", "t")])
+
+
+def test_backend_negation_and_arrays_keep_engine_semantics() -> None:
+    """``not coalesce(...)`` keeps a row whose field is missing; an array matches on any
+    element even with several values (plain ``not``/``in`` would give null and drop both)."""
+    several = _event(1, event__action="prompt", llmsiem__redaction__types=["EMAIL", "API_KEY"])
+    absent = _event(2, event__action="prompt")
+    result = compile_pack("elastic-esql")
+    (rule,) = [c for c in result.compiled if c.name == "secret_redacted_in_prompt"]
+    query = rule.queries[0].split(" and to_lower(llmsiem.prompt.text)")[0]
+    assert [r["_id"] for r in _query(query, [several, absent])] == [several["event"]["id"]]
+    kept = _query(f'{FROM} | where not coalesce(llmsiem.prompt.text like "x", false)', [absent])
+    assert [r["_id"] for r in kept] == [absent["event"]["id"]]

@@ -29,7 +29,9 @@ them:
   case-sensitive;
 - ``TO_LOWER`` (functions-operators/string-functions/to_lower): lower-cases every value
   (Java ``toLowerCase(Locale.ROOT)``, read here as Python's ``str.lower``);
-- ``CASE`` (functions-operators/conditional-functions-and-expressions#esql-case),
+- ``COALESCE`` and ``CASE``
+  (functions-operators/conditional-functions-and-expressions#esql-coalesce, #esql-case),
+  ``MV_CONCAT`` (functions-operators/mv-functions#esql-mv_concat): the values joined,
   ``DATE_TRUNC`` (date-time-functions#esql-date_trunc) with fixed-length intervals;
 - multi-valued fields (esql-multivalued-fields): comparisons, ``LIKE``, ``RLIKE`` and
   ``IN`` on a multi-valued value give null (with a warning in Elasticsearch), so such a
@@ -330,6 +332,13 @@ def _function(name: str, args: list[dict[str, Any]], row: dict[str, Any]) -> Any
         if isinstance(value, list):
             return [v.lower() for v in value]
         return None if value is None else str(value).lower()
+    if name == "coalesce":
+        return next((v for v in (evaluate(a, row) for a in args) if v is not None), None)
+    if name == "mv_concat":
+        value, separator = evaluate(args[0], row), evaluate(args[1], row)
+        if value is None or separator is None:
+            return None
+        return str(separator).join(str(v) for v in _values_of(value))
     if name == "case":
         values = [evaluate(arg, row) for arg in args]
         for condition, result in zip(values[0::2], values[1::2], strict=False):

@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
-from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+)
+from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 
 from llmsiem.compiler.backends.elastic_common import sigma_lucene_regex, string_body
+from llmsiem.schema_export import leaf_fields
 
 # Literal characters a LIKE pattern escapes with a backslash (ES|QL LIKE documentation).
 _LIKE_SPECIAL = "*?\\"
+# Joins the values of a multi-valued field into one string (a character keywords never hold).
+_SEPARATOR = "\x1f"
+# Characters with a meaning in Lucene RegExp (all syntax flags), escaped as literals.
+_LUCENE_SPECIAL = frozenset('.?+*|{}[]()"\\#@&<>~/^$-')
+
+
+@cache
+def _list_fields() -> frozenset[str]:
+    """Schema fields that hold arrays, multi-valued in Elasticsearch."""
+    return frozenset(name for name, kind in leaf_fields().items() if kind.endswith("[]"))
+
+
+def _element_regex(value: SigmaString) -> str:
+    """Lucene RegExp for one lower-cased Sigma value matching one whole array element."""
+    parts = []
+    for part in value.s:
+        if isinstance(part, str):
+            parts.extend("\\" + c if c in _LUCENE_SPECIAL else c for c in part.lower())
+        else:
+            parts.append(f"[^{_SEPARATOR}]" + ("*" if part is SpecialChars.WILDCARD_MULTI else ""))
+    return "".join(parts)
 
 
 class UnanchoredESQLBackend(ESQLBackend):
@@ -24,6 +54,11 @@ class UnanchoredESQLBackend(ESQLBackend):
       ``in`` and ``like`` are case-sensitive; stock output used them on the raw field).
     - ``re`` is ``rlike`` over a whole-value Lucene RegExp equal to the rule regex's search,
       case-sensitive unless ``|i`` (then case classes).
+    - Arrays (``llmsiem.redaction.types`` ...) are multi-valued fields, on which ES|QL's
+      ``==``/``in``/``like`` give null: their values are joined with ``mv_concat`` and one
+      ``rlike`` accepts the joined string when some whole element matches a value.
+    - ``not`` is ``not coalesce(..., false)``: a missing field makes a match false, not
+      null, so its negation holds, as in the engine (ES|QL would drop the row).
     - String literals are escaped for ES|QL ``"..."`` strings (``\\n`` instead of a raw line
       break, which the ES|QL lexer rejects).
     - Correlations ignore events without the group-by fields (Sigma's and the engine's
@@ -75,6 +110,13 @@ class UnanchoredESQLBackend(ESQLBackend):
                 parts.append("*" if part is SpecialChars.WILDCARD_MULTI else "?")
         return '"' + string_body("".join(parts)) + '"'
 
+    def _any_element(self, field: str, values: list[SigmaString]) -> str:
+        """Some whole element of an array field matches one of the values."""
+        joined = f'to_lower(mv_concat({self.escape_and_quote_field(field)}, "{_SEPARATOR}"))'
+        alternatives = "|".join(_element_regex(v) for v in values)
+        regex = f"(.*{_SEPARATOR})?({alternatives})({_SEPARATOR}.*)?"
+        return f'{joined} rlike "{string_body(regex)}"'
+
     def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
         return self._string(s, like=False)
 
@@ -83,6 +125,8 @@ class UnanchoredESQLBackend(ESQLBackend):
     ) -> str:
         value = cond.value
         assert isinstance(value, SigmaString)
+        if cond.field in _list_fields():
+            return self._any_element(cond.field, [value])
         field = f"to_lower({self.escape_and_quote_field(cond.field)})"
         if value.contains_special():
             return f"{field} like {self._string(value, like=True)}"
@@ -91,14 +135,46 @@ class UnanchoredESQLBackend(ESQLBackend):
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
     ) -> bool:
-        return super().decide_convert_condition_as_in_expression(cond, state) and all(
+        strings = all(
             isinstance(arg, ConditionFieldEqualsValueExpression)
             and isinstance(arg.value, SigmaString)
             for arg in cond.args
         )
+        fields = {getattr(arg, "field", None) for arg in cond.args}
+        if strings and isinstance(cond, ConditionOR) and fields <= _list_fields():
+            return len(fields) == 1
+        return strings and super().decide_convert_condition_as_in_expression(cond, state)
+
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> Any:
+        args = [a for a in cond.args if isinstance(a, ConditionFieldEqualsValueExpression)]
+        if args and args[0].field in _list_fields():
+            values = [a.value for a in args if isinstance(a.value, SigmaString)]
+            return self._any_element(args[0].field, values)
+        return super().convert_condition_as_in_expression(cond, state)
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        if cond.field in _list_fields():
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"re on the array field {cond.field} has no ES|QL equivalent"
+            )
+        return super().convert_condition_field_eq_val_re(cond, state)
 
     def convert_value_re(self, r: SigmaRegularExpression, state: ConversionState) -> str:
         return string_body(sigma_lucene_regex(r))
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
+        arg = cond.args[0]
+        if arg.__class__ in self.precedence:
+            inner = self.convert_condition_group(arg, state)
+        else:
+            inner = self.convert_condition(arg, state)
+        if isinstance(inner, DeferredQueryExpression):
+            return inner.negate()
+        return f"not coalesce({inner}, false)"
 
     def convert_correlation_search(self, rule: SigmaCorrelationRule, **kwargs: Any) -> str:
         search = super().convert_correlation_search(rule, **kwargs)

@@ -37,7 +37,7 @@ def _list_fields() -> frozenset[str]:
 
 def _element_regex(value: SigmaString) -> str:
     """Lucene RegExp for one lower-cased Sigma value matching one whole array element."""
-    parts = []
+    parts: list[str] = []
     for part in value.s:
         if isinstance(part, str):
             parts.extend("\\" + c if c in _LUCENE_SPECIAL else c for c in part.lower())
@@ -168,7 +168,7 @@ class UnanchoredESQLBackend(ESQLBackend):
 
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
         arg = cond.args[0]
-        if arg.__class__ in self.precedence:
+        if isinstance(arg, ConditionAND | ConditionOR | ConditionNOT):
             inner = self.convert_condition_group(arg, state)
         else:
             inner = self.convert_condition(arg, state)

@@ -21,7 +21,7 @@ import duckdb
 from llmsiem.columns import columns_sql, read_json_columns
 from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
-from llmsiem.pipeline.bulk import rows_with_findings, select_lines
+from llmsiem.pipeline.bulk import scrub_table, select_lines
 from llmsiem.records import RawRecord, iter_jsonl
 from llmsiem.validation import check_record
 
@@ -164,8 +164,8 @@ class EventStore:
         return report
 
     def _rescrub(self, path: Path, pipeline: Pipeline, first_seq: int) -> int:
-        """Replace the rows the scrubber changes with their scrubbed, validated events."""
-        seqs = rows_with_findings(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber)
+        """Scrub the new rows in bulk; rows it cannot are replaced by their pipeline events."""
+        seqs = scrub_table(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber)
         if not seqs:
             return 0
         self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [seqs])

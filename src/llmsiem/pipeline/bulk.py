@@ -2,16 +2,21 @@
 
 Loading a large normalized JSONL file record by record in Python would be many times
 slower than DuckDB's own parser, so the engine loads such a file in one typed read and
-asks this module which rows the scrubber would change. Every distinct value of every
-string, list and object field goes to the scrubber once (telemetry repeats its values:
-templates, canned prompts, tool arguments, user agents, model names); a row is selected
-when any of its values has a finding. Only the selected rows then go through the
-per-record pipeline, which scrubs the whole document.
+this module scrubs the table as ``Scrubber.scrub_document`` would scrub each row:
 
-Identifiers that are unique per event (``BULK_UNSCANNED``) are the one exception: scanning
-a million distinct ids would cost more than loading them. The scrubber only looks for
-secrets in identifiers, and a JSONL file whose ids hold secrets should go through
-``llmsiem ingest`` (which scans every string) before it is loaded.
+1. every distinct value of every string, list and object field goes to the scrubber once
+   (telemetry repeats its values: templates, prompts, tool arguments, user agents, models);
+2. a value with findings in a plain text field is replaced in SQL by its scrubbed text,
+   and the row's ``llmsiem.redaction`` records the types, count and mode;
+3. rows with findings anywhere else (identity fields, where the scrubber keeps personal
+   data readable; lists; objects; numbers; rows without an ``llmsiem`` object) are
+   returned, so that the caller passes their lines through the per-record pipeline.
+
+Two kinds of values are not scanned in bulk, because a million distinct ones would cost
+more to scan than to load: identifiers unique per event (``BULK_UNSCANNED``; the scrubber
+looks only for secrets there) and the schema's numeric measurements (token counts, sizes,
+durations). A file whose ids or numbers may hold secrets should go through ``llmsiem
+ingest``, which scans every value.
 """
 
 from __future__ import annotations
@@ -19,52 +24,167 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from llmsiem.columns import column_ref, field_types
-from llmsiem.scrub import Scrubber
+from llmsiem.columns import DUCKDB_TYPES, column_ref, field_types
+from llmsiem.scrub import Scrubber, ScrubResult
+from llmsiem.scrub.document import IDENTITY_FIELDS, SKIPPED_FIELDS
 
-STRING_KINDS = ("keyword", "ip", "object", "object[]")
-LIST_KINDS = ("keyword[]",)
+TEXT_KINDS = ("keyword", "ip")
+OTHER_SCANNED_KINDS = ("keyword[]", "object", "object[]")
 BULK_UNSCANNED = frozenset(
     {"event.id", "trace.id", "span.id", "gen_ai.response.id", "gen_ai.tool.call.id"}
 )
+REDACTION = "llmsiem.redaction"
 
 
-def scanned_fields() -> list[str]:
-    """Dotted names of the fields scanned in bulk."""
+def _skipped(field: str) -> bool:
+    return field in BULK_UNSCANNED or any(
+        field == s or field.startswith(s + ".") for s in SKIPPED_FIELDS
+    )
+
+
+def replaceable_fields() -> list[str]:
+    """Plain text fields whose findings are replaced in SQL."""
     return [
         name
         for name, kind in field_types().items()
-        if kind in STRING_KINDS + LIST_KINDS and name not in BULK_UNSCANNED
+        if kind in TEXT_KINDS and name not in IDENTITY_FIELDS and not _skipped(name)
     ]
 
 
-def _values_sql(field: str) -> str:
-    """SQL for a row's values of ``field`` as a list of strings."""
+def other_scanned_fields() -> list[str]:
+    """Scanned fields whose rows go through the per-record pipeline when they hold findings."""
+    replaceable = set(replaceable_fields())
+    return [
+        name
+        for name, kind in field_types().items()
+        if kind in TEXT_KINDS + OTHER_SCANNED_KINDS
+        and name not in replaceable
+        and not _skipped(name)
+    ]
+
+
+def _values(field: str) -> str:
+    """SQL for the scanned values of ``field`` in one row, one value per result row."""
     ref = column_ref(field)
-    if field_types()[field] in LIST_KINDS:
-        return ref
-    return f"[CAST({ref} AS VARCHAR)]"
+    return f"unnest({ref})" if field_types()[field] == "keyword[]" else f"CAST({ref} AS VARCHAR)"
 
 
-def rows_with_findings(con: Any, table: str, where: str, scrubber: Scrubber) -> list[int]:
-    """``_seq`` of the rows of ``table`` matching ``where`` in which the scrubber finds anything."""
-    values = ", ".join(_values_sql(f) for f in scanned_fields())
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE bulk_values AS
-            SELECT _seq, flatten([{values}]) AS v FROM {table} WHERE {where}"""
-    )
-    distinct = con.execute(
-        "SELECT DISTINCT value FROM (SELECT unnest(v) AS value FROM bulk_values) "
-        "WHERE value IS NOT NULL AND value <> ''"
+def _holds(field: str) -> str:
+    """SQL condition: the row's ``field`` holds a value of the flagged list ``$1``."""
+    ref = column_ref(field)
+    if field_types()[field] == "keyword[]":
+        return f"list_has_any({ref}, $1)"
+    return f"list_contains($1, CAST({ref} AS VARCHAR))"
+
+
+def _seqs(con: Any, table: str, where: str, fields: list[str], flagged: list[str]) -> list[int]:
+    holds = " OR ".join(_holds(f) for f in fields)
+    rows = con.execute(
+        f"SELECT _seq FROM {table} WHERE ({where}) AND ({holds}) ORDER BY _seq", [flagged]
     ).fetchall()
-    flagged = [value for (value,) in distinct if scrubber.scrub_text(value).types]
-    rows: list[tuple[int]] = []
-    if flagged:
-        rows = con.execute(
-            "SELECT _seq FROM bulk_values WHERE list_has_any(v, ?) ORDER BY _seq", [flagged]
-        ).fetchall()
-    con.execute("DROP TABLE bulk_values")
     return [seq for (seq,) in rows]
+
+
+def scrub_table(con: Any, table: str, where: str, scrubber: Scrubber) -> list[int]:
+    """Scrub the rows of ``table`` matching ``where``; ``_seq`` of rows left to the pipeline."""
+    fields = replaceable_fields() + other_scanned_fields()
+    values = " UNION ALL ".join(
+        f"SELECT {i} AS field, {_values(f)} AS v FROM {table} WHERE {where}"
+        for i, f in enumerate(fields)
+    )
+    pairs = con.execute(
+        f"SELECT DISTINCT field, v FROM ({values}) WHERE v IS NOT NULL AND v <> ''"
+    ).fetchall()
+    results: dict[str, ScrubResult] = {}
+    hit: set[str] = set()
+    for index, value in pairs:
+        if value not in results:
+            results[value] = scrubber.scrub_text(value)
+        if results[value].types:
+            hit.add(fields[index])
+    found = {value: result for value, result in results.items() if result.types}
+    if not found:
+        return []
+    flagged = list(found)
+    replaceable = [f for f in replaceable_fields() if f in hit]
+    others = [f for f in other_scanned_fields() if f in hit]
+    per_record = set(_seqs(con, table, where, others, flagged)) if others else set()
+    if replaceable:
+        no_extension = f'({where}) AND "llmsiem" IS NULL'
+        per_record |= set(_seqs(con, table, no_extension, replaceable, flagged))
+        in_sql = [s for s in _seqs(con, table, where, replaceable, flagged) if s not in per_record]
+        if in_sql:
+            _replace(con, table, in_sql, replaceable, found, scrubber.mode)
+    return sorted(per_record)
+
+
+def _replace(
+    con: Any,
+    table: str,
+    seqs: list[int],
+    fields: list[str],
+    found: dict[str, ScrubResult],
+    mode: str,
+) -> None:
+    """Replace flagged values by their scrubbed text and record the findings, in SQL."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE scrub_map (value VARCHAR, text VARCHAR, types VARCHAR[])"
+    )
+    con.executemany(
+        "INSERT INTO scrub_map VALUES (?, ?, ?)",
+        [[value, result.text, result.types] for value, result in found.items()],
+    )
+    joins = "\n".join(
+        f"LEFT JOIN scrub_map m{i} ON m{i}.value = e.{column_ref(f)}" for i, f in enumerate(fields)
+    )
+    picked = ", ".join(f"m{i}.text AS s{i}, m{i}.types AS t{i}" for i in range(len(fields)))
+    types = "flatten([" + ", ".join(f"coalesce(x.t{i}, [])" for i in range(len(fields))) + "])"
+    replacements = {f: f"coalesce(x.s{i}, {table}.{column_ref(f)})" for i, f in enumerate(fields)}
+    old = f'{table}."llmsiem"."redaction"'
+    members = {
+        "mode": f"'{mode}'",
+        "types": f'list_sort(list_distinct(list_concat(coalesce({old}."types", []), {types})))',
+        "count": f'coalesce({old}."count", 0) + len({types})',
+    }
+    kinds = {
+        n.removeprefix(REDACTION + "."): k
+        for n, k in field_types().items()
+        if n.startswith(REDACTION + ".")
+    }
+    assert set(kinds) == set(members), f"{REDACTION} fields changed: {sorted(kinds)}"
+    replacements[REDACTION] = (
+        "struct_pack("
+        + ", ".join(f'"{n}" := CAST({members[n]} AS {DUCKDB_TYPES[k]})' for n, k in kinds.items())
+        + ")"
+    )
+    tree: dict[str, Any] = {}
+    for dotted, expression in replacements.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = expression
+    assignments = ", ".join(
+        f'"{column}" = {_updated(f"{table}." + chr(34) + column + chr(34), sub)}'
+        for column, sub in tree.items()
+    )
+    con.execute(
+        f"""UPDATE {table} SET {assignments}
+            FROM (SELECT e._seq, {picked} FROM {table} e {joins}
+                  WHERE e._seq IN (SELECT unnest($1))) AS x
+            WHERE {table}._seq = x._seq""",
+        [seqs],
+    )
+    con.execute("DROP TABLE scrub_map")
+
+
+def _updated(ref: str, tree: dict[str, Any]) -> str:
+    """``ref`` (a struct) with the members in ``tree`` replaced; NULL stays NULL."""
+    members = ", ".join(
+        f'"{name}" := ' + (_updated(f'{ref}."{name}"', sub) if isinstance(sub, dict) else sub)
+        for name, sub in tree.items()
+    )
+    return f"CASE WHEN {ref} IS NULL THEN NULL ELSE struct_update({ref}, {members}) END"
 
 
 def select_lines(lines: Iterable[bytes], wanted: set[int]) -> dict[int, tuple[int, bytes]]:

@@ -1,0 +1,159 @@
+"""The input pipeline: bulk and per-record paths agree, bad input is dead-lettered, never fatal."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from llmsiem.cli.main import cli
+from llmsiem.deadletter import DeadLetter
+from llmsiem.engine.store import EventStore
+from llmsiem.pipeline import Pipeline
+from llmsiem.rule_samples import build_event
+from llmsiem.scrub import Scrubber
+from llmsiem.synthetic import generate
+
+OPENAI = "sk-proj-" + "Zq7Lm2Xc9Vb4Nf8H" * 3
+GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" * 2
+AWS_ID = "AKIA" + "QW3RTY7UIO2PASDF"
+EMAIL = "dana.whitfield@example.com"
+CARD = "my card number is 4111 1111 1111 1111"
+SECRETS = (OPENAI, GITHUB, AWS_ID, EMAIL, CARD)
+
+
+def _corpus(count: int, seed: int) -> list[dict[str, Any]]:
+    """Synthetic telemetry with secrets and personal data planted in many kinds of field."""
+    rng = random.Random(seed)
+    events = [e for _, e in zip(range(count), generate(count, seed=seed), strict=False)]
+    places = (
+        ("llmsiem", "prompt", "text"),
+        ("gen_ai", "tool", "call", "arguments"),
+        ("error", "message"),
+        ("user", "id"),  # identity: personal data stays, secrets go
+        ("llmsiem", "api_key", "alias"),  # identity
+        ("labels",),  # object: the row goes through the per-record pipeline
+        ("service", "name"),
+    )
+    for event in events[::7]:
+        *parents, leaf = rng.choice(places)
+        node = event
+        for part in parents:
+            node = node.setdefault(part, {})
+        secret = rng.choice(SECRETS)
+        node[leaf] = {"note": f"see {secret}"} if leaf == "labels" else f"x {secret} y"
+    events[3].setdefault("llmsiem", {})["redaction"] = {
+        "types": ["JWT"],
+        "count": 2,
+        "mode": "redact",
+    }
+    events[3]["llmsiem"].setdefault("prompt", {})["text"] = f"again {OPENAI}"
+    bare = build_event({"gen_ai.tool.call.arguments": f'{{"to": "{EMAIL}"}}'}, 1, "bare")
+    bare.pop("llmsiem", None)
+    events.append(bare)
+    return events
+
+
+def _rows(store: EventStore) -> list[dict[str, Any]]:
+    rows = []
+    for (text,) in store.con.execute("SELECT to_json(events) FROM events ORDER BY _seq").fetchall():
+        row = json.loads(text)
+        row.pop("_source")
+        if row.get("llmsiem"):
+            row["llmsiem"]["schema_version"] = None  # a pydantic default the bulk path omits
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("mode", ["redact", "hash", "keep"])
+def test_bulk_load_equals_per_record_pipeline(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in _corpus(1500, seed=3)))
+    key = b"test-key"
+    bulk, per_record = EventStore(), EventStore()
+    report = bulk.load_file(path, Pipeline(Scrubber(mode, key), DeadLetter(None)))  # type: ignore[arg-type]
+    per_record.load_events(Pipeline(Scrubber(mode, key), DeadLetter(None)).file_events(path))  # type: ignore[arg-type]
+    assert report.fast_path and 0 < report.rescrubbed < report.loaded
+    expected = _rows(per_record)
+    assert _rows(bulk) == expected
+    text = json.dumps(expected)
+    if mode != "keep":
+        assert not any(s in text for s in (OPENAI, GITHUB, AWS_ID))
+    assert sum("redaction" in json.dumps(r.get("llmsiem")) for r in expected) > 200
+
+
+def test_every_bad_record_is_dead_lettered_with_file_line_and_reason(tmp_path: Path) -> None:
+    good = build_event({"llmsiem.prompt.text": "hello"}, 1, "good")
+    bad_type = build_event({"llmsiem.prompt.text": "hi"}, 2, "bad")
+    bad_type["gen_ai"] = {"usage": {"input_tokens": "many"}}
+    span_without_id = {"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 3}]}]}]}
+    lines = [
+        json.dumps(good).encode(),
+        b"{not json",
+        b"\xff\xfe\x00 not utf-8",
+        b"[1, 2]",
+        json.dumps(bad_type).encode(),
+        json.dumps({"event": {"action": "prompt"}, "note": OPENAI}).encode(),
+        json.dumps(span_without_id).encode(),
+        b"x" * 200_000,
+        json.dumps(good).encode(),
+    ]
+    source = tmp_path / "mixed.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    dead, out = tmp_path / "dead.jsonl", tmp_path / "out.jsonl"
+    result = CliRunner().invoke(
+        cli, ["ingest", str(source), "--out", str(out), "--dead-letter", str(dead)]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(out.read_text().splitlines()) == 2
+    letters = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert [d["line"] for d in letters] == [2, 3, 4, 5, 6, 7, 8]
+    assert all(d["source"] == str(source) and d["reason"] for d in letters)
+    reasons = [d["reason"] for d in letters]
+    assert "invalid JSON" in reasons[0] and "invalid UTF-8" in reasons[1]
+    assert "expected a JSON object" in reasons[2]
+    assert "gen_ai.usage.input_tokens" in reasons[3]
+    assert "@timestamp" in reasons[4]
+    assert OPENAI not in dead.read_text()  # the raw record is scrubbed before it is kept
+
+
+def test_detect_scrubs_normalized_input_unless_told_to_keep(tmp_path: Path) -> None:
+    event = build_event({"llmsiem.prompt.text": f"use this key: {OPENAI}"}, 1, "leak")
+    source = tmp_path / "app.jsonl"
+    source.write_text(json.dumps(event) + "\n")
+    fired = {}
+    for mode in ("redact", "keep"):
+        alerts = tmp_path / f"alerts-{mode}.jsonl"
+        result = CliRunner().invoke(
+            cli,
+            ["detect", str(source), "--scrub", mode, "--alerts", str(alerts), "--format", "json"]
+            + ["--dead-letter", str(tmp_path / "dead.jsonl")],
+        )
+        assert result.exit_code == 1, result.output
+        fired[mode] = {json.loads(x)["rule"]["name"] for x in alerts.read_text().splitlines()}
+    # This rule reads the scrubber's markers: it fires only because detect scrubbed its input.
+    assert "secret_redacted_in_prompt" in fired["redact"]
+    # --scrub keep: the key stays in the text, where the raw-key rule sees it.
+    assert "cloud_or_api_key_in_prompt" in fired["keep"] - fired["redact"]
+
+
+def test_follow_mode_scrubs_what_it_loads(tmp_path: Path) -> None:
+    from llmsiem.cli.common import load_engine_rules
+    from llmsiem.engine.stream import Follower
+    from llmsiem.records import RawRecord
+
+    emitted: list[dict[str, Any]] = []
+    event = build_event({"llmsiem.prompt.text": f"key {OPENAI}"}, 1, "stream")
+    follower = Follower(
+        load_engine_rules(None, None), Pipeline(Scrubber(), DeadLetter(None)), emitted.append
+    )
+    follower.process([RawRecord("<stdin>", 1, event), RawRecord("<stdin>", 2, None, "bad")])
+    (text,) = follower.store.con.execute('SELECT "llmsiem"."prompt"."text" FROM events').fetchone()
+    assert OPENAI not in text and "[REDACTED:" in text
+    assert follower.pipeline.rejected == 1
+    assert "secret_redacted_in_prompt" in {a["rule"]["name"] for a in emitted}

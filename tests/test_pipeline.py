@@ -129,11 +129,9 @@ def test_detect_scrubs_normalized_input_unless_told_to_keep(tmp_path: Path) -> N
     fired = {}
     for mode in ("redact", "keep"):
         alerts = tmp_path / f"alerts-{mode}.jsonl"
-        result = CliRunner().invoke(
-            cli,
-            ["detect", str(source), "--scrub", mode, "--alerts", str(alerts), "--format", "json"]
-            + ["--dead-letter", str(tmp_path / "dead.jsonl")],
-        )
+        dead = str(tmp_path / "dead.jsonl")
+        command = ["detect", str(source), "--scrub", mode, "--alerts", str(alerts)]
+        result = CliRunner().invoke(cli, [*command, "--format", "json", "--dead-letter", dead])
         assert result.exit_code == 1, result.output
         fired[mode] = {json.loads(x)["rule"]["name"] for x in alerts.read_text().splitlines()}
     # This rule reads the scrubber's markers: it fires only because detect scrubbed its input.

@@ -187,3 +187,39 @@ def test_correlation_groups_and_values_ignore_case() -> None:
     observed = spl.spl_verdicts(compile_pack("splunk-spl"), corpus)
     for key, fired in engine.correlations.items():
         assert observed.correlations[key] == fired, key
+
+
+ESCAPES_RULE = r"""
+title: Escaping probe
+id: 7b0d1c1e-0000-4000-8000-000000000001
+logsource:
+    product: llm
+detection:
+    plain:
+        llmsiem.prompt.text|contains: 'C:\Win "x"'
+    regex:
+        llmsiem.prompt.text|re: 'id "\d+"\\$'
+    condition: plain or regex
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('path c:\\win "X" here', 1),
+        ("path C:\\Win x here", 0),
+        ('the id "42"\\', 1),
+        ('the id "42"\\\n', 0),
+        ('the id "4a"\\', 0),
+    ],
+)
+def test_backslashes_and_quotes_survive_spl_quoting(text: str, expected: int) -> None:
+    """Sigma values and regexes with backslashes and quotes mean the same after SPL quoting."""
+    from sigma.collection import SigmaCollection
+
+    from llmsiem.compiler.backends import SigmaSplunkBackend
+    from llmsiem.compiler.compile import load_pipeline
+
+    backend = SigmaSplunkBackend(load_pipeline(("tuning.yml", "splunk.yml")))
+    (query,) = backend.convert(SigmaCollection.from_yaml(ESCAPES_RULE))
+    assert _run(query, {"llmsiem.prompt.text": text}) == expected

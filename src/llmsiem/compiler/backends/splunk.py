@@ -1,7 +1,9 @@
 """Splunk SPL backends (ad-hoc searches and savedsearches.conf).
 
-pySigma-backend-splunk 2.1 gets three things wrong for this pack, fixed here by subclassing:
+pySigma-backend-splunk 2.1 gets four things wrong for this pack, fixed here by subclassing:
 
+- a leading ``field="value"`` term is moved in front of OR-ed regex commands even when it
+  is one side of an OR, and a quoted value is cut at its first escaped quote;
 - a regular expression is copied verbatim, so a newline in it ends up raw inside the search
   (savedsearches.conf then splits the regex across continuation lines) and ``$`` keeps PCRE's
   meaning "end, or before a final newline" where Sigma (RE2) means "end";
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from re import Pattern
 from typing import Any, ClassVar
 
 from sigma.backends.splunk.splunk import SplunkBackend
@@ -112,6 +115,13 @@ def prohibited_command_regex(value: SigmaString) -> str | None:
 
 class SigmaSplunkBackend(SplunkBackend):
     """Splunk SPL with Sigma's matching semantics and sliding-window correlations."""
+
+    # Leading field=value terms moved before OR-ed regex commands: a quoted value may hold
+    # escaped quotes (the stock pattern stops at the first ``\"`` and splits the value), and
+    # a term followed by OR belongs to that OR (the stock pattern moves it out of it).
+    _field_eq_val_re: ClassVar[Pattern[str]] = re.compile(
+        r'([\w.]+)(?:="(?:[^"\\]|\\.)*"|=[^\s")]+)(?!\s+OR\s)\s*'
+    )
 
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState

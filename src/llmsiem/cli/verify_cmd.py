@@ -24,6 +24,7 @@ from llmsiem.cli.common import (
     print_json,
     rules_option,
 )
+from llmsiem.cli.connectors_cmd import _env  # one reader of credentials from the environment
 
 samples_option = click.option(
     "--samples",
@@ -51,15 +52,6 @@ def verify_group() -> None:
     rule agrees with the embedded engine, 1 on any disagreement or rejected query, 2 when
     the SIEM cannot be reached or refuses the credentials.
     """
-
-
-def _env(name: str, given: str | None, required: bool = True) -> Any:
-    import os
-
-    value = given or os.environ.get(name)
-    if required and not value:
-        raise CommandError(f"set {name} (credentials are read from the environment only)")
-    return value
 
 
 def _scratch(index: str | None) -> str:

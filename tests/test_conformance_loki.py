@@ -92,3 +92,39 @@ def test_correlation_groups_and_values_ignore_case() -> None:
     assert engine.correlations[("correlation_many_models_per_user", "four")]
     for key, fired in engine.correlations.items():
         assert observed.correlations[key] == fired, key
+
+
+QUOTING_RULE = r"""
+title: Quoting probe
+id: 7b0d1c1e-0000-4000-8000-000000000002
+logsource:
+    product: llm
+detection:
+    plain:
+        llmsiem.prompt.text|contains: 'a`b "c\d'
+    regex:
+        llmsiem.prompt.text|re: "^x`\\d+\n"
+    condition: plain or regex
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('1 A`B "C\\D 2', True),
+        ('1 a`b "cd 2', False),
+        ("x`42\nrest", True),
+        ("x`42 rest", False),
+        ("y x`42\n", False),
+    ],
+)
+def test_backticks_quotes_and_line_breaks_survive_logql_quoting(text: str, expected: bool) -> None:
+    from sigma.collection import SigmaCollection
+
+    from llmsiem.compiler.backends import JsonLogQLBackend
+    from llmsiem.compiler.compile import load_pipeline
+
+    backend = JsonLogQLBackend(load_pipeline(("tuning.yml", "loki.yml")))
+    (query,) = backend.convert(SigmaCollection.from_yaml(QUOTING_RULE))
+    assert "\n" not in query
+    assert _labels(query, **{"llmsiem.prompt.text": text}) is expected

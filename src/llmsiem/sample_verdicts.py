@@ -12,16 +12,15 @@ that differs from a true positive only in the matched part (one field, a similar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from llmsiem.engine.detect import Detector
+from llmsiem.conformance.corpus import detection_rules, run_engine
 from llmsiem.engine.rules import EngineRules, compile_for_engine
-from llmsiem.engine.store import EventStore
 from llmsiem.rule_samples import (
     SAMPLE_FILE,
     RuleSamples,
@@ -49,12 +48,8 @@ class SampleFailure:
 
 def _alerts_by_rule(rules: EngineRules, events: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Rule name -> ids of the events in its alerts, over one in-memory store."""
-    store = EventStore()
-    report = store.load_documents(events, "samples")
-    if report.rejected:
-        raise SampleError(f"{report.rejected} sample event(s) rejected by the engine store")
     matched: dict[str, set[str]] = {}
-    for alert in Detector(rules, store).run():
+    for alert in run_engine(rules, events):
         ids = matched.setdefault(alert["rule"]["name"], set())
         ids.update(alert["llmsiem"]["alert"]["event_ids"])
     return matched
@@ -100,13 +95,10 @@ def check_pack_samples(pack: RulePack, samples_root: Path) -> list[SampleFailure
             failures.append(SampleFailure(name, "-", str(exc)))
     detections = {d.meta.name: d for d in rules.detections}
     correlations = {c.meta.name: c for c in rules.correlations}
-    standalone = EngineRules(
-        detections=[replace(d, standalone=True) for n, d in detections.items() if n in samples]
-    )
     events = [e for n in samples if n in detections for _, c in _cases(samples[n]) for e in c]
     try:
-        detected = _alerts_by_rule(standalone, events)
-    except SampleError as exc:
+        detected = _alerts_by_rule(detection_rules(rules), events)
+    except ValueError as exc:
         return [*failures, SampleFailure("-", "-", str(exc))]
     for name, rule_samples in samples.items():
         if name not in detections and name not in correlations:
@@ -122,7 +114,7 @@ def check_pack_samples(pack: RulePack, samples_root: Path) -> list[SampleFailure
                 alone = EngineRules(detections=bases, correlations=[correlation])
                 try:
                     matched = _alerts_by_rule(alone, case).get(name, set())
-                except SampleError as exc:
+                except ValueError as exc:
                     failures.append(SampleFailure(name, label, str(exc)))
                     continue
             message = _verdict(label.split("[")[0], matched, case, name in detections)

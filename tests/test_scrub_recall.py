@@ -89,17 +89,23 @@ PLAIN_FIELDS: dict[str, tuple[Placer, str]] = {
         lambda d, t: _set(d, "gen_ai.tool.description", t),
         "gen_ai.tool.description",
     ),
-    "labels": (lambda d, t: _set(d, "labels.note", t), "labels"),
-    "user_agent": (lambda d, t: _set(d, "user_agent.original", f"curl/8.4 ({t})"), "user_agent"),
+    "labels": (lambda d, t: _set(d, "labels.note", t), "labels.note"),
+    "user_agent": (
+        lambda d, t: _set(d, "user_agent.original", f"curl/8.4 ({t})"),
+        "user_agent.original",
+    ),
     "error_message": (lambda d, t: _set(d, "error.message", t), "error.message"),
     "error_type": (lambda d, t: _set(d, "error.type", t), "error.type"),
-    "service_name": (lambda d, t: _set(d, "service.name", t), "service"),
-    "agent_name": (lambda d, t: _set(d, "gen_ai.agent.name", t), "gen_ai.agent"),
+    "service_name": (lambda d, t: _set(d, "service.name", t), "service.name"),
+    "agent_name": (lambda d, t: _set(d, "gen_ai.agent.name", t), "gen_ai.agent.name"),
     "template_name": (
         lambda d, t: _set(d, "llmsiem.prompt.template.name", t),
-        "llmsiem.prompt.template",
+        "llmsiem.prompt.template.name",
     ),
-    "dict_key": (lambda d, t: _set(d, "gen_ai.request.headers", {t: "x"}), "gen_ai.request"),
+    "dict_key": (
+        lambda d, t: _set(d, "gen_ai.request.headers", {t: "x"}),
+        "gen_ai.request.headers",
+    ),
 }
 ESCAPED_FIELDS: dict[str, tuple[Placer, str]] = {
     "tool_arguments_ensure_ascii": (
@@ -144,11 +150,13 @@ def _leaked(read_back: Any, needles: tuple[str, ...], encoded: str | None = None
     return any(n in text or json.dumps(n)[1:-1] in text for n in needles)
 
 
-def _placements(
-    sample: Sample, rng: random.Random
-) -> list[tuple[str, str, dict[str, Any], str, str | None]]:
-    """(group, field kind, document, path to read back, encoded form) per placement."""
-    placed = []
+Placement = tuple[str, str, str, str | None]  # group, field kind, path, encoded form
+
+
+def _placements(sample: Sample, rng: random.Random) -> tuple[dict[str, Any], list[Placement]]:
+    """One event with the sample in every field kind, and where to read each back."""
+    document: dict[str, Any] = {"event": {"action": "prompt"}}
+    placed: list[Placement] = []
     for group, fields in (
         ("plain", PLAIN_FIELDS),
         ("escaped", ESCAPED_FIELDS),
@@ -156,20 +164,18 @@ def _placements(
     ):
         for field_kind, (place, path) in fields.items():
             text = embed(rng, sample.text) if field_kind != "dict_key" else sample.text
-            document: dict[str, Any] = {"event": {"action": "prompt"}}
             place(document, text)
             encoded = None
             if field_kind == "base64":
                 encoded = _get(document, path)
             elif field_kind == "url_encoded":
                 encoded = quote(text, safe="")
-            placed.append((group, field_kind, document, path, encoded))
-    if not sample.pii:
+            placed.append((group, field_kind, path, encoded))
+    if not sample.pii:  # identity fields keep personal data readable by design
         for path in IDENTITY_FIELDS:
-            document = {"event": {"action": "prompt"}}
             _set(document, path, sample.text)
-            placed.append(("plain", "identity:" + path, document, path, None))
-    return placed
+            placed.append(("plain", "identity:" + path, path, None))
+    return document, placed
 
 
 def _recall_table() -> tuple[dict[str, dict[str, list[int]]], dict[str, list[int]]]:
@@ -179,8 +185,9 @@ def _recall_table() -> tuple[dict[str, dict[str, list[int]]], dict[str, list[int
     for kind in GENERATORS:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for sample in samples(kind, PER_TYPE):
-            for group, field_kind, document, path, encoded in _placements(sample, rng):
-                SCRUBBER.scrub_document(document)
+            document, placed = _placements(sample, rng)
+            SCRUBBER.scrub_document(document)
+            for group, field_kind, path, encoded in placed:
                 removed = not _leaked(_get(document, path), sample.needles, encoded)
                 counts[group][0] += removed
                 counts[group][1] += 1

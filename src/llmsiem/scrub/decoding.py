@@ -32,13 +32,7 @@ MAX_ESCAPE_LEVELS = 3
 BASE64_MIN_CHARS = 16
 BASE64_CHAR = "[A-Za-z0-9+/_-]"
 BASE64_RUN = re.compile(rf"{BASE64_CHAR}{{{BASE64_MIN_CHARS},}}={{0,2}}")
-# RE2 needle of a run worth decoding: BASE64_MIN_CHARS run characters, one upper-case
-# (every run with an upper-case letter has such a window; hex digests and lower-case
-# identifiers have none).
-BASE64_NEEDLE = "|".join(
-    f"{BASE64_CHAR}{{{before}}}[A-Z]{BASE64_CHAR}{{{BASE64_MIN_CHARS - 1 - before}}}"
-    for before in range(BASE64_MIN_CHARS)
-)
+BASE64_NEEDLE = rf"{BASE64_CHAR}{{{BASE64_MIN_CHARS}}}"  # RE2: where a run may be
 PRINTABLE_SHARE = 0.9
 
 
@@ -56,6 +50,17 @@ class View:
         return self.origin[start], self.origin[end]
 
 
+def _unescape(token: str) -> str:
+    """The character one JSON or percent escape stands for (a space for non-ASCII bytes)."""
+    if token[0] == "%":
+        code = int(token[1:], 16)
+        return chr(code) if code < 0x80 else " "
+    if token[1] == "u":
+        code = int(token[2:], 16)
+        return " " if 0xD800 <= code < 0xE000 else chr(code)  # no lone surrogates
+    return SIMPLE_ESCAPES[token[1]]
+
+
 def _decode(text: str, pattern: re.Pattern[str]) -> View:
     pieces: list[str] = []
     origin: list[int] = []
@@ -63,15 +68,7 @@ def _decode(text: str, pattern: re.Pattern[str]) -> View:
     for match in pattern.finditer(text):
         pieces.append(text[cursor : match.start()])
         origin.extend(range(cursor, match.start()))
-        token = match.group()
-        if token[0] == "%":
-            code = int(token[1:], 16)
-            pieces.append(chr(code) if code < 0x80 else " ")
-        elif token[1] == "u":
-            code = int(token[2:], 16)
-            pieces.append(" " if 0xD800 <= code < 0xE000 else chr(code))  # no lone surrogates
-        else:
-            pieces.append(SIMPLE_ESCAPES[token[1]])
+        pieces.append(_unescape(match.group()))
         origin.append(match.start())
         cursor = match.end()
     pieces.append(text[cursor:])
@@ -83,20 +80,36 @@ def _compose(outer: View, inner: View) -> View:
     """A view of a view, mapped straight to the original."""
     if outer.origin is None:
         return inner
-    if inner.origin is None:
-        return outer
-    return View(inner.text, tuple(outer.origin[i] for i in inner.origin))
+    assert inner.origin is not None
+    return View(inner.text, tuple(map(outer.origin.__getitem__, inner.origin)))
+
+
+def _needs(pattern: re.Pattern[str], text: str) -> bool:
+    marker = "%" if pattern is PERCENT_ESCAPE else "\\"
+    return marker in text and pattern.search(text) is not None
+
+
+def _substitute(match: re.Match[str]) -> str:
+    return _unescape(match.group())
+
+
+DECODING_STEPS = (*(JSON_ESCAPE,) * MAX_ESCAPE_LEVELS, PERCENT_ESCAPE)
+
+
+def decoded_text(text: str) -> str:
+    """``decoded_view(text).text``, without the offsets (for the pre-filter)."""
+    for pattern in DECODING_STEPS:
+        if _needs(pattern, text):
+            text = pattern.sub(_substitute, text)
+    return text
 
 
 def decoded_view(text: str) -> View:
     """The text with JSON escapes (nested up to three levels) and percent-escapes decoded."""
     view = View(text)
-    for _ in range(MAX_ESCAPE_LEVELS):
-        if "\\" not in view.text or not JSON_ESCAPE.search(view.text):
-            break
-        view = _compose(view, _decode(view.text, JSON_ESCAPE))
-    if "%" in view.text and PERCENT_ESCAPE.search(view.text):
-        view = _compose(view, _decode(view.text, PERCENT_ESCAPE))
+    for pattern in DECODING_STEPS:
+        if _needs(pattern, view.text):
+            view = _compose(view, _decode(view.text, pattern))
     return view
 
 

@@ -17,6 +17,7 @@ from llmsiem.scrub.decoding import (
     View,
     base64_candidates,
     decode_base64,
+    decoded_text,
     decoded_view,
 )
 from llmsiem.scrub.detectors import DETECTORS, Detector, starts_clean
@@ -80,7 +81,7 @@ def might_contain_sensitive(text: str) -> bool:
     decoded, plus a scan for base64 runs worth decoding. Whatever :func:`find_spans`
     reports, this reports True for.
     """
-    detectors, runs = _candidates(decoded_view(text).text)
+    detectors, runs = _candidates(decoded_text(text))
     return bool(detectors or runs)
 
 

@@ -223,3 +223,70 @@ def test_backslashes_and_quotes_survive_spl_quoting(text: str, expected: int) ->
     backend = SigmaSplunkBackend(load_pipeline(("tuning.yml", "splunk.yml")))
     (query,) = backend.convert(SigmaCollection.from_yaml(ESCAPES_RULE))
     assert _run(query, {"llmsiem.prompt.text": text}) == expected
+
+
+TEMPORAL_RULES = {
+    "probe_alpha.yml": """
+title: Probe Alpha
+id: 7b0d1c1e-0000-4000-8000-0000000000a1
+name: probe_alpha
+status: experimental
+logsource: {product: llm}
+detection:
+    selection: {llmsiem.prompt.text|contains: alpha}
+    condition: selection
+level: low
+""",
+    "probe_beta.yml": """
+title: Probe Beta
+id: 7b0d1c1e-0000-4000-8000-0000000000b2
+name: probe_beta
+status: experimental
+logsource: {product: llm}
+detection:
+    selection: {llmsiem.prompt.text|contains: beta}
+    condition: selection
+level: low
+""",
+    "probe_temporal.yml": """
+title: Probe Temporal
+id: 7b0d1c1e-0000-4000-8000-0000000000c3
+name: probe_temporal
+status: experimental
+correlation:
+    type: temporal
+    rules: [probe_alpha, probe_beta]
+    group-by: [user.id]
+    timespan: 1m
+level: low
+""",
+}
+
+
+def test_unordered_temporal_slides_in_either_order(tmp_path: Path) -> None:
+    """temporal (no rule of the pack uses it yet) also slides: both rules within the
+    timespan, in either order, across a minute boundary; not when 70 s apart."""
+    for name, text in TEMPORAL_RULES.items():
+        (tmp_path / name).write_text(text)
+    pack = RulePack.load(tmp_path)
+    corpus = SampleCorpus()
+    cases = {
+        "beta-then-alpha": [("beta", "12:00:50"), ("alpha", "12:01:10")],
+        "alpha-then-beta": [("alpha", "12:00:05"), ("beta", "12:00:40")],
+        "too-far": [("alpha", "12:00:00"), ("beta", "12:01:10")],
+    }
+    for label, steps in cases.items():
+        events = [
+            build_event(
+                {"llmsiem.prompt.text": word, "@timestamp": f"2026-11-20T{time}+00:00"}, n, label
+            )
+            for n, (word, time) in enumerate(steps)
+        ]
+        corpus.events += events
+        corpus.correlation_cases.append(
+            CorrelationCase("probe_temporal", label, label != "too-far", events)
+        )
+    engine = engine_verdicts(corpus, pack)
+    assert [engine.correlations["probe_temporal", label] for label in cases] == [True, True, False]
+    observed = spl.spl_verdicts(compile_pack("splunk-spl", tmp_path), corpus)
+    assert observed.correlations == engine.correlations

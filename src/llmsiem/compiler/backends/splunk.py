@@ -158,6 +158,8 @@ class SigmaSplunkBackend(SplunkBackend):
             steps = self._window_metric(rule, correlation_type)
         elif correlation_type == "temporal_ordered":
             steps = self._ordered_steps(rule)
+        elif correlation_type == "temporal":
+            steps = self._unordered_steps(rule)
         else:
             return list(
                 super().convert_correlation_rule_from_template(rule, correlation_type, method)
@@ -207,15 +209,34 @@ class SigmaSplunkBackend(SplunkBackend):
         ]
         return steps
 
+    @staticmethod
+    def _rule_names(rule: SigmaCorrelationRule) -> list[str]:
+        return [str(ref.rule.name or ref.rule.id) for ref in rule.referenced_rules]
+
+    def _unordered_steps(self, rule: SigmaCorrelationRule) -> list[str]:
+        """Fires at an event when every referenced rule matched within the timespan before
+        it, in any order."""
+        seconds = rule.timespan.seconds
+        names = self._rule_names(rule)
+        seen = ", ".join(
+            f'llmsiem_seen{k}=if(event_type="{name}", _time, null())'
+            for k, name in enumerate(names)
+        )
+        latest = " ".join(f"max(llmsiem_seen{k}) as llmsiem_latest{k}" for k in range(len(names)))
+        recent = " AND ".join(f"llmsiem_latest{k}>=_time-{seconds}" for k in range(len(names)))
+        return [
+            f"| eval {seen}",
+            f"| streamstats time_window={seconds + 1}s {latest}{self._by(rule)}",
+            f"| where {recent}",
+        ]
+
     def _ordered_steps(self, rule: SigmaCorrelationRule) -> list[str]:
         """Step k fires when the latest start of a partial sequence up to step k-1, seen in
         the group, is within the timespan; the last step firing is the alert."""
         seconds = rule.timespan.seconds
         # one second wider than the timespan, so the explicit bound decides the edge
         window = f"streamstats time_window={seconds + 1}s"
-        names = [
-            str(reference.rule.name or reference.rule.id) for reference in rule.referenced_rules
-        ]
+        names = self._rule_names(rule)
         steps = [f'| eval llmsiem_start0=if(event_type="{names[0]}", _time, null())']
         for k, name in enumerate(names[1:], start=1):
             steps += [

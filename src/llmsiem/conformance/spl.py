@@ -42,6 +42,12 @@ Operators (Splunk Enterprise 9.x documentation, help.splunk.com):
   ``[stanza]`` headers, ``key = value`` settings, ``#`` comments; a value line ending in a
   backslash continues on the next line, the backslash removed and the line break kept.
 
+Modelling choices where the documentation is silent: a double-quoted name before ``=`` or
+``IN`` is a field name (as the pySigma backend writes ``"a{}"``); ``*`` also spans line breaks;
+``streamstats time_window`` includes a result exactly ``W`` earlier; results with equal
+``_time`` keep their order; Splunk's index-time term lookup, which can only narrow a search
+that the field comparison then decides, is not modelled.
+
 Only this subset is accepted: any other command or construct raises :class:`SplError`, which
 the conformance test counts as a failure.
 """

@@ -25,8 +25,8 @@ from sigma.validators.base import SigmaValidationIssue, SigmaValidationIssueSeve
 from sigma.validators.core import validators as core_validators
 from sigma.validators.core.tags import NamespaceTagValidator
 
-from llmsiem.compiler.kibana import KIBANA_SEVERITY, RISK_SCORE, atlas_catalogue
-from llmsiem.compiler.targets import SPLUNK_SEVERITY
+from llmsiem.compiler.kibana import atlas_catalogue
+from llmsiem.levels import KIBANA_SEVERITY, RISK_SCORE, SPLUNK_SEVERITY
 from llmsiem.resources import content_dir
 from llmsiem.rule_samples import SampleError, load_samples, sample_dir
 from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack

@@ -21,6 +21,7 @@ import yaml
 
 from llmsiem.compiler.compile import CompiledRule
 from llmsiem.compiler.targets import ELASTIC_INDEX
+from llmsiem.levels import KIBANA_SEVERITY, RISK_SCORE
 from llmsiem.resources import content_dir
 from llmsiem.sigma_offline import use_bundled_mitre_data
 
@@ -43,14 +44,6 @@ ALLOWLIST_CONTAINER = {
     "os_types": [],
     "tags": ["llmsiem"],
 }
-KIBANA_SEVERITY = {
-    "informational": "low",
-    "low": "low",
-    "medium": "medium",
-    "high": "high",
-    "critical": "critical",
-}
-RISK_SCORE = {"informational": 1, "low": 21, "medium": 47, "high": 73, "critical": 99}
 
 # Detection rules: every 5 minutes over the last 6, so an event indexed up to a minute late
 # is still seen (Kibana suppresses duplicate alerts for the same source event).

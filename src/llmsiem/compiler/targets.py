@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sigma.conversion.base import Backend
 from sigma.processing.pipeline import ProcessingPipeline
@@ -19,9 +18,9 @@ from llmsiem.compiler.backends import (
     UnanchoredLuceneBackend,
     UnanchoredOpensearchBackend,
 )
+from llmsiem.levels import SPLUNK_SEVERITY
 
 ELASTIC_INDEX = "logs-llm*"
-SPLUNK_SEVERITY = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 
 BackendFactory = Callable[[ProcessingPipeline], Backend]
 
@@ -140,12 +139,3 @@ TARGETS: dict[str, Target] = {
         ),
     )
 }
-
-
-def target_names() -> list[str]:
-    return list(TARGETS)
-
-
-def describe(name: str) -> dict[str, Any]:
-    target = TARGETS[name]
-    return {"name": target.name, "description": target.description}

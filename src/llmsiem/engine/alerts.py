@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from llmsiem.compiler.kibana import RISK_SCORE
 from llmsiem.engine.rules import RuleMeta
 from llmsiem.event import set_dotted
+from llmsiem.levels import RISK_SCORE
 
 # Entity fields copied from matched events into the alert (ECS / OTel / llmsiem names).
 ENTITY_FIELDS = (

@@ -45,16 +45,6 @@ class Condition:
     value: float
     field: str | None = None
 
-    def holds(self, metric: float) -> bool:
-        return {
-            "gt": metric > self.value,
-            "gte": metric >= self.value,
-            "lt": metric < self.value,
-            "lte": metric <= self.value,
-            "eq": metric == self.value,
-            "neq": metric != self.value,
-        }[self.op]
-
     def sql(self, metric: str) -> str:
         operator = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
         return f"{metric} {operator[self.op]} {self.value}"

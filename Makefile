@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lucene esql-venv appinspect-venv lint typecheck pytest validate clean taxonomy
+.PHONY: demo test lucene esql-venv appinspect-venv lint typecheck imports pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,13 +77,17 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
+# Layers import one way (contracts in pyproject.toml, [tool.importlinter]).
+imports: $(VENV)/.dev-installed
+	$(BIN)/lint-imports
+
 pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed
 	$(BIN)/python -m pytest
 
 validate: $(VENV)/.dev-installed
 	$(BIN)/llmsiem validate
 
-test: lint typecheck validate pytest
+test: lint typecheck imports validate pytest
 
 # Regenerate the offline MITRE ATLAS catalogue from the published data in ../shared.
 taxonomy: $(VENV)/.dev-installed

@@ -33,7 +33,7 @@ class DeadLetter:
 
             self._scrubber = Scrubber()
         text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
-        return self._scrubber.scrub_text(text).text
+        return self._scrubber.scrub_raw(text)
 
     def write(self, source: str, line: int, reason: str, raw: Any) -> None:
         """Record one rejected input and the reason it was rejected."""

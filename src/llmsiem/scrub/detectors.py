@@ -133,7 +133,17 @@ PLACEHOLDERS = re.compile(
 )
 
 
+# Unquoted code on the right of an assignment: a call or a dotted name (token = f(x)).
+DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _is_code(value: str) -> bool:
+    name, call, _ = value.partition("(")
+    return bool(DOTTED_NAME.fullmatch(name)) and bool(call or "." in name)
+
+
 def _keyword_value(_text: str, match: re.Match[str]) -> bool:
+    """A value that is not a placeholder, a bare count, code, or a word of prose."""
     value = match.group("value")
     key = match.group("key").lower()
     if PLACEHOLDERS.match(value):
@@ -141,6 +151,8 @@ def _keyword_value(_text: str, match: re.Match[str]) -> bool:
     password = key.startswith(("pass", "pwd"))
     if value.isdigit():
         return password and len(value) >= 4
+    if not match.group("quote") and _is_code(value):
+        return False
     if match.group("quote") or "=" in match.group("sep"):
         return len(value) >= (4 if password else 8)
     # "key: value" in prose: only values that do not read like a word
@@ -223,7 +235,7 @@ def _iban(_text: str, match: re.Match[str]) -> bool:
 
 def _phone(_text: str, match: re.Match[str]) -> bool:
     digits = sum(c.isdigit() for c in match.group(0))
-    return 8 <= digits <= 15
+    return (9 if match.group(0)[0] == "0" else 8) <= digits <= 15
 
 
 EMAIL_SERVICE_USERS = {"git"}
@@ -436,13 +448,31 @@ PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "PHONE_NUMBER",
         _r(
-            r"\+[2-9][0-9]{0,2}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,4}"
+            r"\+[1-9][0-9]{0,2}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?[0-9]{1,4}"
             r"(?:[ .-][0-9]{2,8}){1,4}(?![0-9]|[.-][0-9])"
         ),
-        r"\+[2-9]",
+        r"\+[1-9]",
         0,
         _phone,
         not_after=WORD + "+",
+        pii=True,
+    ),
+    Detector(  # national format with a trunk 0: 07700 900 123, 0490 75 40 81
+        "PHONE_NUMBER",
+        _r(r"0[0-9]{2,4}[ -][0-9]{2,4}(?:[ -][0-9]{2,4}){1,3}(?![0-9]|[.-][0-9])"),
+        "0[0-9]{2,4}[ -][0-9]{2}",
+        0,
+        _phone,
+        not_after=DIGIT + ".+-",
+        pii=True,
+    ),
+    Detector(  # area code in parentheses: (37) 788-0631
+        "PHONE_NUMBER",
+        _r(r"\([0-9]{2,4}\)[ .-]?[0-9]{3,4}[ .-][0-9]{3,4}(?![0-9]|[.-][0-9])"),
+        r"\([0-9]{2,4}\)[ .-]?[0-9]{3}",
+        0,
+        _phone,
+        not_after=DIGIT,
         pii=True,
     ),
     Detector(

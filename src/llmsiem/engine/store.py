@@ -37,6 +37,7 @@ class LoadReport:
     rejected: int = 0
     fast_path: bool = True
     rescrubbed: int = 0
+    """Rows of a bulk load that went through the per-record pipeline to be scrubbed."""
 
 
 class _Staging:
@@ -139,10 +140,11 @@ class EventStore:
     def load_file(self, path: Path, pipeline: Pipeline) -> LoadReport:
         """Load one normalized JSONL file through ``pipeline``, in bulk where possible.
 
-        DuckDB reads the whole file; the rows the scrubber would change are then replaced
-        by what the per-record pipeline makes of their lines. A file with any row DuckDB
-        cannot type or that lacks a required field goes through the pipeline record by
-        record instead, so each bad record reaches the dead letter with its line.
+        DuckDB reads the whole file and the pipeline scrubs the new rows in bulk; rows it
+        cannot scrub in SQL are replaced by what the per-record pipeline makes of their
+        lines. A file with any row DuckDB cannot type or that lacks a required field goes
+        through the pipeline record by record instead, so each bad record reaches the dead
+        letter with its line.
         """
         first_seq = self.next_seq
         rejected_before = pipeline.rejected

@@ -460,10 +460,10 @@ PII_DETECTORS: tuple[Detector, ...] = (
     Detector(  # national format with a trunk 0: 07700 900 123, 0490 75 40 81
         "PHONE_NUMBER",
         _r(r"0[0-9]{2,4}[ -][0-9]{2,4}(?:[ -][0-9]{2,4}){1,3}(?![0-9]|[.-][0-9])"),
-        "0[0-9]{2,4}[ -][0-9]{2}",
+        TOKEN_START + "0[0-9]{2,4}[ -][0-9]{2}",
         0,
         _phone,
-        not_after=DIGIT + ".+-",
+        not_after=WORD + ".+-",
         pii=True,
     ),
     Detector(  # area code in parentheses: (37) 788-0631

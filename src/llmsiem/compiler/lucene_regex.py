@@ -38,12 +38,18 @@ from sigma.types import SigmaString, SpecialChars
 sre: Any = importlib.import_module("re._constants")
 sre_parse: Any = importlib.import_module("re._parser")
 
-__all__ = ["UntranslatableRegex", "lucene_contains_regex", "to_lucene_regex"]
+__all__ = [
+    "UntranslatableRegex",
+    "lucene_contains_regex",
+    "to_lucene_regex",
+    "to_lucene_regexes",
+]
 
 Position = Literal["contains", "startswith", "endswith", "exact"]
 Interval = tuple[int, int]
 
 MAX_CODE_POINT = 0x10FFFF
+MAX_ALTERNATIVES = 16
 ANY_STRING = ".*"
 EMPTY = "()"
 # Characters with a meaning in Lucene RegExp (all syntax flags on) or in a query_string
@@ -157,6 +163,10 @@ def _case_close(intervals: tuple[Interval, ...]) -> tuple[Interval, ...]:
 
 def _char(cp: int, in_class: bool) -> str:
     char = chr(cp)
+    if char == "\\" and not in_class:
+        # ``[\\]``, not ``\\``: in a query_string ``/.../`` term, ``\\/`` would swallow the
+        # closing slash when the value ends in a backslash.
+        return "[\\\\]"
     if char in _SPECIAL or (in_class and 0x21 <= cp <= 0x7E and not char.isalnum()):
         return "\\" + char
     return char
@@ -339,9 +349,7 @@ def _quantifier(low: int, high: int) -> str:
     return f"{{{low},{high}}}"
 
 
-def to_lucene_regex(pattern: str, *, ignore_case: bool = False) -> str:
-    """A whole-value Lucene RegExp (no slashes) accepting exactly the strings in which the
-    rule regex ``pattern`` finds a match (``ignore_case``: Sigma's ``|i``)."""
+def _parse(pattern: str, ignore_case: bool) -> tuple[list[tuple[Any, Any]], int]:
     try:
         parsed = sre_parse.parse(pattern, re.IGNORECASE if ignore_case else 0)
     except re.error as error:
@@ -349,7 +357,39 @@ def to_lucene_regex(pattern: str, *, ignore_case: bool = False) -> str:
     flags = parsed.state.flags
     if flags & re.VERBOSE:
         raise UntranslatableRegex("verbose mode (?x) is not supported")
-    return _Emitter().seq(parsed.data, flags, True, True)
+    return list(parsed.data), flags
+
+
+def to_lucene_regex(pattern: str, *, ignore_case: bool = False) -> str:
+    """A whole-value Lucene RegExp (no slashes) accepting exactly the strings in which the
+    rule regex ``pattern`` finds a match (``ignore_case``: Sigma's ``|i``)."""
+    items, flags = _parse(pattern, ignore_case)
+    return _Emitter().seq(items, flags, True, True)
+
+
+def to_lucene_regexes(
+    pattern: str, *, ignore_case: bool = False, limit: int = MAX_ALTERNATIVES
+) -> list[str]:
+    """Like :func:`to_lucene_regex`, split into whole-value regexes whose union is the same
+    language, one per top-level alternative. Searching for ``A|B`` is searching for ``A`` or
+    for ``B``; OR-ing the parts keeps each determinized automaton small where one union of
+    independent counters (``.*X{36}.*|.*Y{40}.*``) would exceed Lucene's 10,000-state budget."""
+    items, flags = _parse(pattern, ignore_case)
+    emitter = _Emitter()
+    return [emitter.seq(part, flags, True, True) for part in _alternatives(items, limit)]
+
+
+def _alternatives(items: list[tuple[Any, Any]], limit: int) -> list[list[tuple[Any, Any]]]:
+    """The top-level alternatives of a pattern (at most ``limit``; else the whole pattern)."""
+    if len(items) != 1:
+        return [items]
+    op, av = items[0]
+    if op is sre.SUBPATTERN and not av[1] and not av[2]:  # a group without scoped flags
+        return _alternatives(list(av[3]), limit)
+    if op is not sre.BRANCH:
+        return [items]
+    parts = [part for alternative in av[1] for part in _alternatives(list(alternative), limit)]
+    return parts if len(parts) <= limit else [items]
 
 
 def lucene_contains_regex(
@@ -389,7 +429,16 @@ def lucene_contains_regex(
 @lru_cache(maxsize=1)
 def _lower_classes() -> dict[int, tuple[int, ...]]:
     """Characters with the same (single-character) lower case, the engine's ``ILIKE``."""
-    return _group_by(lambda char: char.lower() if len(char.lower()) == 1 else char)
+    return _group_by(_simple_lower)
+
+
+def _simple_lower(char: str) -> str:
+    """Unicode's simple lower-case mapping, as DuckDB applies it: ``str.lower`` is the full
+    mapping, which differs only for U+0130 (capital I with dot, simple lower case ``i``)."""
+    if char == "\u0130":
+        return "i"
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
 
 
 def _plain_char(char: str, ignore_case: bool) -> str:

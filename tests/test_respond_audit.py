@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import subprocess
 import sys
@@ -132,7 +133,7 @@ state, name = Path(sys.argv[1]), sys.argv[2]
 config = RunnerConfig(execute=True, state_dir=state, approve_high_impact=False,
                       per_action_limit=10_000, global_limit=10_000, dedup_seconds=0)
 runner = Runner(config, load_playbooks(), actor=name, audit_key=sys.argv[3].encode())
-for n in range(60):
+for n in range(150):
     alert = {
         "event": {"kind": "alert", "id": f"{name}-{n}"},
         "rule": {"id": "r", "name": "correlation_guardrail_block_burst"},
@@ -160,9 +161,13 @@ def test_two_runner_processes_share_one_state_folder(tmp_path: Path) -> None:
     log = AuditLog(state / "audit.jsonl", AUDIT_KEY)
     report = log.verify()
     assert report.problems == [] and report.warnings == []
-    requests = [r for r in log.records() if r["kind"] == "request"]
-    assert len(requests) == 120
-    assert len(json.loads(env_file.read_text())["users"]) == 120
+    records = log.records()
+    requests = [r for r in records if r["kind"] == "request"]
+    assert len(requests) == 300
+    assert len(json.loads(env_file.read_text())["users"]) == 300
+    writers = [r["actor"] for r in records if r["kind"] == "alert"]
+    switches = sum(1 for a, b in itertools.pairwise(writers) if a != b)
+    assert switches >= 2, "the two processes never wrote at the same time"
 
 
 def test_cli_refuses_to_execute_without_the_key_and_verifies_with_it(

@@ -283,6 +283,34 @@ def _bearer(rng: random.Random) -> Sample:
     return Sample("bearer_token", f"Authorization: Bearer {value}", (value,))
 
 
+def _llm_gateway_key(rng: random.Random) -> Sample:
+    """Keys of LLM gateways and tracing tools (OpenRouter, Groq, Langfuse, LangSmith)."""
+    value = rng.choice(
+        [
+            "sk-or-v1-" + _pick(rng, HEX, 64),
+            "gsk_" + _pick(rng, ALNUM, 52),
+            "sk-lf-" + str(uuid.UUID(int=rng.getrandbits(128))),
+            f"lsv2_{rng.choice(['pt', 'sk'])}_{_pick(rng, HEX, 32)}_{_pick(rng, HEX, 10)}",
+        ]
+    )
+    return Sample("llm_gateway_key", value, (value,))
+
+
+def _chat_bot_token(rng: random.Random) -> Sample:
+    """Discord and Telegram bot tokens."""
+    if rng.random() < 0.5:
+        user_id = base64.b64encode(str(rng.randint(10**17, 10**19)).encode()).decode()
+        value = f"{user_id.rstrip('=')}.{_pick(rng, B64URL, 6)}.{_pick(rng, B64URL, 38)}"
+    else:
+        value = f"{rng.randint(10**8, 10**10 - 1)}:AA{_pick(rng, B64URL, 33)}"
+    return Sample("chat_bot_token", value, (value,))
+
+
+def _google_oauth_secret(rng: random.Random) -> Sample:
+    value = "GOCSPX-" + _pick(rng, B64URL, 28)
+    return Sample("google_oauth_secret", value, (value,))
+
+
 def _ssn_dashed(rng: random.Random) -> Sample:
     area = rng.choice([n for n in range(1, 900) if n != 666])
     value = f"{area:03d}{rng.choice('- ')}{rng.randint(1, 99):02d}"
@@ -409,6 +437,9 @@ GENERATORS: dict[str, Callable[[random.Random], Sample]] = {
     "jwt": _jwt,
     "pem_private_key": _pem,
     "slack": _slack,
+    "llm_gateway_key": _llm_gateway_key,
+    "chat_bot_token": _chat_bot_token,
+    "google_oauth_secret": _google_oauth_secret,
     "url_password": _url_password,
     "password_assignment": _password_assignment,
     "bearer_token": _bearer,

@@ -117,10 +117,6 @@ def _twilio_token(text: str, match: re.Match[str]) -> bool:
     return bool(TWILIO_CONTEXT.search(window.replace(match.group(1), " ")))
 
 
-def _random_token(_text: str, match: re.Match[str]) -> bool:
-    return _has_classes(match.group(0)[-20:] if len(match.group(0)) > 40 else match.group(0))
-
-
 def _openai(_text: str, match: re.Match[str]) -> bool:
     """Project, service-account and admin keys by prefix; bare ``sk-`` only if random."""
     value = match.group(0)
@@ -259,6 +255,23 @@ def _r(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
+# Provider tokens recognised by a fixed prefix: type, prefix (also the needle), body.
+PREFIXED_TOKENS = (
+    ("GOOGLE_OAUTH_SECRET", "GOCSPX-", r"[A-Za-z0-9_-]{28}"),
+    ("DATABRICKS_TOKEN", "dapi", r"[0-9a-f]{32}(?:-[0-9])?"),
+    ("GROQ_KEY", "gsk_", r"[A-Za-z0-9]{48,56}"),
+    ("XAI_KEY", "xai-", r"[A-Za-z0-9]{70,90}"),
+    ("REPLICATE_TOKEN", "r8_", r"[A-Za-z0-9]{37}"),
+    ("PERPLEXITY_KEY", "pplx-", r"[A-Za-z0-9]{40,56}"),
+    ("OPENROUTER_KEY", "sk-or-v1-", r"[0-9a-f]{64}"),
+    ("LANGSMITH_KEY", "lsv2_", r"(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}"),
+    ("LANGFUSE_KEY", "sk-lf-", r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"),
+    ("SHOPIFY_TOKEN", "shp", r"(?:at|ss|ca|pa)_[0-9a-fA-F]{32}"),
+    ("DIGITALOCEAN_TOKEN", "do", r"[por]_v1_[0-9a-f]{64}"),
+    ("SQUARE_TOKEN", "sq0", r"(?:atp|csp)-[0-9A-Za-z_-]{22,43}"),
+)
+
+
 # An unquoted value ends at one of these (and never starts a structure: "{", "[").
 KEYWORD_VALUE_STOP = r"\s\"'`,;&{}\[\]\)<>"
 
@@ -329,6 +342,25 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
         _openai,
     ),
     Detector("GCP_KEY", _r(r"AIza[0-9A-Za-z_-]{35}"), "AIza"),
+    *(
+        Detector(kind, _r(re.escape(prefix) + body + END), re.escape(prefix) + body)
+        for kind, prefix, body in PREFIXED_TOKENS
+    ),
+    Detector(
+        "DISCORD_TOKEN",
+        _r(r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}" + END),
+        r"[MNO][A-Za-z0-9_-]{23}[A-Za-z0-9_-]{0,2}\.[A-Za-z0-9_-]{6}\.",
+    ),
+    Detector(
+        "TELEGRAM_TOKEN",
+        _r(r"[0-9]{8,10}:AA[0-9A-Za-z_-]{33}" + END),
+        r"[0-9]{8}:AA[0-9A-Za-z_-]{33}",
+    ),
+    Detector(
+        "MAILCHIMP_KEY",
+        _r(r"[0-9a-f]{32}-us[0-9]{1,2}" + END),
+        r"[0-9a-f]{32}-us[0-9]",
+    ),
     Detector(
         "GCP_SERVICE_ACCOUNT",
         _r(r"private_key_id[\"']?\s*[:=]\s*[\"']?([0-9a-f]{40})(?![0-9a-f])"),

@@ -226,3 +226,15 @@ def test_plan_records_carry_the_stable_address(tmp_path: Path) -> None:
 def test_plan_shape_is_unchanged(tmp_path: Path) -> None:
     plan = Plan("a", "p", {"x": 1}, {"x": 2}, "low")
     assert plan.changes and plan.diff() == '{"x": 1} -> {"x": 2}'
+
+
+def test_a_bad_respond_yml_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from llmsiem.cli.main import cli
+
+    config = tmp_path / "respond.yml"
+    config.write_text("execute: false\nno_such_setting: 1\n")
+    result = CliRunner().invoke(cli, ["respond", "kill-switch", "status", "--config", str(config)])
+    assert result.exit_code == 2 and "respond.yml" in result.output
+    assert "no_such_setting" in result.output and "Traceback" not in result.output

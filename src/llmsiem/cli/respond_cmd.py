@@ -23,7 +23,7 @@ from llmsiem.plugins import PluginError
 from llmsiem.records import read_records
 from llmsiem.respond.alert import AlertError, check_alert
 from llmsiem.respond.audit import AUDIT_KEY_ENV, AuditKeyError, AuditLog, audit_key_from_env
-from llmsiem.respond.config import RunnerConfig
+from llmsiem.respond.config import ConfigError, RunnerConfig
 from llmsiem.respond.playbook import PlaybookLoadError, load_playbooks
 from llmsiem.respond.registry import ACTIONS
 from llmsiem.respond.runner import Runner
@@ -37,10 +37,17 @@ config_option = click.option(
 )
 
 
+def load_config(config_path: Path | None) -> RunnerConfig:
+    try:
+        return RunnerConfig.load(config_path)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+
+
 def make_runner(
     config_path: Path | None, execute: bool = False, actor: str | None = None
 ) -> Runner:
-    config = RunnerConfig.load(config_path)
+    config = load_config(config_path)
     config.execute = config.execute or execute
     try:
         playbooks = load_playbooks()
@@ -229,7 +236,7 @@ def actions_cmd(output_format: str) -> None:
 @config_option
 def kill_switch_cmd(state: str, config_path: Path | None) -> None:
     """Stop (on) or allow (off) every response action at once."""
-    config = RunnerConfig.load(config_path)
+    config = load_config(config_path)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     if state == "on":
         config.kill_switch.write_text("response actions stopped\n")
@@ -248,7 +255,7 @@ def audit_group() -> None:
 @format_option
 def audit_verify(config_path: Path | None, output_format: str) -> None:
     """Check the audit log's keyed chain and head; exit 1 when it was tampered with."""
-    config = RunnerConfig.load(config_path)
+    config = load_config(config_path)
     log = AuditLog(config.state_dir / "audit.jsonl", _audit_key())
     if not log.path.exists():
         raise CommandError(f"{log.path}: no audit log")

@@ -8,6 +8,10 @@ from pathlib import Path
 import yaml
 
 
+class ConfigError(ValueError):
+    """A ``respond.yml`` that cannot be read or names unknown settings."""
+
+
 @dataclass
 class RunnerConfig:
     """Policy limits, retry budget and state folder of the response runner."""
@@ -30,12 +34,18 @@ class RunnerConfig:
 
     @classmethod
     def load(cls, path: Path | None) -> RunnerConfig:
+        """Settings from ``respond.yml``; ConfigError names the file and the problem."""
         if path is None:
             return cls()
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if "state_dir" in data:
-            data["state_dir"] = Path(data["state_dir"])
-        return cls(**data)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path}: expected a mapping of settings")
+            if "state_dir" in data:
+                data["state_dir"] = Path(data["state_dir"])
+            return cls(**data)
+        except (OSError, yaml.YAMLError, TypeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
 
     @property
     def kill_switch(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError, field_validator
 
-from llmsiem.respond.playbook import LEVELS
+from llmsiem.levels import DEFAULT_LEVEL, LEVELS
 
 MAX_DEPTH = 32
 
@@ -41,7 +41,7 @@ class _Rule(_Part):
 
 
 class _AlertMeta(_Part):
-    level: StrictStr = "medium"
+    level: StrictStr = DEFAULT_LEVEL
     title: StrictStr | None = None
 
     @field_validator("level")

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from llmsiem.event import get_dotted
+from llmsiem.levels import DEFAULT_LEVEL, rank
 from llmsiem.plugins import PluginError
 from llmsiem.resources import content_dir
 from llmsiem.respond.action import Action
 from llmsiem.respond.registry import ACTIONS
-
-LEVELS = ["informational", "low", "medium", "high", "critical"]
 
 
 class PlaybookLoadError(Exception):
@@ -58,8 +57,8 @@ class Trigger:
     min_level: str = "high"
 
     def matches(self, alert: dict[str, Any]) -> bool:
-        level = alert.get("llmsiem", {}).get("alert", {}).get("level", "medium")
-        if LEVELS.index(level) < LEVELS.index(self.min_level):
+        level = alert.get("llmsiem", {}).get("alert", {}).get("level", DEFAULT_LEVEL)
+        if rank(level) < rank(self.min_level):
             return False
         rule = alert.get("rule", {})
         named = {rule.get("name"), rule.get("id")} & set(self.rules)

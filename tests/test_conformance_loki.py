@@ -128,3 +128,16 @@ def test_backticks_quotes_and_line_breaks_survive_logql_quoting(text: str, expec
     (query,) = backend.convert(SigmaCollection.from_yaml(QUOTING_RULE))
     assert "\n" not in query
     assert _labels(query, **{"llmsiem.prompt.text": text}) is expected
+
+
+def test_partitioned_rule_keeps_every_alternative() -> None:
+    """An over-long rule split into queries keeps all alternatives of its top-level OR."""
+    from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionOR
+    from sigma.types import SigmaString
+
+    from llmsiem.compiler.backends import JsonLogQLBackend
+
+    leaves = [ConditionFieldEqualsValueExpression("f", SigmaString(str(n))) for n in range(3)]
+    parts = JsonLogQLBackend().partition_rule(ConditionOR(leaves), 2)  # type: ignore[arg-type]
+    kept = [str(leaf.value) for part in parts for leaf in part.args]
+    assert sorted(kept) == ["0", "1", "2"] and len(parts) == 2

@@ -16,12 +16,15 @@ gives each Sigma value its meaning under that rule:
 
 from __future__ import annotations
 
+import copy
+import itertools
 import re
+from collections import deque
 from functools import cache
 from typing import Any, ClassVar
 
 from sigma.backends.loki import LogQLBackend
-from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionItem, ConditionOR
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
@@ -49,6 +52,18 @@ _FLAG_LETTERS = (
 def array_fields() -> frozenset[str]:
     """Schema fields that hold JSON arrays, which Loki's json parser does not extract."""
     return frozenset(name for name, kind in leaf_fields().items() if kind.endswith("[]"))
+
+
+def _top_or(condition: Any) -> ConditionOR | None:
+    """The OR nearest the root of a parsed condition (breadth first)."""
+    queue: deque[Any] = deque([condition])
+    while queue:
+        node = queue.popleft()
+        if isinstance(node, ConditionOR):
+            return node
+        if isinstance(node, ConditionItem):
+            queue.extend(node.args)
+    return None
 
 
 class WholeValueRegex(SigmaRegularExpression):
@@ -85,6 +100,24 @@ class JsonLogQLBackend(LogQLBackend):
             ):
                 condition.value = whole_value_regex(condition.value)
         return super().update_parsed_conditions(condition, negated)
+
+    def partition_rule(self, condition: Any, partitions: int) -> list[Any]:
+        """Split an over-long rule into queries over parts of its top-level OR, every part
+        kept (pySigma-backend-loki 0.15 slices ``n // partitions`` arguments per query and
+        drops the remainder: 3 alternatives in 2 queries lost the third)."""
+        top = _top_or(condition)
+        if top is None:
+            return [condition]
+        count = min(partitions, len(top.args))
+        bounds = [round(k * len(top.args) / count) for k in range(count + 1)]
+        parts = []
+        for start, end in itertools.pairwise(bounds):
+            copied = copy.deepcopy(condition)
+            copied_top = _top_or(copied)
+            assert copied_top is not None
+            copied_top.args = copied_top.args[start:end]
+            parts.append(copied)
+        return parts
 
     def convert_correlation_aggregation_from_template(
         self, rule: SigmaCorrelationRule, correlation_type: Any, method: str, search: str

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import string
+import time
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +171,7 @@ def test_documents_of_any_shape_never_raise_and_never_keep_a_generated_secret(
         assert not any(needle in leaf for needle in sample.needles), (sample.kind, leaf[:200])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(document=st.dictionaries(st.text(max_size=8), json_values, max_size=6))
 def test_scrub_document_never_raises(document: dict[str, Any]) -> None:
     SCRUBBER.scrub_document(document)
@@ -186,3 +188,25 @@ def test_pre_filter_skips_the_clean_demo_events(repo: Path) -> None:
         SCRUBBER.scrub_document(document)
         with_findings += "redaction" in document["llmsiem"]
     assert with_findings and len(flagged) <= with_findings + 0.05 * len(lines), len(flagged)
+
+
+ADVERSARIAL = {
+    "spaced digits": "1 2 " * 25_000,
+    "digit run": "4" * 100_000,
+    "key prefixes": "sk-" * 33_000,
+    "random base64": "".join(
+        random.Random(3).choices(string.ascii_letters + "0123456789", k=100_000)
+    ),
+    "escapes": "\\n\\u201c" * 12_500,
+    "card words": ("card " + "4111 " * 5) * 3_300,
+    "emails": "a@b." * 25_000,
+    "keywords": "password=" * 11_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_100kb_adversarial_text_scrubs_in_bounded_time(name: str) -> None:
+    """Every pattern is linear: no 100 KB input built from its own alphabet stalls it."""
+    start = time.perf_counter()
+    SCRUBBER.scrub_text(ADVERSARIAL[name])
+    assert time.perf_counter() - start < 3.0  # generous: shared CI cores; quadratic took 15 s

@@ -90,7 +90,7 @@ class Detector:
     # False rejects the match; a (start, end) pair narrows it
     check: Callable[[str, re.Match[str]], bool | tuple[int, int] | None] | None = None
     not_after: str = WORD
-    pii: bool = False
+    pii: bool = False  # personal data (identity fields keep it); digit runs, retried inside
 
 
 def _aws_secret(text: str, match: re.Match[str]) -> bool:
@@ -176,25 +176,25 @@ CARD_BRANDS = (
 
 def _card(text: str, match: re.Match[str]) -> tuple[int, int] | None:
     """The longest card number at the match's start: a run of digit groups may run on
-    into the next number (a CVV, a count), so shorter group-aligned prefixes are tried."""
+    into the next number (a CVV, a count), so shorter group-aligned prefixes are tried.
+    A number needs its brand's prefix and length, or a card word just before it."""
     value = match.group(0)
+    digits = value.replace(" ", "").replace("-", "")
+    if len(set(digits)) < 2:
+        return None
+    lengths = {n for prefix, brand in CARD_BRANDS if prefix.match(digits) for n in brand}
+    if CARD_WORDS.search(_before(text, match.start())):
+        lengths = set(range(12, 20))
     candidates = []
+    count = 0
     for end, char in enumerate(value, start=1):
-        if char.isdigit() and value[end : end + 1] in " -":
-            digits = re.sub(r"[ -]", "", value[:end])
-            if len(digits) >= 12:
-                candidates.append((len(digits) in (16, 15), len(digits), end, digits))
-    for *_, end, digits in sorted(candidates, reverse=True):  # 16 and 15 digits first
-        if luhn_valid(digits) and len(set(digits)) > 1 and _card_context(text, match, digits):
+        count += char.isdigit()
+        if count in lengths and char.isdigit() and value[end : end + 1] in " -":
+            candidates.append((count in (16, 15), count, end))
+    for _, count, end in sorted(candidates, reverse=True):  # 16 and 15 digits first
+        if luhn_valid(digits[:count]):
             return match.start(), match.start() + end
     return None
-
-
-def _card_context(text: str, match: re.Match[str], digits: str) -> bool:
-    """A brand's prefix and length, or a card word just before."""
-    if any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in CARD_BRANDS):
-        return True
-    return bool(CARD_WORDS.search(_before(text, match.start())))
 
 
 SSN_WORDS = re.compile(r"ssn|social.?security|soc\.? ?sec|ss#|tax.?id|\btin\b|\bsin\b")
@@ -255,7 +255,18 @@ def _r(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
-# Provider tokens recognised by a fixed prefix: type, prefix (also the needle), body.
+def _guarded(pattern: str, not_after: str) -> re.Pattern[str]:
+    """``pattern`` that may only start where ``starts_clean`` allows.
+
+    For patterns that begin with a character class (digits, base64), the lookbehind lets
+    ``re`` reject a start inside a long run at once instead of trying the whole pattern
+    there, which keeps a 100 KB run of digits linear.
+    """
+    chars = "".join(re.escape(c) for c in sorted(set(not_after)))
+    return re.compile(rf"(?:(?<![{chars}\\])|(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{{4}})){pattern}")
+
+
+# Provider tokens recognised by a fixed prefix: type, prefix (the needle), rest.
 PREFIXED_TOKENS = (
     ("GOOGLE_OAUTH_SECRET", "GOCSPX-", r"[A-Za-z0-9_-]{28}"),
     ("DATABRICKS_TOKEN", "dapi", r"[0-9a-f]{32}(?:-[0-9])?"),
@@ -264,11 +275,11 @@ PREFIXED_TOKENS = (
     ("REPLICATE_TOKEN", "r8_", r"[A-Za-z0-9]{37}"),
     ("PERPLEXITY_KEY", "pplx-", r"[A-Za-z0-9]{40,56}"),
     ("OPENROUTER_KEY", "sk-or-v1-", r"[0-9a-f]{64}"),
-    ("LANGSMITH_KEY", "lsv2_", r"(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}"),
+    ("LANGSMITH_KEY", "lsv2_(?:pt|sk)_", r"[0-9a-f]{32}_[0-9a-f]{10}"),
     ("LANGFUSE_KEY", "sk-lf-", r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"),
-    ("SHOPIFY_TOKEN", "shp", r"(?:at|ss|ca|pa)_[0-9a-fA-F]{32}"),
-    ("DIGITALOCEAN_TOKEN", "do", r"[por]_v1_[0-9a-f]{64}"),
-    ("SQUARE_TOKEN", "sq0", r"(?:atp|csp)-[0-9A-Za-z_-]{22,43}"),
+    ("SHOPIFY_TOKEN", "shp(?:at|ss|ca|pa)_", r"[0-9a-fA-F]{32}"),
+    ("DIGITALOCEAN_TOKEN", "do[por]_v1_", r"[0-9a-f]{64}"),
+    ("SQUARE_TOKEN", "sq0(?:atp|csp)-", r"[0-9A-Za-z_-]{22,43}"),
 )
 
 
@@ -297,28 +308,26 @@ def _keyword_detector(kind: str, keys: str, *, digits_allowed: bool) -> Detector
 
 
 SECRET_DETECTORS: tuple[Detector, ...] = (
-    Detector("AWS_KEY", AWS_KEY_ID, AWS_KEY_ID.pattern.removesuffix(END)),
+    Detector("AWS_KEY", AWS_KEY_ID, AWS_KEY_ID.pattern.removesuffix("[A-Z0-9]{16}" + END)),
     Detector(
         "AWS_SECRET",
-        _r(r"(" + B64 + r"{40})(?![A-Za-z0-9/+=])"),
+        _guarded(r"(" + B64 + r"{40})(?![A-Za-z0-9/+=])", WORD + "/+="),
         "",  # no needle: runs wherever the base64-run scan finds a candidate run
         1,
         _aws_secret,
         not_after=WORD + "/+=",
     ),
-    Detector(
-        "GITHUB_TOKEN", _r(r"gh[pousr]_[A-Za-z0-9]{36,251}" + END), "gh[pousr]_[A-Za-z0-9]{36}"
-    ),
+    Detector("GITHUB_TOKEN", _r(r"gh[pousr]_[A-Za-z0-9]{36,251}" + END), "gh[pousr]_"),
     Detector("GITHUB_TOKEN", _r(r"github_pat_[A-Za-z0-9_]{22,255}"), "github_pat_"),
     Detector("GITLAB_TOKEN", _r(r"glpat-[A-Za-z0-9_-]{20,64}"), "glpat-"),
-    Detector("HUGGINGFACE_TOKEN", _r(r"hf_[A-Za-z0-9]{30,64}" + END), "hf_[A-Za-z0-9]{30}"),
-    Detector("NPM_TOKEN", _r(r"npm_[A-Za-z0-9]{36}" + END), "npm_[A-Za-z0-9]{36}"),
+    Detector("HUGGINGFACE_TOKEN", _r(r"hf_[A-Za-z0-9]{30,64}" + END), "hf_"),
+    Detector("NPM_TOKEN", _r(r"npm_[A-Za-z0-9]{36}" + END), "npm_"),
     Detector("PYPI_TOKEN", _r(r"pypi-Ag[A-Za-z0-9_-]{40,400}"), "pypi-Ag"),
-    Detector("TWILIO_SID", _r(r"AC[0-9a-f]{32}" + END), "AC[0-9a-f]{32}"),
-    Detector("TWILIO_KEY", _r(r"SK[0-9a-f]{32}" + END), "SK[0-9a-f]{32}"),
+    Detector("TWILIO_SID", _r(r"AC[0-9a-f]{32}" + END), "AC[0-9a-f]{4}"),
+    Detector("TWILIO_KEY", _r(r"SK[0-9a-f]{32}" + END), "SK[0-9a-f]{4}"),
     Detector(
         "TWILIO_KEY",
-        _r(r"([0-9a-f]{32})(?![0-9A-Za-z])"),
+        _guarded(r"([0-9a-f]{32})(?![0-9A-Za-z])", WORD),
         "(?i)" + TWILIO_CONTEXT.pattern,
         1,
         _twilio_token,
@@ -327,7 +336,7 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "SENDGRID_KEY",
         _r(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}" + END),
-        r"SG\.[A-Za-z0-9_-]{22}\.",
+        r"SG\.",
     ),
     Detector(
         "STRIPE_KEY", _r(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}"), "(?:sk|rk)_(?:live|test)_"
@@ -337,29 +346,26 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "OPENAI_KEY",
         _r(r"sk-(?!ant-)(?:(?:proj|svcacct|admin|None)-)?[A-Za-z0-9_-]{20,400}"),
-        "sk-[A-Za-z0-9_-]{20}",
+        "sk-",
         0,
         _openai,
     ),
     Detector("GCP_KEY", _r(r"AIza[0-9A-Za-z_-]{35}"), "AIza"),
-    *(
-        Detector(kind, _r(re.escape(prefix) + body + END), re.escape(prefix) + body)
-        for kind, prefix, body in PREFIXED_TOKENS
-    ),
+    *(Detector(kind, _r(prefix + rest + END), prefix) for kind, prefix, rest in PREFIXED_TOKENS),
     Detector(
         "DISCORD_TOKEN",
-        _r(r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}" + END),
-        r"[MNO][A-Za-z0-9_-]{23}[A-Za-z0-9_-]{0,2}\.[A-Za-z0-9_-]{6}\.",
+        _guarded(r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}" + END, WORD),
+        r"\.[A-Za-z0-9_-]{6}\.",
     ),
     Detector(
         "TELEGRAM_TOKEN",
-        _r(r"[0-9]{8,10}:AA[0-9A-Za-z_-]{33}" + END),
-        r"[0-9]{8}:AA[0-9A-Za-z_-]{33}",
+        _guarded(r"[0-9]{8,10}:AA[0-9A-Za-z_-]{33}" + END, WORD),
+        r"[0-9]:AA",
     ),
     Detector(
         "MAILCHIMP_KEY",
-        _r(r"[0-9a-f]{32}-us[0-9]{1,2}" + END),
-        r"[0-9a-f]{32}-us[0-9]",
+        _guarded(r"[0-9a-f]{32}-us[0-9]{1,2}" + END, WORD),
+        r"-us[0-9]",
     ),
     Detector(
         "GCP_SERVICE_ACCOUNT",
@@ -408,14 +414,14 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "BASIC_AUTH",
         _r(URL_CREDENTIALS + "(?=[A-Za-z0-9.-])"),
-        r"://[^\s:/@\"'<>]{0,64}:[^\s/\"'<>]{1,128}@",
+        r"://[^\s:/@\"'<>]*:[^\s/\"'<>]*@",
         1,
         not_after="",
     ),
     Detector(
         "SECRET",
         _r(r"(?i)(?:bearer|token)\s+([A-Za-z0-9._~+/-]{16,2000}=*)"),
-        r"(?i)(?:bearer|token)\s+[A-Za-z0-9._~+/-]{16}",
+        r"(?i)(?:bearer|token)\s+[A-Za-z0-9._~+/-]",
         1,
         _bearer,
         not_after="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -431,10 +437,11 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
 PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "EMAIL_ADDRESS",
-        _r(
+        _guarded(
             r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
             r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}"
-            r"(?![A-Za-z0-9-])"
+            r"(?![A-Za-z0-9-])",
+            WORD + ".%+-",
         ),
         "[A-Za-z0-9._%+-]@[A-Za-z0-9]",
         0,
@@ -444,7 +451,8 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "CREDIT_CARD",
-        _r(r"[0-9](?:[ -]?[0-9]){11,18}(?!-?[A-Za-z0-9_])"),  # not inside a longer token
+        # groups of 3 to 6 digits after a first group of 4, or one run of digits
+        _guarded(r"[0-9]{4}(?:[ -]?[0-9]{3,6}){2,4}(?!-?[A-Za-z0-9_])", WORD + "-"),
         TOKEN_START + "[0-9](?:[ -]?[0-9]){11}",
         0,
         _card,
@@ -453,14 +461,16 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "US_SSN",
-        _r(r"(?!000|666|9)[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![0-9-])"),
+        _guarded(
+            r"(?!000|666|9)[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![0-9-])", DIGIT + "-"
+        ),
         "[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
         not_after=DIGIT + "-",
         pii=True,
     ),
     Detector(
         "US_SSN",
-        _r(r"(?!000|666|9)[0-9]{3}(?!00)[0-9]{2}(?!0000)[0-9]{4}(?![0-9])"),
+        _guarded(r"(?!000|666|9)[0-9]{3}(?!00)[0-9]{2}(?!0000)[0-9]{4}(?![0-9])", DIGIT),
         "(?i)" + SSN_WORDS.pattern,
         0,
         _ssn_plain,
@@ -469,9 +479,10 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "PHONE_NUMBER",
-        _r(
+        _guarded(
             r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])"
-            r"[2-9][0-9]{2}[ .-][0-9]{4}(?![0-9]|[.-][0-9])"
+            r"[2-9][0-9]{2}[ .-][0-9]{4}(?![0-9]|[.-][0-9])",
+            DIGIT + ".+-",
         ),
         "[0-9]{3}[ .-][0-9]{4}",
         not_after=DIGIT + ".+-",
@@ -491,7 +502,9 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(  # national format with a trunk 0: 07700 900 123, 0490 75 40 81
         "PHONE_NUMBER",
-        _r(r"0[0-9]{2,4}[ -][0-9]{2,4}(?:[ -][0-9]{2,4}){1,3}(?![0-9]|[.-][0-9])"),
+        _guarded(
+            r"0[0-9]{2,4}[ -][0-9]{2,4}(?:[ -][0-9]{2,4}){1,3}(?![0-9]|[.-][0-9])", WORD + ".+-"
+        ),
         TOKEN_START + "0[0-9]{2,4}[ -][0-9]{2}",
         0,
         _phone,
@@ -509,8 +522,10 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "IBAN_CODE",
-        _r(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
-        "[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2}",
+        _guarded(
+            r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])", WORD
+        ),
+        "[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}",
         0,
         _iban,
         pii=True,

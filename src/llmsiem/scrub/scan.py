@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import re2
 
 from llmsiem.scrub.decoding import (
-    BASE64_NEEDLE,
     View,
     base64_candidates,
     decode_base64,
@@ -31,11 +30,10 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _needle_set() -> re2.Set:
-    """Every detector's needle, then (last) the needle of a base64 run."""
+    """Every detector's needle (short: counted repeats over broad classes blow up RE2's DFA)."""
     needles = re2.Set.SearchSet(re2.Options())
     for detector in NEEDLED:
         needles.Add(detector.needle)
-    needles.Add(BASE64_NEEDLE)
     needles.Compile()
     return needles
 
@@ -55,9 +53,8 @@ class Span:
 def _candidates(text: str) -> tuple[list[Detector], list[tuple[int, int, str]]]:
     """Detectors whose needle occurs in ``text``, and its base64 runs worth decoding."""
     text = _valid_utf8(text)
-    hits = sorted(NEEDLES.Match(text) or ())
-    runs = base64_candidates(text) if hits and hits[-1] == len(NEEDLED) else []
-    detectors = [NEEDLED[i] for i in hits if i < len(NEEDLED)]
+    detectors = [NEEDLED[i] for i in sorted(NEEDLES.Match(text) or ())]
+    runs = base64_candidates(text)
     if runs:
         detectors.extend(RUN_DETECTORS)
     return detectors, runs
@@ -86,15 +83,15 @@ def might_contain_sensitive(text: str) -> bool:
 
 
 def _matches(detector: Detector, text: str) -> list[tuple[int, int]]:
-    """Spans of the detector's value; a rejected match is retried one character later."""
+    """Spans of the detector's value."""
     found = []
     position = 0
     while (match := detector.pattern.search(text, position)) is not None:
         verdict = starts_clean(text, match.start(), detector.not_after) and (
             detector.check is None or detector.check(text, match)
         )
-        if not verdict:
-            position = match.start() + 1
+        if not verdict:  # digit runs may hold a number one group later; tokens may not
+            position = match.start() + 1 if detector.pii else match.end()
             continue
         span = verdict if isinstance(verdict, tuple) else match.span(detector.group)
         found.append(span)

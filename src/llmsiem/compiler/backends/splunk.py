@@ -12,7 +12,12 @@ pySigma-backend-splunk 2.1 gets four things wrong for this pack, fixed here by s
   straddles a bucket boundary is missed, and group-by values are compared case-sensitively.
 
 Correlations therefore use ``streamstats time_window=<timespan>`` over time-sorted events:
-every event closes a window ending at it, as in the embedded engine.
+every event closes a window ending at it, as in the embedded engine. A window holds at most
+``max_stream_window`` events (limits.conf, 10,000 by default), so a larger burst in one
+group is counted over its latest 10,000 events.
+
+Splunk AppInspect fails an app whose files contain ``rm -rf``; a value that spells it is
+matched by an equivalent case-insensitive regex with the flag written as ``[r]``.
 """
 
 from __future__ import annotations

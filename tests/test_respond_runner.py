@@ -238,3 +238,26 @@ def test_a_bad_respond_yml_is_a_usage_error_naming_the_file(tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["respond", "kill-switch", "status", "--config", str(config)])
     assert result.exit_code == 2 and "respond.yml" in result.output
     assert "no_such_setting" in result.output and "Traceback" not in result.output
+
+
+def test_a_state_folder_from_the_index_addressed_runner_is_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from llmsiem.cli.main import cli
+
+    state = tmp_path / "state"
+    state.mkdir()
+    with sqlite3.connect(state / "respond.db") as db:
+        db.execute(
+            "CREATE TABLE executed (idempotency_key TEXT PRIMARY KEY, run_id TEXT, "
+            "playbook TEXT, step INTEGER, action TEXT, undo TEXT, undone INTEGER DEFAULT 0)"
+        )
+    config = tmp_path / "respond.yml"
+    config.write_text(f"state_dir: {state}\n")
+    monkeypatch.setenv("LLMSIEM_AUDIT_KEY", AUDIT_KEY.decode())
+    result = CliRunner().invoke(cli, ["respond", "approvals", "--config", str(config)])
+    assert result.exit_code == 2 and "older llmsiem" in result.output

@@ -27,6 +27,7 @@ from llmsiem.respond.config import ConfigError, RunnerConfig
 from llmsiem.respond.playbook import PlaybookLoadError, load_playbooks
 from llmsiem.respond.registry import ACTIONS
 from llmsiem.respond.runner import Runner
+from llmsiem.respond.state import StateError
 from llmsiem.respond.step import Status, StepRecord
 
 config_option = click.option(
@@ -55,7 +56,7 @@ def make_runner(
         return Runner(
             config, playbooks, actor=actor or os.environ.get("USER", "llmsiem"), audit_key=key
         )
-    except (PlaybookLoadError, AuditKeyError) as exc:
+    except (PlaybookLoadError, AuditKeyError, StateError) as exc:
         raise CommandError(str(exc)) from exc
 
 

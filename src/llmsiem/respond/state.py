@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS seen_signatures (signature TEXT PRIMARY KEY, expires 
 """
 
 
+class StateError(RuntimeError):
+    """A state database this version cannot use; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class Execution:
     """An executed action as stored for undo."""
@@ -81,6 +85,12 @@ class StateStore:
             # WAL + NORMAL: commits survive a killed process; only power loss can drop the
             # last ones (dedup and rate counters; the audit log is the record of actions).
             self.db.execute("PRAGMA synchronous=NORMAL")
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(executed)")}
+            if "step" in columns:
+                raise StateError(
+                    f"{path} was written by an older llmsiem (steps addressed by index); "
+                    "finish its approvals and undos with that version, then move it away"
+                )
             self.db.executescript(SCHEMA)
 
     @contextmanager

@@ -19,6 +19,7 @@ from llmsiem.compiler.lucene_regex import (
     UntranslatableRegex,
     lucene_contains_regex,
     to_lucene_regex,
+    to_lucene_regexes,
 )
 from llmsiem.conformance.lucene import regex_matcher, start_jvm
 
@@ -167,3 +168,44 @@ def test_plain_values_match_case_insensitively(
 def test_plain_values_keep_escaped_wildcards_literal() -> None:
     run = regex_matcher(lucene_contains_regex("a\\*b", ignore_case=False, position="exact"))
     assert run("a*b") and not run("axb")
+
+
+RUN_ALPHABET = "abcsk-_xy. "
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "sk-[a-z_-]{3,}",
+        "sk-(xy-|a-)?[a-z_-]{3,}",
+        "ab_[a-c_]{2}",
+        "a[a-c]{3,}",
+        "[a-c]{2,}[bc][a-c]{2,}",
+        "aba[a-c]{2,}",  # first character repeats: not rewritten, still exact
+        "sk-[a-z_-]{3,}x",  # not at the end: not rewritten
+    ],
+)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_first_occurrence_rewrite_is_exact(pattern: str, data: st.DataObject) -> None:
+    oracle = re.compile(pattern)
+    texts = data.draw(st.lists(st.text(RUN_ALPHABET, max_size=14), min_size=10, max_size=30))
+    texts += data.draw(st.lists(st.from_regex(oracle, alphabet=RUN_ALPHABET), max_size=10))
+    matchers = [regex_matcher(r) for r in to_lucene_regexes(pattern)]
+    for text in texts:
+        assert any(m(text) for m in matchers) == bool(oracle.search(text)), (pattern, text)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "github_pat_[A-Za-z0-9_]{40,}",
+        "sk-(proj-|ant-)?[A-Za-z0-9_-]{32,}",
+        "AIza[0-9A-Za-z_-]{35}",
+        "[A-Za-z0-9+]{20,}[G-Zg-z+][A-Za-z0-9+]{19,}",
+        "(AKIA|ASIA)[A-Z0-9]{16}|gh[pousr]_[A-Za-z0-9]{36}|sk-[A-Za-z0-9_-]{32,}",
+    ],
+)
+def test_overlapping_runs_fit_the_lucene_budget(pattern: str) -> None:
+    for regex in to_lucene_regexes(pattern):
+        regex_matcher(regex)  # raises TooComplexToDeterminizeException when over budget

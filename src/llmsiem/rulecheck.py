@@ -25,6 +25,7 @@ from sigma.validators.base import SigmaValidationIssue, SigmaValidationIssueSeve
 from sigma.validators.core import validators as core_validators
 from sigma.validators.core.tags import NamespaceTagValidator
 
+from llmsiem.compiler import regex_portability
 from llmsiem.compiler.kibana import atlas_catalogue
 from llmsiem.levels import KIBANA_SEVERITY, RISK_SCORE, SPLUNK_SEVERITY
 from llmsiem.resources import content_dir
@@ -242,6 +243,8 @@ def validate_pack(pack: RulePack, samples_root: Path) -> list[Finding]:
             add("fields", f"field {name!r} is not in the LLMEvent schema")
         for message in check_samples(rule, samples_root):
             add("samples", message)
+        for message in regex_portability.check_rule(rule):
+            add("regex", message)
     validator = SigmaValidator(
         [v for key, v in core_validators.items() if key not in EXCLUDED_CORE]
         + [LlmsiemNamespaceTagValidator, AtlasTagValidator, OwaspTagValidator]

@@ -261,6 +261,8 @@ class _Emitter:
         if op is sre.SUBPATTERN or op is sre.BRANCH:
             head = self._group(first, flags, True, trail and only)
             return head + ("" if only else self.seq(rest, flags, False, trail))
+        if trail and (rewritten := self._first_occurrence(items, flags)) is not None:
+            return rewritten
         if op in _REPEATS:
             low, _high, body = av
             if low == 0:  # absorbed by the any-string
@@ -268,6 +270,44 @@ class _Emitter:
             cut = (op, (low, low, body))
             return ANY_STRING + self.seq([cut, *rest], flags, False, trail)
         return ANY_STRING + self.seq(items, flags, False, trail)
+
+    def _first_occurrence(self, items: list[tuple[Any, Any]], flags: int) -> str | None:
+        """A search for a run of one character class ``C`` containing a marker, rewritten
+        to look only at the marker's first occurrence in the run, which is exact because the
+        first occurrence leaves the most of the run after it. Without this, Lucene tracks
+        every overlapping occurrence at once and exceeds its determinization budget
+        (``.*github_pat_[0-9A-Za-z_]{40}.*``). Two shapes, both ending the pattern:
+
+        - ``P Q? C{n,}``: ``P`` a literal whose characters are in ``C``, its first
+          character nowhere else in ``P``; optional parts ``Q`` made of ``C`` characters
+          (implied by ``C{n}``) are dropped;
+        - ``C{n,} D C{m,}``: ``D`` a class inside ``C`` (``.*C{n}[C-D]*D C{m}.*``).
+
+        The run starts at the value's start or after a character outside ``C``.
+        """
+        last = _repeat_set(items[-1], flags)
+        if last is None or last[0] < 1:
+            return None
+        count, run = last
+        head = items[:-1]
+        while head and _optional_within(head[-1], flags, run):
+            head = head[:-1]
+        marker: str | None = None
+        first = _repeat_set(items[0], flags)
+        if len(head) == 2 and first is not None and first[1] == run and first[0] >= 1:
+            inner = _single_set(head[1], flags)
+            if inner is not None and inner != run and _within(inner, run):
+                rest = _intersect(run, _complement(inner))
+                marker = f"{_charset(run)}{{{first[0]}}}{_charset(rest)}*{_charset(inner)}"
+        elif head and all(op is sre.LITERAL for op, _ in head) and not flags & re.IGNORECASE:
+            text = [cp for _, cp in head]
+            if all(_within(((cp, cp),), run) for cp in text) and text[0] not in text[1:]:
+                marker = _first_literal(text, run)
+        if marker is None:
+            return None
+        boundary = _charset(_complement(run))
+        repeat = _charset(run) + _quantifier(count, count)
+        return f"(()|{ANY_STRING}{boundary}){marker}{repeat}{ANY_STRING}"
 
     def _trail(self, items: list[tuple[Any, Any]], flags: int) -> str:
         last, rest = items[-1], items[:-1]
@@ -325,6 +365,92 @@ class _Emitter:
                 raise UntranslatableRegex("word boundary \\b/\\B has no Lucene RegExp equivalent")
             raise UntranslatableRegex("anchor ^/$ is only translatable at the pattern's edges")
         raise UntranslatableRegex(f"unsupported regex construct {op}")
+
+
+def _single_set(item: tuple[Any, Any], flags: int) -> tuple[Interval, ...] | None:
+    """The characters a one-character node matches, or None for any other node."""
+    op, av = item
+    ignore_case = bool(flags & re.IGNORECASE)
+    if op is sre.LITERAL:
+        return _in_set([(sre.LITERAL, av)], ignore_case)
+    if op is sre.NOT_LITERAL:
+        return _in_set([(sre.NEGATE, None), (sre.LITERAL, av)], ignore_case)
+    if op is sre.IN:
+        return _in_set(av, ignore_case)
+    if op is sre.ANY:
+        everything = ((0, MAX_CODE_POINT),)
+        return everything if flags & re.DOTALL else _intersect(everything, _complement(((10, 10),)))
+    return None
+
+
+def _repeat_set(item: tuple[Any, Any], flags: int) -> tuple[int, tuple[Interval, ...]] | None:
+    """(minimum, characters) of a repeat of one class, ``C{n,m}``; None otherwise."""
+    op, av = item
+    if op not in _REPEATS or len(av[2]) != 1:
+        return None
+    chars = _single_set(av[2][0], flags)
+    return None if chars is None else (av[0], chars)
+
+
+def _optional_within(item: tuple[Any, Any], flags: int, run: tuple[Interval, ...]) -> bool:
+    """An optional part (``Q?``) whose every character is in ``run``."""
+    op, av = item
+    return op in _REPEATS and av[0] == 0 and _chars_within(av[2], flags, run)
+
+
+def _chars_within(items: Sequence[tuple[Any, Any]], flags: int, run: tuple[Interval, ...]) -> bool:
+    for item in items:
+        op, av = item
+        chars = _single_set(item, flags)
+        if chars is not None:
+            if not _within(chars, run):
+                return False
+        elif op is sre.BRANCH:
+            if not all(_chars_within(alt, flags, run) for alt in av[1]):
+                return False
+        elif op is sre.SUBPATTERN:
+            if not _chars_within(av[3], (flags | av[1]) & ~av[2], run):
+                return False
+        elif op in _REPEATS:
+            if not _chars_within(av[2], flags, run):
+                return False
+        else:
+            return False
+    return True
+
+
+def _within(inner: tuple[Interval, ...], outer: tuple[Interval, ...]) -> bool:
+    return _normalize((*inner, *outer)) == outer
+
+
+def _intersect(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> tuple[Interval, ...]:
+    return _complement(_normalize((*_complement(a), *_complement(b))))
+
+
+def _first_literal(text: list[int], run: tuple[Interval, ...]) -> str:
+    """``C``-strings ending at the first occurrence of the literal ``text`` (``p`` its first
+    character, nowhere else in it): from the run start, skip ``C-p``; after a ``p``, a
+    mismatch either is ``p`` (restart) or any other character (back to the start)."""
+    start = text[0]
+
+    def other(*excluded: int) -> tuple[Interval, ...]:
+        return _intersect(run, _complement(_normalize((cp, cp) for cp in excluded)))
+
+    def restart(i: int) -> str:  # text[1:i] then p, for every i: nested optionals
+        return "" if i >= len(text) - 1 else f"({_char(text[i], False)}{restart(i + 1)})?"
+
+    def mismatch(i: int) -> str:  # text[1:i] then a character that is neither text[i] nor p
+        options = [_charset(chars)] if (chars := other(text[i], start)) else []
+        if i + 1 < len(text):
+            options.append(_char(text[i], False) + mismatch(i + 1))
+        return "(" + "|".join(options) + ")"
+
+    skip = (f"{_charset(chars)}*" if (chars := other(start)) else "") + _char(start, False)
+    if len(text) == 1:
+        return skip
+    again = f"({restart(1)}{_char(start, False)})*"
+    rest = "".join(_char(cp, False) for cp in text[1:])
+    return f"({skip}{again}{mismatch(1)})*{skip}{again}{rest}"
 
 
 def _is_atomic(body: Sequence[tuple[Any, Any]]) -> bool:

@@ -19,6 +19,7 @@ from llmsiem.conformance.eql import (
     parse_eql,
     sequence_fires,
 )
+from llmsiem.conformance.lucene_regexp import LuceneSyntaxError
 from llmsiem.conformance.verdicts import Verdicts, compare
 
 BASE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -78,7 +79,6 @@ def _doc(**fields: Any) -> dict[str, Any]:
         ('llmsiem.prompt.text regex "ign.re"', "ignore", True),
         ('llmsiem.prompt.text regex "ign.re"', "I ignore", False),
         ('llmsiem.prompt.text regex "IGNORE"', "ignore", False),
-        ('llmsiem.prompt.text regex~ "IGNORE"', "ignore", True),
         ('llmsiem.prompt.text regex "a.b"', "a\nb", True),
         ('llmsiem.prompt.text regex "^a"', "a", False),
     ],
@@ -127,3 +127,10 @@ def test_reference_parser_rejects_what_elasticsearch_rejects() -> None:
     ):
         with pytest.raises(eql.EqlError):
             parse_eql(bad)
+
+
+def test_regex_runs_on_real_lucene_which_refuses_what_elasticsearch_refuses() -> None:
+    document = _doc(llmsiem__prompt__text="a-b")
+    assert matches(_condition('llmsiem.prompt.text regex "a[-]b"'), document)
+    with pytest.raises(LuceneSyntaxError):
+        matches(_condition('llmsiem.prompt.text regex "a[x-]b"'), document)

@@ -20,9 +20,9 @@ operators as the Elasticsearch EQL syntax reference defines them
   wildcards;
 - ``like`` / ``like~`` (#eql-syntax-pattern-comparison-keywords): whole-value wildcard
   match, case-sensitive / case-insensitive (``~``);
-- ``regex`` / ``regex~`` (same section): the whole value must match a Lucene regular
-  expression (https://www.elastic.co/docs/reference/query-languages/query-dsl/regexp-syntax),
-  case-sensitive / ASCII case-insensitive (:mod:`llmsiem.conformance.lucene_regexp`);
+- ``regex`` (same section): the whole value must match a Lucene regular expression,
+  case-sensitive; matched by real Lucene (:mod:`llmsiem.conformance.lucene_regexp`).
+  ``regex~`` (ASCII case folding in Elasticsearch) is not emitted and not modelled;
 - ``in`` / ``in~`` (#eql-syntax-lookup-operators): any listed value, case-sensitive /
   insensitive; ``and or not`` (#eql-syntax-logical-operators);
 - ``field != null`` / ``== null`` (#eql-syntax-check-field-exists): the field has a value;
@@ -220,7 +220,9 @@ def _string_predicate(op: str, values: list[Any], patterns: list[str]) -> bool:
             if op in (":", "like", "like~"):
                 if _wildcard_regex(pattern, op != "like").fullmatch(value):
                     return True
-            elif lucene_fullmatch(pattern, value, ascii_case_insensitive=op == "regex~"):
+            elif op == "regex~":
+                raise EqlEvaluationError("regex~ is not modelled (the backend emits regex)")
+            elif lucene_fullmatch(pattern, value):
                 return True
     return False
 

@@ -25,8 +25,8 @@ them:
 - ``LIKE`` (operators#esql-like): the whole value, ``*`` any string, ``?`` one character,
   ``\\`` escapes them; case-sensitive;
 - ``RLIKE`` (operators#esql-rlike): the whole value must match the Lucene regular
-  expression (query-dsl/regexp-syntax; :mod:`llmsiem.conformance.lucene_regexp`);
-  case-sensitive;
+  expression (query-dsl/regexp-syntax), case-sensitive; matched by real Lucene
+  (:mod:`llmsiem.conformance.lucene_regexp`);
 - ``TO_LOWER`` (functions-operators/string-functions/to_lower): lower-cases every value
   (Java ``toLowerCase(Locale.ROOT)``, read here as Python's ``str.lower``);
 - ``COALESCE`` and ``CASE``

@@ -12,7 +12,7 @@ from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import SigmaBool, SigmaRegularExpression, SigmaString, SpecialChars
 
-from llmsiem.compiler.backends.elastic_common import sigma_lucene_regex, string_body
+from llmsiem.compiler.backends.elastic_common import sigma_lucene_regexes, string_body
 
 _DANGLING_EQL_RUNS = re.compile(r"\s*by\s+with runs=\d+\s*$")
 
@@ -22,10 +22,11 @@ class FixedEqlBackend(EqlBackend):
 
     - Plain values keep the stock ``:`` and ``like~`` (case-insensitive, whole value with
       ``*``/``?`` wildcards), as Sigma compares them.
-    - ``re`` becomes case-sensitive ``regex`` over a whole-value Lucene RegExp equal to the
-      rule regex's search (``|i`` as case classes); stock output used ``regex~``, which folds
-      case for a case-sensitive ``re``, and Python escapes such as ``\\/`` that the EQL
-      string grammar rejects.
+    - ``re`` becomes case-sensitive ``regex`` over whole-value Lucene RegExps equal to the
+      rule regex's search (``|i`` as case classes; a top-level alternation as a list, one
+      RegExp per alternative, each within Lucene's determinization limit). Stock output
+      used ``regex~``, which folds case for a case-sensitive ``re``, and Python escapes
+      such as ``\\/`` that the EQL string grammar rejects.
     - Strings are escaped for EQL ``"..."`` literals (``\\n`` instead of a raw line break).
     - Booleans compare with ``==``: ``:`` takes strings only.
     - ``exists`` is ``field != null``; ordered-temporal sequences lose the dangling ``by``
@@ -37,7 +38,7 @@ class FixedEqlBackend(EqlBackend):
       a backend that can express them (ES|QL).
     """
 
-    re_expression: ClassVar[str] = '{field} regex "{regex}"'
+    re_expression: ClassVar[str] = "{field} regex {regex}"
     field_exists_expression: ClassVar[str] = "{field} != null"
     field_not_exists_expression: ClassVar[str] = "{field} == null"
 
@@ -55,7 +56,8 @@ class FixedEqlBackend(EqlBackend):
         return self.quote_string("".join(parts))
 
     def convert_value_re(self, r: SigmaRegularExpression, state: ConversionState) -> str:
-        return string_body(sigma_lucene_regex(r))
+        regexes = [f'"{string_body(regex)}"' for regex in sigma_lucene_regexes(r)]
+        return regexes[0] if len(regexes) == 1 else "(" + ", ".join(regexes) + ")"
 
     def convert_condition_field_eq_val_bool(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

@@ -18,7 +18,7 @@ from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 
-from llmsiem.compiler.backends.elastic_common import sigma_lucene_regex, string_body
+from llmsiem.compiler.backends.elastic_common import sigma_lucene_regexes, string_body
 from llmsiem.schema_export import leaf_fields
 
 # Literal characters a LIKE pattern escapes with a backslash (ES|QL LIKE documentation).
@@ -53,7 +53,8 @@ class UnanchoredESQLBackend(ESQLBackend):
       compared with the lower-cased value by ``==``, ``in`` or ``like`` (ES|QL's ``==``,
       ``in`` and ``like`` are case-sensitive; stock output used them on the raw field).
     - ``re`` is ``rlike`` over a whole-value Lucene RegExp equal to the rule regex's search,
-      case-sensitive unless ``|i`` (then case classes).
+      case-sensitive unless ``|i`` (then case classes); a top-level alternation is one
+      ``rlike`` per alternative, each within Lucene's determinization limit.
     - Arrays (``llmsiem.redaction.types`` ...) are multi-valued fields, on which ES|QL's
       ``==``/``in``/``like`` give null: their values are joined with ``mv_concat`` and one
       ``rlike`` accepts the joined string when some whole element matches a value.
@@ -161,10 +162,14 @@ class UnanchoredESQLBackend(ESQLBackend):
             raise SigmaFeatureNotSupportedByBackendError(
                 f"re on the array field {cond.field} has no ES|QL equivalent"
             )
-        return super().convert_condition_field_eq_val_re(cond, state)
-
-    def convert_value_re(self, r: SigmaRegularExpression, state: ConversionState) -> str:
-        return string_body(sigma_lucene_regex(r))
+        value = cond.value
+        assert isinstance(value, SigmaRegularExpression)
+        field = self.escape_and_quote_field(cond.field)
+        tests = [
+            self.re_expression.format(field=field, regex=string_body(regex))
+            for regex in sigma_lucene_regexes(value)
+        ]
+        return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
 
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
         arg = cond.args[0]

@@ -12,8 +12,8 @@ Output::
 
     {"esql": "<package version>", "results": [{"errors": {"8.19.0": null, ...}, "ast": {...}}]}
 
-``ast`` is the newest version's AST as plain JSON (each node ``{"_": class name, ...}``), or
-null when no version parsed the query.
+``ast`` is the AST from the last listed version that accepted the query, as plain JSON (each
+node ``{"_": class name, ...}``), or null when no version parsed the query.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ them:
   a null key being a group of its own, with ``count()``, ``count_distinct``, ``sum``,
   ``min``, ``max``;
 - ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``IN`` (functions-operators/operators):
-  case-sensitive; ``AND``/``OR``/``NOT`` with SQL's three-valued logic; ``IS NULL`` /
-  ``IS NOT NULL``;
+  case-sensitive; ``AND``/``OR``/``NOT`` with three-valued logic, a comparison with null
+  is null and ``NOT`` null is null (esql-null-values); ``IS NULL`` / ``IS NOT NULL``;
 - ``LIKE`` (operators#esql-like): the whole value, ``*`` any string, ``?`` one character,
   ``\\`` escapes them; case-sensitive;
 - ``RLIKE`` (operators#esql-rlike): the whole value must match the Lucene regular
@@ -33,9 +33,10 @@ them:
   (functions-operators/conditional-functions-and-expressions#esql-coalesce, #esql-case),
   ``MV_CONCAT`` (functions-operators/mv-functions#esql-mv_concat): the values joined,
   ``DATE_TRUNC`` (date-time-functions#esql-date_trunc) with fixed-length intervals;
-- multi-valued fields (esql-multivalued-fields): comparisons, ``LIKE``, ``RLIKE`` and
-  ``IN`` on a multi-valued value give null (with a warning in Elasticsearch), so such a
-  row never matches them; aggregations take every value.
+- multi-valued fields (esql-multivalued-fields; Elasticsearch PR #102417, "single-value
+  functions processing multi-values"): comparisons, ``LIKE``, ``RLIKE`` and ``IN`` on a
+  multi-valued value give null with a warning, so such a row never matches them;
+  aggregations take every value.
 
 String literals are unescaped as the ES|QL lexer does (``\\t \\n \\r \\" \\\\``).
 """

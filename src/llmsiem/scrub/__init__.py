@@ -14,24 +14,8 @@ from llmsiem.scrub.scrubber import (
     ScrubResult,
 )
 
-# The free-text fields of the schema. The scrubber does not use these (it reads every
-# string); they remain for llmsiem.pipeline.bulk, whose fast path must move to
-# ``might_contain_sensitive`` on each raw line to see every field.
-TEXT_FIELDS = (
-    ("llmsiem", "prompt", "text"),
-    ("llmsiem", "context", "text"),
-    ("llmsiem", "response", "text"),
-    ("gen_ai", "tool", "call", "arguments"),
-    ("gen_ai", "tool", "call", "result"),
-    ("error", "message"),
-    ("event", "original"),
-)
-MESSAGE_FIELDS = (("gen_ai", "input", "messages"), ("gen_ai", "output", "messages"))
-
 __all__ = [
     "HMAC_KEY_ENV",
-    "MESSAGE_FIELDS",
-    "TEXT_FIELDS",
     "MissingScrubKeyError",
     "Mode",
     "ScrubResult",

@@ -84,7 +84,8 @@ imports: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed
 	$(BIN)/python -m pytest
 
-validate: $(VENV)/.dev-installed
+# The Lucene jar lets validate measure each rule regex's automaton on real Lucene.
+validate: $(VENV)/.dev-installed $(LUCENE_JAR)
 	$(BIN)/llmsiem validate
 
 test: lint typecheck imports validate pytest

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from llmsiem.compiler.compile import compile_pack
+from llmsiem.compiler.lucene_jvm import start_jvm
 from llmsiem.conformance.corpus import SampleCorpus
 from llmsiem.conformance.lucene import (
     LuceneIndex,
@@ -16,7 +17,6 @@ from llmsiem.conformance.lucene import (
     kibana_lucene_rules,
     kibana_lucene_verdicts,
     lucene_verdicts,
-    start_jvm,
     template_fields,
 )
 from llmsiem.conformance.verdicts import Verdicts, compare

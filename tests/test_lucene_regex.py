@@ -15,13 +15,13 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from llmsiem.compiler.lucene_jvm import regex_matcher, start_jvm
 from llmsiem.compiler.lucene_regex import (
     UntranslatableRegex,
     lucene_contains_regex,
     to_lucene_regex,
     to_lucene_regexes,
 )
-from llmsiem.conformance.lucene import regex_matcher, start_jvm
 
 ALPHABET = "abAB-.\n é_K1/@\u212a"
 

@@ -90,7 +90,11 @@ def _lucene_budget() -> Callable[[str], str | None] | None:
     try:
         import jpype
 
-        from llmsiem.conformance.lucene import LuceneUnavailableError, regex_matcher, start_jvm
+        from llmsiem.compiler.lucene_jvm import (
+            LuceneUnavailableError,
+            regex_matcher,
+            start_jvm,
+        )
 
         version = start_jvm()
     except (ImportError, LuceneUnavailableError):

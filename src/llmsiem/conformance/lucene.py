@@ -43,25 +43,38 @@ with spaces, and none of the pack's starts with ``<`` or ``>``).
 from __future__ import annotations
 
 import math
-import os
-import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmsiem.compiler.lucene_jvm import (
+    DETERMINIZE_WORK_LIMIT,
+    LuceneUnavailableError,
+    java_class,
+    regex_matcher,
+    start_jvm,
+)
 from llmsiem.connectors.elastic import index_template
+
+__all__ = [
+    "MAX_REGEX_LENGTH",
+    "LuceneIndex",
+    "LuceneUnavailableError",
+    "QueryRejectedError",
+    "kibana_lucene_rules",
+    "kibana_lucene_verdicts",
+    "lucene_verdicts",
+    "regex_matcher",
+    "start_jvm",
+    "template_fields",
+]
 
 if TYPE_CHECKING:  # the engine behind the corpus is only needed by the verdict functions
     from llmsiem.compiler.compile import CompileResult
     from llmsiem.conformance.corpus import SampleCorpus
     from llmsiem.conformance.verdicts import Verdicts
 
-LUCENE_JAR_ENV = "LLMSIEM_LUCENE_JAR"
-# QueryStringQueryBuilder's default max_determinized_states (Lucene's
-# Operations.DEFAULT_DETERMINIZE_WORK_LIMIT) and IndexSettings.MAX_REGEX_LENGTH_SETTING.
-DETERMINIZE_WORK_LIMIT = 10_000
+# IndexSettings.MAX_REGEX_LENGTH_SETTING's default.
 MAX_REGEX_LENGTH = 1_000
 FIELD_NAMES = "_field_names"
 EXISTS_FIELD = "_exists_"
@@ -71,65 +84,8 @@ KEYWORD_TYPES = frozenset({"keyword", "wildcard"})
 NUMERIC_TYPES = frozenset({"long", "double"})
 
 
-class LuceneUnavailableError(RuntimeError):
-    """Java or the Lucene jar is missing (``make lucene`` installs both)."""
-
-
 class QueryRejectedError(ValueError):
     """Elasticsearch would refuse this query (parse error, too complex, type mismatch)."""
-
-
-def lucene_jar() -> Path:
-    """The Lucene 9 jar: ``$LLMSIEM_LUCENE_JAR`` or the one ``make`` puts into the venv."""
-    configured = os.environ.get(LUCENE_JAR_ENV)
-    candidates = (
-        [Path(configured)]
-        if configured
-        else sorted((Path(sys.prefix) / "share" / "lucene").glob("*.jar"))
-    )
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise LuceneUnavailableError(
-        f"no Lucene jar found (set {LUCENE_JAR_ENV} or run `make lucene`, which extracts "
-        f"it from the pyserini wheel into {Path(sys.prefix) / 'share' / 'lucene'})"
-    )
-
-
-@lru_cache(maxsize=1)
-def start_jvm() -> str:
-    """Start the JVM once per process with the Lucene jar; returns Lucene's version."""
-    try:
-        import jpype
-    except ImportError as error:  # pragma: no cover - jpype1 is a dev dependency
-        raise LuceneUnavailableError(
-            "jpype1 is not installed (pip install llmsiem[dev])"
-        ) from error
-    jar = lucene_jar()
-    if not jpype.isJVMStarted():
-        try:
-            jpype.startJVM(classpath=[str(jar)], convertStrings=True)
-        except (OSError, RuntimeError) as error:
-            raise LuceneUnavailableError(f"cannot start a JVM for Lucene: {error}") from error
-    return str(_java("org.apache.lucene.util.Version").LATEST)
-
-
-def _java(name: str) -> Any:
-    import jpype
-
-    if not jpype.isJVMStarted():
-        start_jvm()
-    return jpype.JClass(name)
-
-
-def regex_matcher(regex: str) -> Callable[[str], bool]:
-    """Whole-value matcher for a Lucene RegExp, built as ``RegexpQuery`` builds it (all
-    syntax flags, the 10,000-state determinization limit); raises on a rejected regex."""
-    reg_exp = _java("org.apache.lucene.util.automaton.RegExp")
-    run = _java("org.apache.lucene.util.automaton.CharacterRunAutomaton")
-    automaton = reg_exp(regex, reg_exp.ALL).toAutomaton(DETERMINIZE_WORK_LIMIT)
-    runner = run(automaton, DETERMINIZE_WORK_LIMIT)
-    return lambda text: bool(runner.run(text))
 
 
 # -- the mapping ---------------------------------------------------------------------------
@@ -188,14 +144,14 @@ class LuceneIndex:
 
     def __init__(self, events: Iterable[dict[str, Any]], fields: dict[str, FieldMapping]):
         self.fields = fields
-        directory = _java("org.apache.lucene.store.ByteBuffersDirectory")()
-        config = _java("org.apache.lucene.index.IndexWriterConfig")(self._analyzer())
-        writer = _java("org.apache.lucene.index.IndexWriter")(directory, config)
+        directory = java_class("org.apache.lucene.store.ByteBuffersDirectory")()
+        config = java_class("org.apache.lucene.index.IndexWriterConfig")(self._analyzer())
+        writer = java_class("org.apache.lucene.index.IndexWriter")(directory, config)
         for event in events:
             writer.addDocument(self._document(event))
         writer.close()
-        reader = _java("org.apache.lucene.index.DirectoryReader").open(directory)
-        self.searcher = _java("org.apache.lucene.search.IndexSearcher")(reader)
+        reader = java_class("org.apache.lucene.index.DirectoryReader").open(directory)
+        self.searcher = java_class("org.apache.lucene.search.IndexSearcher")(reader)
         self.size = int(reader.maxDoc())
         stored = reader.storedFields() if hasattr(reader, "storedFields") else None
         self.ids = [
@@ -205,14 +161,14 @@ class LuceneIndex:
 
     @staticmethod
     def _analyzer() -> Any:
-        return _java("org.apache.lucene.analysis.core.KeywordAnalyzer")()
+        return java_class("org.apache.lucene.analysis.core.KeywordAnalyzer")()
 
     def _document(self, event: dict[str, Any]) -> Any:
-        document = _java("org.apache.lucene.document.Document")()
-        store = _java("org.apache.lucene.document.Field$Store")
-        string_field = _java("org.apache.lucene.document.StringField")
+        document = java_class("org.apache.lucene.document.Document")()
+        store = java_class("org.apache.lucene.document.Field$Store")
+        string_field = java_class("org.apache.lucene.document.StringField")
         document.add(
-            _java("org.apache.lucene.document.StoredField")(ID_FIELD, event["event"]["id"])
+            java_class("org.apache.lucene.document.StoredField")(ID_FIELD, event["event"]["id"])
         )
         present: set[str] = set()
         for path, value in _leaves(event):
@@ -230,19 +186,19 @@ class LuceneIndex:
         return document
 
     def _field(self, path: str, mapping: FieldMapping, value: Any) -> Any:
-        store = _java("org.apache.lucene.document.Field$Store")
+        store = java_class("org.apache.lucene.document.Field$Store")
         if mapping.type in KEYWORD_TYPES:
             text = _as_keyword(value)
             if mapping.ignore_above is not None and len(text) > mapping.ignore_above:
                 return None
-            return _java("org.apache.lucene.document.StringField")(path, text, store.NO)
+            return java_class("org.apache.lucene.document.StringField")(path, text, store.NO)
         if mapping.type == "long":
-            return _java("org.apache.lucene.document.LongPoint")(path, int(float(value)))
+            return java_class("org.apache.lucene.document.LongPoint")(path, int(float(value)))
         if mapping.type == "double":
-            return _java("org.apache.lucene.document.DoublePoint")(path, float(value))
+            return java_class("org.apache.lucene.document.DoublePoint")(path, float(value))
         if mapping.type == "boolean":
             text = _as_keyword(value).lower()
-            return _java("org.apache.lucene.document.StringField")(path, text, store.NO)
+            return java_class("org.apache.lucene.document.StringField")(path, text, store.NO)
         return None  # date, ip, flattened: not queried by the pack, refused in queries
 
     def search(self, query_string: str) -> frozenset[str]:
@@ -260,8 +216,8 @@ class LuceneIndex:
         import jpype
 
         if not query_string.strip():
-            return _java("org.apache.lucene.search.MatchNoDocsQuery")()
-        parser_class = _java("org.apache.lucene.queryparser.classic.QueryParser")
+            return java_class("org.apache.lucene.search.MatchNoDocsQuery")()
+        parser_class = java_class("org.apache.lucene.queryparser.classic.QueryParser")
         parser = parser_class(UNBOUND_FIELD, self._analyzer())
         parser.setDefaultOperator(parser_class.Operator.OR)
         parser.setAllowLeadingWildcard(True)
@@ -298,14 +254,14 @@ class LuceneIndex:
         raise QueryRejectedError(f"query construct {kind} is not modelled: {query}")
 
     def _boolean(self, query: Any) -> Any:
-        occur = _java("org.apache.lucene.search.BooleanClause$Occur")
-        builder = _java("org.apache.lucene.search.BooleanQuery$Builder")()
+        occur = java_class("org.apache.lucene.search.BooleanClause$Occur")
+        builder = java_class("org.apache.lucene.search.BooleanQuery$Builder")()
         builder.setMinimumNumberShouldMatch(query.getMinimumNumberShouldMatch())
         clauses = list(query.clauses())
         for clause in clauses:
             builder.add(self._convert(clause.getQuery()), clause.getOccur())
         if clauses and all(c.getOccur() == occur.MUST_NOT for c in clauses):
-            builder.add(_java("org.apache.lucene.search.MatchAllDocsQuery")(), occur.FILTER)
+            builder.add(java_class("org.apache.lucene.search.MatchAllDocsQuery")(), occur.FILTER)
         return builder.build()
 
     def _mapping(self, field: str) -> FieldMapping | None:
@@ -314,8 +270,8 @@ class LuceneIndex:
         return self.fields.get(field)
 
     def _exists(self, field: str) -> Any:
-        term = _java("org.apache.lucene.index.Term")(FIELD_NAMES, field)
-        return _java("org.apache.lucene.search.TermQuery")(term)
+        term = java_class("org.apache.lucene.index.Term")(FIELD_NAMES, field)
+        return java_class("org.apache.lucene.search.TermQuery")(term)
 
     def _term(self, field: str, text: str) -> Any:
         if field == EXISTS_FIELD:
@@ -328,7 +284,7 @@ class LuceneIndex:
             return self._range(field, None, bound, True, inclusive)
         mapping = self._mapping(field)
         if mapping is None:
-            return _java("org.apache.lucene.search.MatchNoDocsQuery")()
+            return java_class("org.apache.lucene.search.MatchNoDocsQuery")()
         if mapping.type in NUMERIC_TYPES:
             return self._range(field, text, text, True, True)
         if mapping.type == "boolean":
@@ -337,8 +293,8 @@ class LuceneIndex:
             text = text or "false"
         elif mapping.type not in KEYWORD_TYPES:
             raise QueryRejectedError(f"{field}: {mapping.type} fields are not modelled")
-        term = _java("org.apache.lucene.index.Term")(field, text)
-        return _java("org.apache.lucene.search.TermQuery")(term)
+        term = java_class("org.apache.lucene.index.Term")(field, text)
+        return java_class("org.apache.lucene.search.TermQuery")(term)
 
     def _multi_term(self, kind: str, query: Any) -> Any:
         field = str(query.getField())
@@ -347,7 +303,7 @@ class LuceneIndex:
             return self._exists(field)
         mapping = self._mapping(field)
         if mapping is None:
-            return _java("org.apache.lucene.search.MatchNoDocsQuery")()
+            return java_class("org.apache.lucene.search.MatchNoDocsQuery")()
         if mapping.type not in KEYWORD_TYPES:
             raise QueryRejectedError(
                 f"{field}: {kind} on a {mapping.type} field (Elasticsearch: can only use "
@@ -361,7 +317,7 @@ class LuceneIndex:
                     f"[{MAX_REGEX_LENGTH}]"
                 )
             if mapping.type == "wildcard" and not text:
-                return _java("org.apache.lucene.search.MatchNoDocsQuery")()
+                return java_class("org.apache.lucene.search.MatchNoDocsQuery")()
         return query
 
     def _range(
@@ -376,11 +332,11 @@ class LuceneIndex:
         lower = None if lower == "*" else lower
         upper = None if upper == "*" else upper
         if mapping is None:
-            return _java("org.apache.lucene.search.MatchNoDocsQuery")()
+            return java_class("org.apache.lucene.search.MatchNoDocsQuery")()
         if mapping.type in NUMERIC_TYPES:
             return _numeric_range(field, mapping.type, lower, upper, include_lower, include_upper)
         if mapping.type in KEYWORD_TYPES:
-            return _java("org.apache.lucene.search.TermRangeQuery").newStringRange(
+            return java_class("org.apache.lucene.search.TermRangeQuery").newStringRange(
                 field, lower, upper, include_lower, include_upper
             )
         raise QueryRejectedError(f"{field}: range on a {mapping.type} field is not modelled")
@@ -426,9 +382,9 @@ def _numeric_range(
             value = _number(field, upper)
             high = math.floor(value) if include_upper else math.ceil(value) - 1
         if low > high:
-            return _java("org.apache.lucene.search.MatchNoDocsQuery")()
-        return _java("org.apache.lucene.document.LongPoint").newRangeQuery(field, low, high)
-    point = _java("org.apache.lucene.document.DoublePoint")
+            return java_class("org.apache.lucene.search.MatchNoDocsQuery")()
+        return java_class("org.apache.lucene.document.LongPoint").newRangeQuery(field, low, high)
+    point = java_class("org.apache.lucene.document.DoublePoint")
     dlow = -math.inf if lower is None else _number(field, lower)
     dhigh = math.inf if upper is None else _number(field, upper)
     if lower is not None and not include_lower:

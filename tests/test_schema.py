@@ -155,6 +155,7 @@ def test_no_invented_gen_ai_names() -> None:
         "gen_ai.conversation.id",
         "gen_ai.agent.id",
         "gen_ai.agent.name",
+        "gen_ai.data_source.id",
         "gen_ai.input.messages",
         "gen_ai.output.messages",
         "gen_ai.system_instructions",
@@ -163,5 +164,12 @@ def test_no_invented_gen_ai_names() -> None:
     assert ours <= otel_genai, ours - otel_genai
     namespaces = {name.split(".")[0] for name in leaf_fields()}
     ecs = {"@timestamp", "event", "user", "source", "user_agent", "trace", "span", "service"}
-    ecs |= {"organization", "error", "labels"}
-    assert namespaces == ecs | {"gen_ai", "llmsiem"}
+    ecs |= {"organization", "error", "labels", "http", "url", "cloud"}
+    assert namespaces == ecs | {"gen_ai", "mcp", "llmsiem"}
+
+
+def test_no_invented_mcp_names() -> None:
+    """Only OTel MCP semconv attribute names may appear under mcp.*; the rest is llmsiem.mcp.*."""
+    otel_mcp = {"mcp.method.name", "mcp.session.id", "mcp.resource.uri", "mcp.protocol.version"}
+    ours = {name for name in leaf_fields() if name.startswith("mcp.")}
+    assert ours <= otel_mcp, ours - otel_mcp

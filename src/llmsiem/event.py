@@ -96,10 +96,77 @@ class UserFields(Strict):
     email: str | None = None
 
 
+class GeoFields(Strict):
+    """ECS ``source.geo.*``."""
+
+    country_iso_code: str | None = None
+
+
+class AutonomousSystemFields(Strict):
+    """ECS ``source.as.*``."""
+
+    number: NonNegativeInt | None = None
+
+
 class SourceFields(Strict):
     """ECS ``source.*``."""
 
     ip: IpAddress | None = None
+    geo: GeoFields | None = None
+    as_: AutonomousSystemFields | None = Field(default=None, alias="as")
+
+
+class HttpResponseFields(Strict):
+    status_code: Annotated[int, Field(ge=100, le=599)] | None = None
+
+
+class HttpFields(Strict):
+    """OTel/ECS ``http.*``: the HTTP exchange that carried the LLM call."""
+
+    response: HttpResponseFields | None = None
+
+
+class UrlFields(Strict):
+    """OTel/ECS ``url.*``: the URL a tool call or request reached."""
+
+    full: str | None = None
+    domain: str | None = None
+
+
+class CloudAccountFields(Strict):
+    id: str | None = None
+
+
+class CloudFields(Strict):
+    """OTel/ECS ``cloud.*``: where the model endpoint runs."""
+
+    region: str | None = None
+    account: CloudAccountFields | None = None
+
+
+class McpMethod(Strict):
+    name: str | None = Field(default=None, examples=["tools/call", "tools/list", "resources/read"])
+
+
+class McpSession(Strict):
+    id: str | None = None
+
+
+class McpResource(Strict):
+    uri: str | None = None
+
+
+class McpProtocol(Strict):
+    version: str | None = None
+
+
+class McpFields(Strict):
+    """OTel MCP semantic conventions (``mcp.*``)."""
+
+    method: McpMethod | None = None
+    session: McpSession | None = None
+    resource: McpResource | None = None
+    protocol: McpProtocol | None = None
 
 
 class UserAgentFields(Strict):
@@ -212,6 +279,10 @@ class GenAIAgent(Strict):
     name: str | None = None
 
 
+class GenAIDataSource(Strict):
+    id: str | None = Field(default=None, description="RAG or agent data source identifier.")
+
+
 class GenAIMessages(Strict):
     messages: list[ChatMessage] | None = None
 
@@ -227,6 +298,7 @@ class GenAIFields(Strict):
     tool: GenAITool | None = None
     conversation: GenAIConversation | None = None
     agent: GenAIAgent | None = None
+    data_source: GenAIDataSource | None = None
     input: GenAIMessages | None = None
     output: GenAIMessages | None = None
     system_instructions: list[MessagePart] | None = None
@@ -285,6 +357,27 @@ class ResponseFields(Strict):
 
 class ToolFields(Strict):
     status: Literal["success", "error", "denied", "pending"] | None = None
+    description_sha256: Sha256Hex | None = Field(
+        default=None, description="SHA-256 of gen_ai.tool.description (tool-poisoning drift)."
+    )
+
+
+class McpServerFields(Strict):
+    name: str | None = None
+    version: str | None = None
+
+
+class LlmsiemMcpFields(Strict):
+    """MCP facts OTel does not name: the server behind a tool."""
+
+    server: McpServerFields | None = None
+
+
+class LabelFields(Strict):
+    """Ground truth of generated telemetry; never set on real events."""
+
+    scenario: str | None = None
+    malicious: bool | None = None
 
 
 class UsageFields(Strict):
@@ -322,6 +415,8 @@ class LlmsiemFields(Strict):
     usage: UsageFields | None = None
     guardrail: GuardrailFields | None = None
     redaction: RedactionFields | None = None
+    mcp: LlmsiemMcpFields | None = None
+    label: LabelFields | None = None
 
 
 _SECRETISH = re.compile(r"^(sk-|sk_|AKIA|ghp_|xox[abp]-)")
@@ -340,6 +435,10 @@ class LLMEvent(Strict):
     service: ServiceFields | None = None
     organization: OrganizationFields | None = None
     error: ErrorFields | None = None
+    http: HttpFields | None = None
+    url: UrlFields | None = None
+    cloud: CloudFields | None = None
+    mcp: McpFields | None = None
     labels: dict[str, str] | None = None
     gen_ai: GenAIFields | None = None
     llmsiem: LlmsiemFields = Field(default_factory=LlmsiemFields)

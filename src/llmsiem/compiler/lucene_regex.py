@@ -497,24 +497,27 @@ def to_lucene_regexes(
     pattern: str, *, ignore_case: bool = False, limit: int = MAX_ALTERNATIVES
 ) -> list[str]:
     """Like :func:`to_lucene_regex`, split into whole-value regexes whose union is the same
-    language, one per top-level alternative. Searching for ``A|B`` is searching for ``A`` or
-    for ``B``; OR-ing the parts keeps each determinized automaton small where one union of
-    independent counters (``.*X{36}.*|.*Y{40}.*``) would exceed Lucene's 10,000-state budget."""
+    language, one per top-level or leading alternative. Searching for ``A|B`` is searching
+    for ``A`` or for ``B``; OR-ing the parts keeps each determinized automaton small where
+    one union of independent counters (``.*X{36}.*|.*Y{40}.*``) would exceed Lucene's
+    10,000-state budget."""
     items, flags = _parse(pattern, ignore_case)
     emitter = _Emitter()
     return [emitter.seq(part, flags, True, True) for part in _alternatives(items, limit)]
 
 
 def _alternatives(items: list[tuple[Any, Any]], limit: int) -> list[list[tuple[Any, Any]]]:
-    """The top-level alternatives of a pattern (at most ``limit``; else the whole pattern)."""
-    if len(items) != 1:
+    """Alternatives whose union is the pattern: its top-level ones, and a leading alternation
+    distributed over the rest (``(^|[.!?] +)X`` -> ``^X``, ``[.!?] +X``); at most ``limit``,
+    otherwise the pattern as it is."""
+    if not items:
         return [items]
-    op, av = items[0]
-    if op is sre.SUBPATTERN and not av[1] and not av[2]:  # a group without scoped flags
-        return _alternatives(list(av[3]), limit)
+    (op, av), rest = items[0], items[1:]
+    if op is sre.SUBPATTERN and not av[1] and not av[2] and (len(av[3]) == 1 or not rest):
+        return _alternatives([*av[3], *rest], limit)  # a group without scoped flags
     if op is not sre.BRANCH:
         return [items]
-    parts = [part for alternative in av[1] for part in _alternatives(list(alternative), limit)]
+    parts = [part for alternative in av[1] for part in _alternatives([*alternative, *rest], limit)]
     return parts if len(parts) <= limit else [items]
 
 

@@ -155,8 +155,14 @@ class EventStore:
         except duckdb.Error:
             typed = False
         if typed:
-            replaced = self._rescrub(path, pipeline, first_seq)
+            # Scrubbing after the commit is cheaper than rewriting rows inside the load's
+            # transaction; if it fails, the file's rows go, so none is left unscrubbed.
             self.con.execute("COMMIT")
+            try:
+                replaced = self._rescrub(path, pipeline, first_seq)
+            except BaseException:
+                self.con.execute("DELETE FROM events WHERE _seq >= ?", [first_seq])
+                raise
             rejected = pipeline.rejected - rejected_before
             return LoadReport(loaded=added - rejected, rejected=rejected, rescrubbed=replaced)
         self.con.execute("ROLLBACK")

@@ -137,10 +137,9 @@ def _replace(
     joins = "\n".join(
         f"LEFT JOIN scrub_map m{i} ON m{i}.value = e.{column_ref(f)}" for i, f in enumerate(fields)
     )
-    picked = ", ".join(f"m{i}.text AS s{i}, m{i}.types AS t{i}" for i in range(len(fields)))
-    types = "flatten([" + ", ".join(f"coalesce(x.t{i}, [])" for i in range(len(fields))) + "])"
-    replacements = {f: f"coalesce(x.s{i}, {table}.{column_ref(f)})" for i, f in enumerate(fields)}
-    old = f'{table}."llmsiem"."redaction"'
+    types = "flatten([" + ", ".join(f"coalesce(m{i}.types, [])" for i in range(len(fields))) + "])"
+    replacements = {f: f"coalesce(m{i}.text, e.{column_ref(f)})" for i, f in enumerate(fields)}
+    old = 'e."llmsiem"."redaction"'
     members = {
         "mode": f"'{mode}'",
         "types": f'list_sort(list_distinct(list_concat(coalesce({old}."types", []), {types})))',
@@ -164,17 +163,20 @@ def _replace(
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = expression
-    assignments = ", ".join(
-        f'"{column}" = {_updated(f"{table}." + chr(34) + column + chr(34), sub)}'
+    columns = ", ".join(
+        f'{_updated(f"e.{chr(34)}{column}{chr(34)}", sub)} AS "{column}"'
         for column, sub in tree.items()
     )
+    # Rows are rewritten by delete and insert: DuckDB updates of nested columns cost more.
     con.execute(
-        f"""UPDATE {table} SET {assignments}
-            FROM (SELECT e._seq, {picked} FROM {table} e {joins}
-                  WHERE e._seq IN (SELECT unnest($1))) AS x
-            WHERE {table}._seq = x._seq""",
+        f"""CREATE OR REPLACE TEMP TABLE scrubbed_rows AS
+            SELECT e.* REPLACE ({columns}) FROM {table} e {joins}
+            WHERE e._seq IN (SELECT unnest($1))""",
         [seqs],
     )
+    con.execute(f"DELETE FROM {table} WHERE _seq IN (SELECT unnest($1))", [seqs])
+    con.execute(f"INSERT INTO {table} SELECT * FROM scrubbed_rows")
+    con.execute("DROP TABLE scrubbed_rows")
     con.execute("DROP TABLE scrub_map")
 
 

@@ -348,6 +348,9 @@ class SystemInstructionsFields(Strict):
 
 class ResponseFields(Strict):
     text: str | None = None
+    reasoning: str | None = Field(
+        default=None, description="Reasoning parts of gen_ai.output.messages, joined."
+    )
     chars: NonNegativeInt | None = None
     refusal: bool | None = None
     echoes_system_instructions: bool | None = Field(

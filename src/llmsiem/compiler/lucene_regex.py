@@ -128,9 +128,7 @@ def _simple_fold(char: str) -> str:
 def _group_by(key: Callable[[str], str]) -> dict[int, tuple[int, ...]]:
     """Code points grouped by ``key``, for the code points whose group is not a singleton."""
     groups: dict[str, set[int]] = {}
-    for cp in range(MAX_CODE_POINT + 1):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
+    for cp in _cased_candidates():
         char = chr(cp)
         k = key(char)
         if k != char:
@@ -142,6 +140,20 @@ def _group_by(key: Callable[[str], str]) -> dict[int, tuple[int, ...]]:
             for cp in ordered:
                 result[cp] = ordered
     return result
+
+
+@lru_cache(maxsize=1)
+def _cased_candidates() -> tuple[int, ...]:
+    """Code points that may have case: those of every 256-character block in which lower,
+    upper or fold case changes anything (most of Unicode has no case and is skipped)."""
+    found: list[int] = []
+    for start in range(0, MAX_CODE_POINT + 1, 256):
+        if 0xD800 <= start <= 0xDFFF:  # surrogates (block-aligned)
+            continue
+        text = "".join(map(chr, range(start, start + 256)))
+        if text.lower() != text or text.upper() != text or text.casefold() != text:
+            found.extend(range(start, start + 256))
+    return tuple(found)
 
 
 @lru_cache(maxsize=1)

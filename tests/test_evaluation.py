@@ -144,7 +144,7 @@ def test_eval_check_exits_1_naming_the_missed_target(tmp_path: Path) -> None:
 
 
 # Issue 13 targets the pack still misses on the dev corpora (measured 2026-12-02): jailbreak
-# recall 87.5% (the rules now need a frame plus an explicit release; the rest of the in-the-wild
+# recall 87.2% (the rules now need a frame plus an explicit release; the rest of the in-the-wild
 # set is role prompts without one), system-prompt extraction 89.3% (25 of 28), and AgentDojo's
 # injected tool calls at 40% (tool rules). Any other missed target fails this test.
 KNOWN_MISSES = {"jailbreak_recall", "system_prompt_extraction_recall", "lowest_family_recall"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from llmsiem import __version__
+from llmsiem.cli.agent_eval_cmd import agent_eval_cmd
 from llmsiem.cli.compile_cmd import compile_cmd
 from llmsiem.cli.connectors_cmd import (
     deploy_group,
@@ -36,6 +37,7 @@ def cli() -> None:
 cli.add_command(schema_group)
 cli.add_command(demo)
 cli.add_command(generate_cmd)
+cli.add_command(agent_eval_cmd)
 cli.add_command(compile_cmd)
 cli.add_command(validate_cmd)
 cli.add_command(detect_cmd)

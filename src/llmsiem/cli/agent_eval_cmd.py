@@ -1,0 +1,114 @@
+"""``llmsiem agent-eval``: detection efficacy on agent/MCP sessions and AgentDojo traces."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from llmsiem.agent_eval import score_agentdojo, score_sessions, target_checks
+from llmsiem.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CommandError,
+    console,
+    format_option,
+    load_engine_rules,
+    make_pipeline,
+    print_json,
+    rules_option,
+    tuning_option,
+)
+from llmsiem.deadletter import DeadLetter
+from llmsiem.synthetic import generate_agent_sessions
+
+
+def _default_corpora() -> Path:
+    configured = os.environ.get("LLMSIEM_CORPORA")
+    return Path(configured) if configured else Path("../shared/corpora/dev")
+
+
+def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
+    table = Table(title=title)
+    for column in ("set", "n", "hits", rate, "95% CI", "top rules"):
+        table.add_column(column, justify="left" if column in ("set", "top rules") else "right")
+    for row in rows:
+        low, high = row["ci95"]
+        rules = ", ".join(f"{k} ({v})" for k, v in list(row["rules"].items())[:3])
+        value = "n/a" if row["rate"] is None else f"{row['rate']:.1%}"
+        table.add_row(
+            row["name"], str(row["total"]), str(row["hits"]), value, f"{low:.1%}-{high:.1%}", rules
+        )
+    return table
+
+
+@click.command("agent-eval")
+@click.option("--sessions", default=700, show_default=True, help="Generated sessions to score.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the generated sessions.")
+@click.option(
+    "--attack-every", default=10, show_default=True, help="One attack session per N sessions."
+)
+@click.option(
+    "--corpora",
+    type=click.Path(path_type=Path),
+    default=_default_corpora,
+    show_default="$LLMSIEM_CORPORA or ../shared/corpora/dev",
+    help="Folder holding agentdojo/; AgentDojo is skipped (with a note) when absent.",
+)
+@rules_option
+@tuning_option
+@click.option("--check", is_flag=True, help="Exit 1 when an efficacy target is missed.")
+@format_option
+def agent_eval_cmd(
+    sessions: int,
+    seed: int,
+    attack_every: int,
+    corpora: Path,
+    rules: Path | None,
+    tuning: Path | None,
+    check: bool,
+    output_format: str,
+) -> None:
+    """Score the rule pack on generated agent/MCP sessions and AgentDojo tool-call traces.
+
+    Prints session recall per attack scenario (rug pull, exfiltration chain, injected tool
+    result, probing, error storm, CI poisoning, database recon), the false-positive rate over
+    benign multi-tool sessions, and AgentDojo injected-call recall per attack template with
+    the ordinary tool-call false-positive rate.
+    """
+    if sessions < 1 or attack_every < 1:
+        raise CommandError("--sessions and --attack-every must be at least 1")
+    engine_rules = load_engine_rules(rules, tuning)
+    pipeline = make_pipeline("redact", DeadLetter(None))
+    events = list(generate_agent_sessions(sessions, seed=seed, attack_every=attack_every))
+    report: dict[str, Any] = {"sessions": score_sessions(engine_rules, events, pipeline)}
+    dojo_file = corpora / "agentdojo"
+    if dojo_file.is_dir():
+        try:
+            report["agentdojo"] = score_agentdojo(engine_rules, corpora, pipeline)
+        except (OSError, KeyError, ValueError) as exc:
+            raise CommandError(f"{dojo_file}: cannot read AgentDojo ground truth: {exc}") from exc
+    else:
+        report["agentdojo"] = None
+    report["targets"] = target_checks(report)
+    missed = [name for name, item in report["targets"].items() if not item["met"]]
+    if output_format == "json":
+        print_json(report)
+    else:
+        rows = report["sessions"]["scenarios"] + [report["sessions"]["benign_sessions"]]
+        console.print(_table("Generated agent/MCP sessions", rows, "rate"))
+        if report["agentdojo"]:
+            dojo = report["agentdojo"]
+            rows = dojo["attack_templates"] + [dojo["ordinary_tool_calls"]]
+            console.print(_table("AgentDojo tool calls in trace context", rows, "rate"))
+        else:
+            console.print(f"AgentDojo not scored: {dojo_file} not found")
+        for name, item in report["targets"].items():
+            value = "n/a" if item["value"] is None else f"{item['value']:.2%}"
+            mark = "ok" if item["met"] else "MISSED"
+            console.print(f"{mark:6} {name} = {value} (target {item['target']:.1%})")
+    sys.exit(EXIT_FINDINGS if check and missed else EXIT_OK)

@@ -100,3 +100,12 @@ def test_agent_eval_cli_reports_json_and_checks(tmp_path: Any) -> None:
     assert report["targets"]["session_recall"]["met"]
     bad = CliRunner().invoke(cli, ["agent-eval", "--sessions", "0"])
     assert bad.exit_code == 2
+
+
+def test_generate_writes_labelled_agent_sessions(tmp_path: Any) -> None:
+    out = tmp_path / "agent.jsonl"
+    result = CliRunner().invoke(cli, ["generate", "--agent-sessions", "20", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert events == list(generate_agent_sessions(20, seed=7))
+    assert {e["llmsiem"]["label"]["malicious"] for e in events} == {True, False}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from llmsiem.synthetic import generate
+from llmsiem.synthetic import generate, generate_agent_sessions
 
 
 @click.command("generate")
@@ -20,13 +20,25 @@ from llmsiem.synthetic import generate
     help="One attack scenario per this many benign exchanges.",
 )
 @click.option(
+    "--agent-sessions",
+    type=click.IntRange(min=1),
+    help="Write this many labelled agent/MCP sessions instead (llmsiem.label.* ground truth).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="JSONL file to write.",
 )
-def generate_cmd(count: int, seed: int, attack_every: int, out: Path) -> None:
+def generate_cmd(
+    count: int, seed: int, attack_every: int, agent_sessions: int | None, out: Path
+) -> None:
     """Write synthetic normalized telemetry (benign traffic with attack scenarios) as JSONL."""
+    events = (
+        generate_agent_sessions(agent_sessions, seed=seed)
+        if agent_sessions
+        else generate(count, seed=seed, attack_every=attack_every)
+    )
     with out.open("w", encoding="utf-8") as stream:
-        for event in generate(count, seed=seed, attack_every=attack_every):
+        for event in events:
             stream.write(json.dumps(event, ensure_ascii=False) + "\n")

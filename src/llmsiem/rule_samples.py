@@ -1,7 +1,9 @@
 """True-positive and true-negative sample events shipped with every rule.
 
-``tests/rule_samples/<rule name>/samples.yml`` holds cases; each case is a list of partial
-events written as dotted fields. Each partial event is merged onto a complete, valid base
+A rule's cases live next to it in ``<rule file stem>.samples.yml`` (the layout for your own
+rules), else in ``<samples root>/<rule name>/samples.yml`` (the bundled layout:
+``tests/rule_samples`` in a checkout). Each case is a list of partial events written as
+dotted fields. Each partial event is merged onto a complete, valid base
 event, and timestamps advance 10 s per event unless the case sets ``@timestamp``.
 """
 
@@ -49,6 +51,15 @@ def sample_dir(root: Path, rule_name: str) -> Path:
     return root / rule_name
 
 
+def samples_file(rule_path: Path, rule_name: str, samples_root: Path) -> Path:
+    """The samples of a rule: ``<stem>.samples.yml`` beside it, else the bundled layout."""
+    for suffix in (".samples.yml", ".samples.yaml"):
+        beside = rule_path.with_name(rule_path.stem + suffix)
+        if beside.is_file():
+            return beside
+    return sample_dir(samples_root, rule_name) / SAMPLE_FILE
+
+
 def build_event(partial: dict[str, Any], sequence: int, case: str) -> dict[str, Any]:
     """A full, schema-valid event from a partial one (dotted keys)."""
     document = copy.deepcopy(BASE_EVENT)
@@ -73,11 +84,20 @@ def _cases(path: Path, data: dict[str, Any], key: str, name: str) -> list[list[d
 
 def load_samples(directory: Path) -> RuleSamples:
     """Load and build the sample cases in ``directory/samples.yml``."""
-    path = directory / SAMPLE_FILE
+    return load_samples_file(directory / SAMPLE_FILE, directory.name)
+
+
+def load_samples_file(path: Path, default_name: str) -> RuleSamples:
+    """Load and build the sample cases of one samples file."""
     if not path.is_file():
         raise SampleError(f"{path}: no samples file")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    name = str(data.get("rule", directory.name))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SampleError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SampleError(f"{path}: expected a mapping with true_positives/true_negatives")
+    name = str(data.get("rule", default_name))
     return RuleSamples(
         name,
         _cases(path, data, "true_positives", name),

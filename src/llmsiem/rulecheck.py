@@ -29,7 +29,7 @@ from llmsiem.compiler import regex_portability
 from llmsiem.compiler.kibana import atlas_catalogue
 from llmsiem.levels import KIBANA_SEVERITY, RISK_SCORE, SPLUNK_SEVERITY
 from llmsiem.resources import content_dir
-from llmsiem.rule_samples import SampleError, load_samples, sample_dir
+from llmsiem.rule_samples import SampleError, load_samples_file, samples_file
 from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack
 from llmsiem.schema_export import leaf_fields
 from llmsiem.sigma_offline import use_bundled_mitre_data
@@ -192,12 +192,12 @@ def check_severity(rule: AnyRule) -> Iterator[str]:
         yield "critical rules must carry an ATT&CK technique for triage"
 
 
-def check_samples(rule: AnyRule, samples_root: Path) -> Iterator[str]:
+def check_samples(file: RuleFile, rule: AnyRule, samples_root: Path) -> Iterator[str]:
     """At least one true positive and one true negative, each a valid event."""
     if not rule.name:
         return
     try:
-        samples = load_samples(sample_dir(samples_root, rule.name))
+        samples = load_samples_file(samples_file(file.path, rule.name, samples_root), rule.name)
     except SampleError as exc:
         yield str(exc)
         return
@@ -241,7 +241,7 @@ def validate_pack(pack: RulePack, samples_root: Path) -> list[Finding]:
             add("severity", message)
         for name in sorted(rule_fields(rule) - schema):
             add("fields", f"field {name!r} is not in the LLMEvent schema")
-        for message in check_samples(rule, samples_root):
+        for message in check_samples(file, rule, samples_root):
             add("samples", message)
         for message in regex_portability.check_rule(rule):
             add("regex", message)

@@ -25,8 +25,9 @@ from llmsiem.rule_samples import (
     SAMPLE_FILE,
     RuleSamples,
     SampleError,
-    load_samples,
+    load_samples_file,
     sample_dir,
+    samples_file,
 )
 from llmsiem.rulepack import RulePack
 
@@ -86,11 +87,12 @@ def check_pack_samples(pack: RulePack, samples_root: Path) -> list[SampleFailure
     """
     rules = compile_for_engine(pack)
     failures = [SampleFailure(i.title, "-", str(i)) for i in rules.issues]
-    names = [rule.name for _, rule in pack.parse_all() if rule.name]
     samples: dict[str, RuleSamples] = {}
-    for name in names:
+    for file, rule in pack.parse_all():
+        if not (name := rule.name):
+            continue
         try:
-            samples[name] = load_samples(sample_dir(samples_root, name))
+            samples[name] = load_samples_file(samples_file(file.path, name, samples_root), name)
         except SampleError as exc:
             failures.append(SampleFailure(name, "-", str(exc)))
     detections = {d.meta.name: d for d in rules.detections}

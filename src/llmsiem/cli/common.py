@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections import Counter
@@ -18,7 +19,7 @@ from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.levels import rank
 from llmsiem.pipeline import Pipeline
 from llmsiem.pipeline.events import source_formats
-from llmsiem.rulepack import RuleLoadError, RulePack
+from llmsiem.rulepack import Override, RuleLoadError, RulePack, RuleSources
 from llmsiem.scrub import MissingScrubKeyError, Scrubber
 
 EXIT_OK = 0
@@ -74,11 +75,47 @@ scrub_option = click.option(
     help="Secrets/PII: replace with typed markers, markers with HMAC, or leave the text "
     "and record the types only.",
 )
-rules_option = click.option(
-    "--rules",
-    type=click.Path(exists=True, path_type=Path),
-    help="Rule file or folder (default: the bundled pack).",
-)
+def rules_option(func: F) -> F:
+    """``--rules PATH`` (repeatable) and ``--with-pack``; the command gets ``rules``, a
+    ``RuleSources`` (None when neither is given: the bundled pack alone)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, rules: tuple[Path, ...], with_pack: bool, **kwargs: Any) -> Any:
+        sources = RuleSources(rules, with_pack) if rules or with_pack else None
+        return func(*args, rules=sources, **kwargs)
+
+    with_pack = click.option(
+        "--with-pack",
+        is_flag=True,
+        envvar="LLMSIEM_WITH_PACK",
+        help="Load the bundled pack first, then --rules; a rule of yours with the id or "
+        "name of a pack rule overrides it (reported on stderr). Env: LLMSIEM_WITH_PACK=1.",
+    )
+    paths = click.option(
+        "--rules",
+        multiple=True,
+        envvar="LLMSIEM_RULES",
+        type=click.Path(exists=True, path_type=Path),
+        help="Rule file or folder; repeat it for several (later ones override earlier "
+        "rules with the same id or name). Default: the bundled pack. Env: LLMSIEM_RULES "
+        "(paths separated by ':').",
+    )
+    return paths(with_pack(wrapper))  # type: ignore[return-value]
+
+
+def override_json(override: Override) -> dict[str, str]:
+    return {"key": override.key, "replaced": str(override.replaced), "by": str(override.by)}
+
+
+def load_pack(rules: Path | RuleSources | None) -> RulePack:
+    """The pack of a command's --rules/--with-pack; each override is reported on stderr."""
+    try:
+        pack = RulePack.load(rules)
+    except OSError as exc:
+        raise CommandError(f"cannot read rules: {exc}") from exc
+    for override in pack.overrides:
+        err_console.print(f"[yellow]override:[/] {override}", highlight=False, soft_wrap=True)
+    return pack
 tuning_option = click.option(
     "--tuning",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -122,10 +159,10 @@ def alert_table(alerts: list[dict[str, Any]]) -> Table:
     return table
 
 
-def load_engine_rules(rules: Path | None, tuning: Path | None) -> EngineRules:
+def load_engine_rules(rules: Path | RuleSources | None, tuning: Path | None) -> EngineRules:
     """Compile the pack for the engine; rules that fail are reported on stderr by id."""
     try:
-        compiled = compile_for_engine(RulePack.load(rules), tuning)
+        compiled = compile_for_engine(load_pack(rules), tuning)
     except RuleLoadError as exc:
         raise CommandError(str(exc)) from exc
     for issue in compiled.issues:

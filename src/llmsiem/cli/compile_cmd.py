@@ -16,15 +16,17 @@ from llmsiem.cli.common import (
     console,
     err_console,
     format_option,
+    load_pack,
+    override_json,
     print_json,
     rules_option,
     tuning_option,
 )
-from llmsiem.compiler.compile import CompileResult, compile_pack
+from llmsiem.compiler.compile import CompileResult, PackCompiler
 from llmsiem.compiler.coverage import coverage_markdown, totals
 from llmsiem.compiler.output import write_result
 from llmsiem.compiler.targets import TARGETS
-from llmsiem.rulepack import RuleLoadError
+from llmsiem.rulepack import RuleLoadError, RuleSources
 
 
 @click.command("compile")
@@ -57,7 +59,7 @@ from llmsiem.rulepack import RuleLoadError
 @format_option
 def compile_cmd(
     targets: tuple[str, ...],
-    rules: Path | None,
+    rules: RuleSources | None,
     out: Path,
     tuning: Path | None,
     verbose: bool,
@@ -72,11 +74,12 @@ def compile_cmd(
     the exit code 1. Exit code 2 means the pack or a pipeline could not be loaded.
     """
     names = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
+    pack = load_pack(rules)
     results: list[CompileResult] = []
     written: dict[str, list[str]] = {}
     for name in names:
         try:
-            result = compile_pack(name, rules, tuning)
+            result = PackCompiler(pack, TARGETS[name], tuning).compile()
         except RuleLoadError as exc:
             raise CommandError(str(exc)) from exc
         results.append(result)
@@ -86,6 +89,7 @@ def compile_cmd(
     if output_format == "json":
         print_json(
             {
+                "overrides": [override_json(o) for o in pack.overrides],
                 "targets": [
                     {
                         "target": r.target,

@@ -34,6 +34,7 @@ from llmsiem.engine.batch import detect_files
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.stream import Follower, LineSource
 from llmsiem.records import expand_inputs
+from llmsiem.rulepack import RuleSources
 
 
 def _open_alerts(path: str) -> IO[str]:
@@ -73,7 +74,7 @@ def detect_cmd(
     inputs: tuple[Path, ...],
     source_format: str,
     scrub_mode: str,
-    rules: Path | None,
+    rules: RuleSources | None,
     tuning: Path | None,
     alerts_path: str,
     dead_letter: Path,

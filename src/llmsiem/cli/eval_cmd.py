@@ -32,6 +32,7 @@ from llmsiem.evaluation import (
     target_checks,
     write_rule_table,
 )
+from llmsiem.rulepack import RuleSources
 
 
 def _default_corpora() -> Path:
@@ -110,7 +111,7 @@ def eval_cmd(
     split: str,
     split_seed: str,
     rule_table: Path | None,
-    rules: Path | None,
+    rules: RuleSources | None,
     tuning: Path | None,
     check: bool,
     output_format: str,

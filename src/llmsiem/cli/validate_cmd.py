@@ -15,12 +15,14 @@ from llmsiem.cli.common import (
     EXIT_OK,
     console,
     format_option,
+    load_pack,
+    override_json,
     print_json,
     rules_option,
 )
 from llmsiem.resources import content_dir
 from llmsiem.rulecheck import Finding, validate_pack
-from llmsiem.rulepack import RulePack
+from llmsiem.rulepack import RulePack, RuleSources
 
 
 @click.command("validate")
@@ -28,10 +30,11 @@ from llmsiem.rulepack import RulePack
 @click.option(
     "--samples",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder with one <rule name>/samples.yml per rule (default: the bundled samples).",
+    help="Folder with one <rule name>/samples.yml per rule (default: the bundled samples); "
+    "a <rule>.samples.yml next to a rule file takes precedence.",
 )
 @format_option
-def validate_cmd(rules: Path | None, samples: Path | None, output_format: str) -> None:
+def validate_cmd(rules: RuleSources | None, samples: Path | None, output_format: str) -> None:
     """Validate the rule pack offline; exit 1 on any finding.
 
     Checks: pySigma core validators (offline), unique ids/titles/names, required SigmaHQ
@@ -40,13 +43,19 @@ def validate_cmd(rules: Path | None, samples: Path | None, output_format: str) -
     and every sample run through the embedded engine: a true negative that fires or a true
     positive that misses is a finding (check "sample-verdict", naming rule and case).
     """
-    pack = RulePack.load(rules)
+    pack = load_pack(rules)
     samples_root = samples or content_dir("rule_samples")
     findings = validate_pack(pack, samples_root)
     if not any(f.check == "load" for f in findings):
         findings += sample_verdict_findings(pack, samples_root, findings)
     if output_format == "json":
-        print_json({"rules": len(pack.files), "findings": [f.__dict__ for f in findings]})
+        print_json(
+            {
+                "rules": len(pack.files),
+                "overrides": [override_json(o) for o in pack.overrides],
+                "findings": [f.__dict__ for f in findings],
+            }
+        )
     else:
         for finding in findings:
             console.print(f"[red]✗[/] {escape(str(finding))}", highlight=False, soft_wrap=True)

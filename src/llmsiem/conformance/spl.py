@@ -30,7 +30,7 @@ Operators (Splunk Enterprise 9.x documentation, help.splunk.com):
   expressions"): NOT, then AND, then OR; ``=`` compares strings case-sensitively;
   functions ``if``, ``isnull``, ``isnotnull``, ``lower``, ``tonumber``, ``null``, ``match``
   (``match`` is PCRE, case-sensitive unless the regex says ``(?i)``).
-- ``sort 0 _time`` (Search Reference, "sort"): ascending, all results.
+- ``sort 0 _time -f`` (Search Reference, "sort"): all results, ascending, ``-`` descending.
 - ``streamstats time_window=W fn(x) as y by g`` (Search Reference, "streamstats"): for each
   result in order, the statistics of the results of its group whose ``_time`` is within
   ``W`` before it, the result itself included; ``count``, ``dc``, ``sum``, ``max``.
@@ -198,6 +198,7 @@ def expand_macros(query: str, macros: dict[str, str]) -> str:
 _FIELD_OP = re.compile(r'("(?:[^"\\]|\\.)*"|[^\s=!<>()"]+)\s*(!=|<=|>=|=|<|>)\s*')
 _IN_OP = re.compile(r'((?:"(?:[^"\\]|\\.)*"|[^\s=!<>()"]+))\s+IN\s*\(')
 _BARE = re.compile(r'[^\s()"]+')
+_BARE_LISTED = re.compile(r'[^\s(),"]+')  # an unquoted value in an IN list ends at a comma
 
 Predicate = Callable[[Result], bool]
 
@@ -287,13 +288,13 @@ class _SearchParser:
             return lambda r: not inner(r)
         return self._primary()
 
-    def _value(self) -> str:
+    def _value(self, bare: re.Pattern[str] = _BARE) -> str:
         self._skip()
         if self.text.startswith('"', self.pos):
             end = _quoted_end(self.text, self.pos)
             value = unquote(self.text[self.pos : end])
         else:
-            match = _BARE.match(self.text, self.pos)
+            match = bare.match(self.text, self.pos)
             if not match:
                 raise SplError(f"missing value at {self.pos} in search")
             end, value = match.end(), match.group()
@@ -319,7 +320,7 @@ class _SearchParser:
                 if self.text.startswith(")", self.pos):
                     self.pos += 1
                     break
-                values.append(self._value())
+                values.append(self._value(_BARE_LISTED))
                 self._skip()
                 if self.text.startswith(",", self.pos):
                     self.pos += 1
@@ -667,9 +668,22 @@ def _time(result: Result) -> float:
 
 
 def _sort_command(args: str) -> Callable[[list[Result]], list[Result]]:
-    if args.split() != ["0", "_time"]:
+    """``sort 0 _time [-field ...]``: all results, ascending (``-``: descending) numbers."""
+    words = args.replace(",", " ").split()
+    if words[:2] != ["0", "_time"]:
         raise SplError(f"unsupported sort: {args!r}")
-    return lambda results: sorted(results, key=_time)
+    keys = [(w.lstrip("-"), w.startswith("-")) for w in words[2:]]
+
+    def key(result: Result) -> tuple[float, ...]:
+        values = [_as_float(_field_value(result, name)) for name, _ in keys]
+        if any(v is None for v in values):
+            raise SplError(f"sort by a missing or non-numeric field: {args!r}")
+        signed = [
+            -v if desc else v for v, (_, desc) in zip(values, keys, strict=True) if v is not None
+        ]
+        return (_time(result), *signed)
+
+    return lambda results: sorted(results, key=key)
 
 
 _AGGREGATION = re.compile(r"(count|dc|sum|max)(?:\(([^)]+)\))?\s+as\s+([A-Za-z_][A-Za-z0-9_]*)")

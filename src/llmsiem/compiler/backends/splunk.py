@@ -170,7 +170,17 @@ class SigmaSplunkBackend(SplunkBackend):
                 super().convert_correlation_rule_from_template(rule, correlation_type, method)
             )
         search = self.convert_correlation_search(rule)
-        return ["\n".join([search, *self._grouping(rule), "| sort 0 _time", *steps])]
+        order = self._ordering(rule) if correlation_type == "temporal_ordered" else []
+        sort = "| sort 0 _time -llmsiem_step" if order else "| sort 0 _time"
+        return ["\n".join([search, *self._grouping(rule), *order, sort, *steps])]
+
+    def _ordering(self, rule: SigmaCorrelationRule) -> list[str]:
+        """Step numbers, so that an event matching several steps (one copy per subsearch)
+        comes later steps first: it cannot be its own predecessor, as in the engine."""
+        step = "null()"
+        for k, name in enumerate(self._rule_names(rule)):
+            step = f'if(event_type="{name}", {k}, {step})'
+        return [f"| eval llmsiem_step={step}"]
 
     @staticmethod
     def _group_names(rule: SigmaCorrelationRule) -> list[str]:

@@ -123,6 +123,7 @@ def _run(query: str, *documents: dict[str, Any], macros: dict[str, str] | None =
         (f"{TEXT}=*a* OR {TEXT}=*z* NOT {TEXT}=*b*", "ab", 0),
         (f"{TEXT}=*z* {TEXT}=*a* OR {TEXT}=*b*", "ab", 0),
         ("llmsiem.prompt.chars>=10", "abc", 0),
+        ("llmsiem.prompt.chars IN (2, 3)", "abc", 1),
         ("llmsiem.prompt.text=* NOT gen_ai.tool.name=*", "abc", 1),
     ],
 )

@@ -412,10 +412,11 @@ def run_query(ast: dict[str, Any], source: list[dict[str, Any]]) -> list[dict[st
     for command in ast["commands"]:
         kind = command["_"]
         if kind == "FromCommand":
-            rows = [dict(row) for row in source]
+            rows = list(source)
         elif kind == "WhereCommand":
             rows = [r for r in rows if evaluate(command["predicate"], r) is True]
         elif kind == "EvalCommand":
+            rows = [dict(row) for row in rows]  # the table is shared between queries
             for row in rows:
                 for alias in command["assignments"]:
                     row[alias["name"]] = evaluate(alias["expr"], row)

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch.elasticsearch_eql import EqlBackend
-from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.types import SigmaBool, SigmaRegularExpression, SigmaString, SpecialChars
+from sigma.types import SigmaBool, SigmaNumber, SigmaRegularExpression, SigmaString, SpecialChars
 
 from llmsiem.compiler.backends.elastic_common import sigma_lucene_regexes, string_body
+from llmsiem.schema_export import leaf_fields
 
 _DANGLING_EQL_RUNS = re.compile(r"\s*by\s+with runs=\d+\s*$")
+
+
+@cache
+def _numeric_fields() -> frozenset[str]:
+    """Schema fields the index template maps as numbers."""
+    return frozenset(name for name, kind in leaf_fields().items() if kind in ("long", "float"))
 
 
 class FixedEqlBackend(EqlBackend):
@@ -23,12 +31,13 @@ class FixedEqlBackend(EqlBackend):
     - Plain values keep the stock ``:`` and ``like~`` (case-insensitive, whole value with
       ``*``/``?`` wildcards), as Sigma compares them.
     - ``re`` becomes case-sensitive ``regex`` over whole-value Lucene RegExps equal to the
-      rule regex's search (``|i`` as case classes; a top-level alternation as a list, one
-      RegExp per alternative, each within Lucene's determinization limit). Stock output
-      used ``regex~``, which folds case for a case-sensitive ``re``, and Python escapes
-      such as ``\\/`` that the EQL string grammar rejects.
+      rule regex's search (``|i`` as case classes; a top-level or leading alternation as
+      a list, one RegExp per alternative, each within Lucene's determinization limit).
+      Stock output used ``regex~``, which folds case for a case-sensitive ``re``, and
+      Python escapes such as ``\\/`` that the EQL string grammar rejects.
     - Strings are escaped for EQL ``"..."`` literals (``\\n`` instead of a raw line break).
-    - Booleans compare with ``==``: ``:`` takes strings only.
+    - Booleans and numbers compare with ``==`` (``:`` and ``like~`` take strings only); a
+      number on a string field is compared as text (``:"401"``), as the engine does.
     - ``exists`` is ``field != null``; ordered-temporal sequences lose the dangling ``by``
       and ``with runs=N`` that pySigma-backend-elasticsearch 2.1 appends; Kibana rules of
       correlations carry the plain sequence (stock output wraps it in ``any where``).
@@ -66,6 +75,25 @@ class FixedEqlBackend(EqlBackend):
         return (
             f"{self.escape_and_quote_field(cond.field)} == {self.bool_values[cond.value.boolean]}"
         )
+
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        assert isinstance(cond.value, SigmaNumber)
+        field = self.escape_and_quote_field(cond.field)
+        if cond.field in _numeric_fields():
+            return f"{field} == {cond.value}"
+        return f'{field} : "{string_body(str(cond.value))}"'
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        strings = all(
+            isinstance(arg, ConditionFieldEqualsValueExpression)
+            and isinstance(arg.value, SigmaString)
+            for arg in cond.args
+        )
+        return strings and super().decide_convert_condition_as_in_expression(cond, state)
 
     def finalize_query(
         self,

@@ -53,8 +53,8 @@ class UnanchoredESQLBackend(ESQLBackend):
       compared with the lower-cased value by ``==``, ``in`` or ``like`` (ES|QL's ``==``,
       ``in`` and ``like`` are case-sensitive; stock output used them on the raw field).
     - ``re`` is ``rlike`` over a whole-value Lucene RegExp equal to the rule regex's search,
-      case-sensitive unless ``|i`` (then case classes); a top-level alternation is one
-      ``rlike`` per alternative, each within Lucene's determinization limit.
+      case-sensitive unless ``|i`` (then case classes); a top-level or leading alternation
+      is one ``rlike`` per alternative, each within Lucene's determinization limit.
     - Arrays (``llmsiem.redaction.types`` ...) are multi-valued fields, on which ES|QL's
       ``==``/``in``/``like`` give null: their values are joined with ``mv_concat`` and one
       ``rlike`` accepts the joined string when some whole element matches a value.

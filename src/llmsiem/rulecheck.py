@@ -23,7 +23,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule, SigmaRuleT
 from sigma.validation import SigmaValidator
 from sigma.validators.base import SigmaValidationIssue, SigmaValidationIssueSeverity
 from sigma.validators.core import validators as core_validators
-from sigma.validators.core.tags import NamespaceTagValidator
+from sigma.validators.core.tags import ATTACKTagValidator, NamespaceTagValidator
 
 from llmsiem.compiler import regex_portability
 from llmsiem.compiler.kibana import atlas_catalogue
@@ -32,7 +32,7 @@ from llmsiem.resources import content_dir
 from llmsiem.rule_samples import SampleError, load_samples_file, samples_file
 from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack
 from llmsiem.schema_export import leaf_fields
-from llmsiem.sigma_offline import use_bundled_mitre_data
+from llmsiem.sigma_offline import attack_technique_count, use_bundled_mitre_data
 
 REQUIRED_STATUS = {"stable", "test", "experimental"}
 TITLE_SMALL_WORDS = {
@@ -50,7 +50,12 @@ TITLE_SMALL_WORDS = {
     "or",
     "to",
 }
+# OWASP LLM Top 10 2025 categories that are attacks on the model or its inputs (prompt
+# injection, data/model poisoning, system prompt leakage, vector/embedding weaknesses).
+ML_ATTACK_OWASP = {"llm01", "llm04", "llm07", "llm08"}
+WARNING_CHECKS = {"attack-data"}  # findings that are reported but do not fail validation
 EXCLUDED_CORE = {
+    "attacktag",  # replaced by AttackTagValidator (unknown technique ids are warnings)
     "namespace_tag",  # replaced by LlmsiemNamespaceTagValidator
     "d3_fendtag",  # D3FEND data is fetched online; the pack uses no d3fend tags
     "filename_length",  # SigmaHQ file naming convention does not apply to this pack
@@ -169,12 +174,42 @@ def check_metadata(file: RuleFile, rule: AnyRule) -> Iterator[str]:
     if not rule.author or rule.date is None:
         yield "author and date are required"
     namespaces = {tag.namespace for tag in rule.tags}
-    if "atlas" not in namespaces:
-        yield "needs a MITRE ATLAS tag (atlas.aml.tNNNN)"
+    if "atlas" not in namespaces and describes_ml_attack(rule):
+        yield (
+            "needs a MITRE ATLAS tag (atlas.aml.tNNNN): its OWASP category "
+            f"({', '.join(sorted(ML_ATTACK_OWASP))}) is an attack on the model"
+        )
     if "owasp" not in namespaces:
         yield "needs an OWASP LLM Top 10 2025 tag (owasp.llmNN)"
     if isinstance(rule, SigmaRule) and rule.logsource.product != "llm":
         yield "logsource product must be llm"
+
+
+def describes_ml_attack(rule: AnyRule) -> bool:
+    """An ``llm`` rule describes an ML attack when it carries an OWASP category that is an
+    attack on the model or its inputs (``ML_ATTACK_OWASP``); those need an ATLAS tag."""
+    if isinstance(rule, SigmaRule) and rule.logsource.product != "llm":
+        return False
+    return any(t.namespace == "owasp" and t.name.lower() in ML_ATTACK_OWASP for t in rule.tags)
+
+
+class AttackTagValidator(ATTACKTagValidator):
+    """pySigma's ATT&CK check, except that a well-formed technique id missing from the data
+    in use is a warning (``UnknownAttackTechniqueIssue``), not an error: the bundled data
+    is a subset."""
+
+    def validate_tag(self, tag: SigmaRuleTag) -> list[SigmaValidationIssue]:
+        issues = super().validate_tag(tag)
+        if issues and re.fullmatch(r"t\d{4}(\.\d{3})?", tag.name):
+            return [UnknownAttackTechniqueIssue([self.rule], tag)]
+        return issues
+
+
+@dataclass
+class UnknownAttackTechniqueIssue(SigmaValidationIssue):
+    description: ClassVar[str] = "ATT&CK technique not in the ATT&CK data in use"
+    severity: ClassVar[SigmaValidationIssueSeverity] = SigmaValidationIssueSeverity.LOW
+    tag: SigmaRuleTag
 
 
 def check_severity(rule: AnyRule) -> Iterator[str]:
@@ -248,12 +283,26 @@ def validate_pack(pack: RulePack, samples_root: Path) -> list[Finding]:
     validator = SigmaValidator(
         [v for key, v in core_validators.items() if key not in EXCLUDED_CORE]
         + [LlmsiemNamespaceTagValidator, AtlasTagValidator, OwaspTagValidator]
+        + [AttackTagValidator]
     )
     rules: list[Any] = [rule for _, rule in parsed]
     for issue in validator.validate_rules(iter(rules)):
         details = ", ".join(
             f"{name}={value}" for name, value in vars(issue).items() if name != "rules"
         )
+        if isinstance(issue, UnknownAttackTechniqueIssue):
+            for rule in issue.rules:
+                findings.append(
+                    Finding(
+                        path_of.get(rule.id, "?"),
+                        rule.name or rule.title,
+                        "attack-data",
+                        f"attack.{issue.tag.name} is well-formed but not in the ATT&CK data in "
+                        f"use ({attack_technique_count()} techniques; the bundled data is a "
+                        "subset): pass --attack-data enterprise-attack.json to check it",
+                    )
+                )
+            continue
         for rule in issue.rules:
             findings.append(
                 Finding(

@@ -13,6 +13,7 @@ from rich.table import Table
 from llmsiem.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    CommandError,
     console,
     format_option,
     load_pack,
@@ -21,8 +22,9 @@ from llmsiem.cli.common import (
     rules_option,
 )
 from llmsiem.resources import content_dir
-from llmsiem.rulecheck import Finding, validate_pack
+from llmsiem.rulecheck import WARNING_CHECKS, Finding, validate_pack
 from llmsiem.rulepack import RulePack, RuleSources
+from llmsiem.sigma_offline import use_attack_data
 
 
 @click.command("validate")
@@ -33,30 +35,51 @@ from llmsiem.rulepack import RulePack, RuleSources
     help="Folder with one <rule name>/samples.yml per rule (default: the bundled samples); "
     "a <rule>.samples.yml next to a rule file takes precedence.",
 )
+@click.option(
+    "--attack-data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your own MITRE ATT&CK STIX bundle (e.g. enterprise-attack.json) instead of the "
+    "bundled subset; ATT&CK ids missing from the data in use are warnings.",
+)
 @format_option
-def validate_cmd(rules: RuleSources | None, samples: Path | None, output_format: str) -> None:
+def validate_cmd(
+    rules: RuleSources | None, samples: Path | None, attack_data: Path | None, output_format: str
+) -> None:
     """Validate the rule pack offline; exit 1 on any finding.
 
     Checks: pySigma core validators (offline), unique ids/titles/names, required SigmaHQ
-    metadata, ATLAS/OWASP tags against bundled catalogues, every field in the schema,
-    true-positive and true-negative samples present and valid, level-to-severity mapping,
-    and every sample run through the embedded engine: a true negative that fires or a true
-    positive that misses is a finding (check "sample-verdict", naming rule and case).
+    metadata, ATLAS/OWASP tags against bundled catalogues (an ATLAS tag is required when an
+    OWASP tag names an attack on the model: LLM01, LLM04, LLM07, LLM08), ATT&CK tags against
+    the bundled subset or --attack-data (a well-formed id missing from it is a warning),
+    every field in the schema, true-positive and true-negative samples present and valid,
+    level-to-severity mapping, and every sample run through the embedded engine: a true
+    negative that fires or a true positive that misses is a finding (check
+    "sample-verdict", naming rule and case).
     """
     pack = load_pack(rules)
+    if attack_data:
+        try:
+            use_attack_data(attack_data)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
     samples_root = samples or content_dir("rule_samples")
     findings = validate_pack(pack, samples_root)
     if not any(f.check == "load" for f in findings):
         findings += sample_verdict_findings(pack, samples_root, findings)
+    warnings = [f for f in findings if f.check in WARNING_CHECKS]
+    findings = [f for f in findings if f.check not in WARNING_CHECKS]
     if output_format == "json":
         print_json(
             {
                 "rules": len(pack.files),
                 "overrides": [override_json(o) for o in pack.overrides],
                 "findings": [f.__dict__ for f in findings],
+                "warnings": [f.__dict__ for f in warnings],
             }
         )
     else:
+        for warning in warnings:
+            console.print(f"[yellow]![/] {escape(str(warning))}", highlight=False, soft_wrap=True)
         for finding in findings:
             console.print(f"[red]✗[/] {escape(str(finding))}", highlight=False, soft_wrap=True)
         table = Table(title="Rule pack validation")

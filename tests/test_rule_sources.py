@@ -13,53 +13,9 @@ from llmsiem.cli.main import cli
 from llmsiem.resources import content_dir
 from llmsiem.rulepack import RulePack, RuleSources
 from llmsiem.sigma_offline import use_bundled_mitre_data
+from user_rule_helpers import USER_RULE, USER_SAMPLES, write_user_folder
 
 PACK_RULE = "tool_destructive_sql"
-USER_RULE = """\
-title: Agent Disables Audit Logging
-id: 3f0c9a52-7d51-4d0e-9a56-1b1f3f7e2a10
-name: agent_disables_audit_logging
-status: experimental
-description: Detects an agent tool call that turns audit logging off.
-references:
-    - https://attack.mitre.org/techniques/T1562/008/
-author: A User
-date: 2026-12-01
-tags:
-    - attack.defense-evasion
-    - attack.t1562.008
-    - owasp.llm06
-logsource:
-    product: llm
-    category: tool
-detection:
-    selection:
-        event.action: tool_call
-        gen_ai.tool.call.arguments|contains: 'auditctl -e 0'
-    condition: selection
-falsepositives:
-    - Maintenance windows
-level: high
-"""
-USER_SAMPLES = """\
-rule: agent_disables_audit_logging
-true_positives:
-  - - event.action: tool_call
-      gen_ai.tool.name: shell
-      gen_ai.tool.call.arguments: '{"cmd": "sudo auditctl -e 0"}'
-true_negatives:
-  - - event.action: tool_call
-      gen_ai.tool.name: shell
-      gen_ai.tool.call.arguments: '{"cmd": "sudo auditctl -e 1"}'
-"""
-
-
-def _user_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "my-rules"
-    folder.mkdir()
-    (folder / "agent_disables_audit_logging.yml").write_text(USER_RULE, encoding="utf-8")
-    (folder / "agent_disables_audit_logging.samples.yml").write_text(USER_SAMPLES)
-    return folder
 
 
 def _pack_rule() -> Path:
@@ -67,7 +23,7 @@ def _pack_rule() -> Path:
 
 
 def test_with_pack_adds_user_rules_and_skips_samples_files(tmp_path: Path) -> None:
-    folder = _user_folder(tmp_path)
+    folder = write_user_folder(tmp_path)
     bundled = RulePack.load()
     both = RulePack.load(RuleSources((folder,), with_pack=True))
     names = [f.path.name for f in both.files]
@@ -106,7 +62,7 @@ def test_same_name_with_new_id_also_overrides(tmp_path: Path) -> None:
 
 
 def test_without_with_pack_only_the_given_paths(tmp_path: Path) -> None:
-    folder = _user_folder(tmp_path)
+    folder = write_user_folder(tmp_path)
     assert [f.path.name for f in RulePack.load(folder).files] == [
         "agent_disables_audit_logging.yml"
     ]
@@ -117,7 +73,7 @@ def test_cli_repeated_rules_and_override_in_json(tmp_path: Path) -> None:
     first = tmp_path / "first"
     first.mkdir()
     (first / f"{PACK_RULE}.yml").write_text(_pack_rule().read_text(encoding="utf-8"))
-    mine = _user_folder(tmp_path)
+    mine = write_user_folder(tmp_path)
     (mine / f"{PACK_RULE}.yml").write_text(
         _pack_rule().read_text(encoding="utf-8").replace("DROP", "TRUNCATE")
     )
@@ -137,7 +93,7 @@ def test_cli_repeated_rules_and_override_in_json(tmp_path: Path) -> None:
 
 
 def test_validate_runs_samples_beside_a_user_rule(tmp_path: Path) -> None:
-    folder = _user_folder(tmp_path)
+    folder = write_user_folder(tmp_path)
     ok = CliRunner().invoke(cli, ["validate", "--rules", str(folder), "--format", "json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["findings"] == []
@@ -151,7 +107,7 @@ def test_validate_runs_samples_beside_a_user_rule(tmp_path: Path) -> None:
 
 
 def test_unknown_attack_technique_is_a_warning_and_attack_data_knows_it(tmp_path: Path) -> None:
-    folder = _user_folder(tmp_path)
+    folder = write_user_folder(tmp_path)
     result = CliRunner().invoke(cli, ["validate", "--rules", str(folder), "--format", "json"])
     (warning,) = json.loads(result.stdout)["warnings"]
     assert warning["check"] == "attack-data"
@@ -179,7 +135,7 @@ def test_unknown_attack_technique_is_a_warning_and_attack_data_knows_it(tmp_path
 
 
 def test_malformed_attack_tag_stays_an_error(tmp_path: Path) -> None:
-    folder = _user_folder(tmp_path)
+    folder = write_user_folder(tmp_path)
     rule = folder / "agent_disables_audit_logging.yml"
     rule.write_text(USER_RULE.replace("attack.t1562.008", "attack.t15x"))
     result = CliRunner().invoke(cli, ["validate", "--rules", str(folder), "--format", "json"])
@@ -189,7 +145,7 @@ def test_malformed_attack_tag_stays_an_error(tmp_path: Path) -> None:
 
 
 def test_atlas_tag_required_only_for_ml_attack_categories(tmp_path: Path) -> None:
-    folder = _user_folder(tmp_path)
+    folder = write_user_folder(tmp_path)
     rule = folder / "agent_disables_audit_logging.yml"
     rule.write_text(USER_RULE.replace("owasp.llm06", "owasp.llm01"))
     result = CliRunner().invoke(cli, ["validate", "--rules", str(folder), "--format", "json"])

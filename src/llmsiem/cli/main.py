@@ -20,6 +20,7 @@ from llmsiem.cli.eval_cmd import eval_cmd
 from llmsiem.cli.generate_cmd import generate_cmd
 from llmsiem.cli.respond_cmd import respond_group
 from llmsiem.cli.schema_cmd import schema_group
+from llmsiem.cli.test_cmd import test_cmd
 from llmsiem.cli.validate_cmd import validate_cmd
 from llmsiem.cli.verify_cmd import verify_group
 
@@ -40,6 +41,7 @@ cli.add_command(generate_cmd)
 cli.add_command(agent_eval_cmd)
 cli.add_command(compile_cmd)
 cli.add_command(validate_cmd)
+cli.add_command(test_cmd)
 cli.add_command(detect_cmd)
 cli.add_command(eval_cmd)
 cli.add_command(ingest_cmd)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lucene esql-venv appinspect-venv lint typecheck imports pytest validate clean taxonomy
+.PHONY: demo test lucene esql-venv appinspect-venv chromium lint typecheck imports pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ $(APPINSPECT_VENV)/.installed: constraints-appinspect.txt
 
 appinspect-venv: $(APPINSPECT_VENV)/.installed
 
+# Headless Chromium renders the `llmsiem coverage` HTML report in tests/test_coverage.py.
+chromium:
+	command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench playbooks
 	$(BIN)/ruff format --check src tests bench playbooks
@@ -81,7 +86,7 @@ typecheck: $(VENV)/.dev-installed
 imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed
+pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed chromium
 	$(BIN)/python -m pytest
 
 # The Lucene jar lets validate measure each rule regex's automaton on real Lucene.

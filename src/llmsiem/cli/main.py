@@ -14,6 +14,7 @@ from llmsiem.cli.connectors_cmd import (
     ship_cmd,
     sinks_cmd,
 )
+from llmsiem.cli.coverage_cmd import coverage_cmd
 from llmsiem.cli.demo_cmd import demo
 from llmsiem.cli.detect_cmd import detect_cmd
 from llmsiem.cli.eval_cmd import eval_cmd
@@ -39,6 +40,7 @@ cli.add_command(schema_group)
 cli.add_command(demo)
 cli.add_command(generate_cmd)
 cli.add_command(agent_eval_cmd)
+cli.add_command(coverage_cmd)
 cli.add_command(compile_cmd)
 cli.add_command(validate_cmd)
 cli.add_command(test_cmd)

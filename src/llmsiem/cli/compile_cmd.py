@@ -101,7 +101,7 @@ def compile_cmd(
                         "files": written[r.target],
                     }
                     for r in results
-                ]
+                ],
             }
         )
     elif show_coverage:

@@ -21,10 +21,12 @@ from llmsiem.cli.common import (
     console,
     err_console,
     format_option,
+    load_pack,
     print_json,
     rules_option,
 )
 from llmsiem.cli.connectors_cmd import _env  # one reader of credentials from the environment
+from llmsiem.rulepack import RuleSources
 
 samples_option = click.option(
     "--samples",
@@ -67,7 +69,7 @@ def _scratch(index: str | None) -> str:
 @format_option
 def verify_elastic(
     url: str | None,
-    rules: Path | None,
+    rules: RuleSources | None,
     samples: Path | None,
     index: str | None,
     variants: bool,
@@ -106,7 +108,7 @@ def verify_elastic(
 @format_option
 def verify_splunk(
     url: str | None,
-    rules: Path | None,
+    rules: RuleSources | None,
     samples: Path | None,
     index: str | None,
     variants: bool,
@@ -160,19 +162,20 @@ def _run(
     siem: str,
     deployed: Callable[[Any], list[Any]],
     verifier: Any,
-    rules: Path | None,
+    rules: RuleSources | None,
     samples: Path | None,
     variants: bool,
     output_format: str,
 ) -> None:
-    from llmsiem.compiler.compile import compile_pack
+    from llmsiem.compiler.compile import PackCompiler
+    from llmsiem.compiler.targets import TARGETS
     from llmsiem.conformance.corpus import build_corpus
     from llmsiem.conformance.verdicts import compare, engine_verdicts
-    from llmsiem.rulepack import RuleLoadError, RulePack
+    from llmsiem.rulepack import RuleLoadError
 
+    pack = load_pack(rules)
     try:
-        pack = RulePack.load(rules)
-        queries = deployed(compile_pack(target, rules))
+        queries = deployed(PackCompiler(pack, TARGETS[target]).compile())
         corpus = build_corpus(pack, samples, with_variants=variants)
         engine = engine_verdicts(corpus, pack)
     except (RuleLoadError, ValueError) as exc:

@@ -131,6 +131,25 @@ def _guardrails(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield item
 
 
+def _mcp_and_http(
+    payload: dict[str, Any], main: dict[str, Any], events: list[dict[str, Any]]
+) -> None:
+    """HTTP status of a failed call, vector store read, MCP server and session of an MCP call."""
+    code = str((payload.get("error_information") or {}).get("error_code") or "")
+    if code.isdigit() and 100 <= int(code) <= 599:
+        set_path(main, "http.response.status_code", int(code))
+    metadata = payload.get("metadata") or {}
+    stores = metadata.get("vector_store_request_metadata") or []
+    store_ids = [s.get("vector_store_id") for s in stores if isinstance(s, dict)]
+    set_path(main, "gen_ai.data_source.id", next((i for i in store_ids if i), None))
+    mcp = metadata.get("mcp_tool_call_metadata")
+    if isinstance(mcp, dict) and mcp.get("name") and len(events) > 1:
+        tool = events[-1]  # _tool_calls yields the MCP call last
+        set_path(tool, "mcp.method.name", "tools/call")
+        set_path(tool, "mcp.session.id", mcp.get("mcp_session_id"))
+        set_path(tool, "llmsiem.mcp.server.name", mcp.get("mcp_server_name"))
+
+
 def payload_to_events(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """All events of one StandardLoggingPayload; raises ``PayloadError`` when unusable."""
     if not isinstance(payload, dict) or "call_type" not in payload:
@@ -197,6 +216,7 @@ def payload_to_events(payload: dict[str, Any]) -> list[dict[str, Any]]:
         set_path(tool, "llmsiem.tool.status", status)
         copy_identity(main, tool)
         events.append(tool)
+    _mcp_and_http(payload, main, events)
     for index, item in enumerate(_guardrails(payload)):
         verdict = json.loads(json.dumps(identity))
         action = GUARDRAIL_ACTIONS.get(str(item.get("guardrail_status")), "flag")

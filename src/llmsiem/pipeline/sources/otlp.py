@@ -11,6 +11,7 @@ older instrumentations: ``gen_ai.system``, ``gen_ai.usage.prompt_tokens`` /
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -51,7 +52,17 @@ PASSTHROUGH = (
     "user.name",
     "user.email",
     "user_agent.original",
+    "gen_ai.data_source.id",
+    "mcp.method.name",
+    "mcp.session.id",
+    "mcp.resource.uri",
+    "mcp.protocol.version",
+    "http.response.status_code",
+    "url.full",
+    "url.domain",
 )
+# Resource attributes of the OTel cloud conventions, copied onto every event of the resource.
+RESOURCE_PASSTHROUGH = ("cloud.region", "cloud.account.id")
 RENAMED = {
     "gen_ai.system": "gen_ai.provider.name",
     "gen_ai.usage.prompt_tokens": "gen_ai.usage.input_tokens",
@@ -228,8 +239,10 @@ def span_to_events(span: dict[str, Any], resource: dict[str, Any]) -> list[dict[
 def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
     """One GenAI span -> one normalized event document (not yet validated or scrubbed)."""
     attrs = attributes(span.get("attributes", []))
-    if not any(key.startswith("gen_ai.") for key in attrs):
-        raise SpanError(f"span {span.get('name')!r} has no gen_ai.* attributes (not a GenAI span)")
+    if not any(key.startswith(("gen_ai.", "mcp.")) for key in attrs):
+        raise SpanError(
+            f"span {span.get('name')!r} has no gen_ai.* or mcp.* attributes (not a GenAI span)"
+        )
     timestamp = iso_from_nanos(span.get("startTimeUnixNano")) or iso_from_nanos(
         span.get("endTimeUnixNano")
     )
@@ -267,9 +280,16 @@ def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, A
     for name in PASSTHROUGH:
         if name in attrs:
             set_path(document, name, attrs[name])
+    for name in RESOURCE_PASSTHROUGH:
+        if name in resource:
+            set_path(document, name, str(resource[name]))
     for name, value in attrs.items():
         if name.startswith("llmsiem.") and name != "llmsiem.tool.status":
             set_path(document, name, value)
+    description = attrs.get("gen_ai.tool.description")
+    if isinstance(description, str):
+        digest = hashlib.sha256(description.encode()).hexdigest()
+        set_path(document, "llmsiem.tool.description_sha256", digest)
     reasons = attrs.get("gen_ai.response.finish_reasons")
     if reasons is not None:
         set_path(document, "gen_ai.response.finish_reasons", list(reasons))
@@ -278,6 +298,9 @@ def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, A
         set_path(document, "error.type", attrs.get("error.type"))
     operation = attrs.get("gen_ai.operation.name", "")
     if operation == "execute_tool" or "gen_ai.tool.call.arguments" in attrs:
+        _tool_event(document, attrs, failed)
+        return document
+    if "mcp.method.name" in attrs:  # tools/list, resources/read ... without a tool call
         _tool_event(document, attrs, failed)
         return document
     apply_conversation(document, _conversation(attrs, span.get("events", [])))

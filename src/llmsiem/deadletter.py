@@ -32,7 +32,10 @@ class DeadLetter:
             from llmsiem.scrub import Scrubber
 
             self._scrubber = Scrubber()
-        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+        try:
+            text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+        except (RecursionError, ValueError, TypeError) as exc:
+            text = f"(record not serializable: {type(exc).__name__})"
         return self._scrubber.scrub_raw(text)
 
     def write(self, source: str, line: int, reason: str, raw: Any) -> None:

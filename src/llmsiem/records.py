@@ -1,19 +1,66 @@
 """Reading JSON and JSONL telemetry files record by record, with exact locations.
 
 Bad bytes never stop a read: each line becomes a ``RawRecord`` that either holds a JSON
-object or says precisely why it does not (invalid UTF-8, invalid JSON, not an object).
+object or says precisely why it does not (invalid UTF-8, invalid JSON, not an object, out
+of bounds). Everything is bounded: line length (``LLMSIEM_MAX_LINE_BYTES``, 8 MiB by
+default), ``.json`` document size (``LLMSIEM_MAX_DOCUMENT_BYTES``, 256 MiB), nesting depth
+(64), integers (int64) and floats (finite); only regular files are read, anything else
+(a FIFO, a device, a directory, a dangling link) becomes one record saying it was skipped.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
+MAX_DEPTH = 64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+SKIP_CHUNK = 1024 * 1024
+
+
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+def max_line_bytes() -> int:
+    """The longest JSONL line read (``LLMSIEM_MAX_LINE_BYTES``); longer ones are rejected."""
+    return _setting("LLMSIEM_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES)
+
+
+def max_document_bytes() -> int:
+    """The largest ``.json`` document read (``LLMSIEM_MAX_DOCUMENT_BYTES``)."""
+    return _setting("LLMSIEM_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
+
+
+def out_of_bounds(value: Any) -> str | None:
+    """Why a parsed JSON value exceeds the bounds (depth, int64, finite floats), or None."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return f"nested deeper than {MAX_DEPTH} levels"
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        elif isinstance(item, int) and not INT64_MIN <= item <= INT64_MAX:
+            return f"integer outside the 64-bit range: {str(item)[:40]}"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"number out of range: {item}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -38,20 +85,81 @@ def _decode(raw: bytes) -> tuple[str | None, str | None]:
         return None, f"invalid UTF-8 at byte {exc.start}: {raw[exc.start : exc.start + 4]!r}"
 
 
-def _parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
+def _loads(text: str) -> Any:
+    """``json.loads`` with nesting the parser cannot follow reported as a bound."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _checked_object(value: Any) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(value, dict):
         return None, f"expected a JSON object, got {type(value).__name__}"
-    return value, None
+    problem = out_of_bounds(value)
+    return (None, problem) if problem else (value, None)
 
 
-def iter_jsonl(lines: Iterable[bytes], source: str, start_line: int = 1) -> Iterator[RawRecord]:
-    """Records of JSON Lines (a binary stream or its lines); blank lines are skipped."""
+def _parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        value = _loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+    except ValueError as exc:  # depth, or an integer too long for Python to convert
+        return None, str(exc)
+    return _checked_object(value)
+
+
+LONG_NUMBER = re.compile(rb"\d{19,}")
+
+
+def within_bounds(path: Path) -> bool:
+    """True when no line of a JSONL file breaks a bound (length, depth, int64, finite floats).
+
+    Only lines that could break one (over 64 brackets, a 19-digit run, ``Infinity`` or
+    ``NaN``) are parsed, so a bulk reader can check a large file at the speed of a scan.
+    """
+    limit = max_line_bytes()
+    with path.open("rb") as stream:
+        for raw in bounded_lines(stream, limit):
+            if raw is None:
+                return False
+            if (
+                raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
+                and LONG_NUMBER.search(raw) is None
+                and b"Infinity" not in raw
+                and b"NaN" not in raw
+            ):
+                continue
+            text, _ = _decode(raw.strip())
+            if text is not None and text and _parse_object(text)[1] is not None:
+                return False
+    return True
+
+
+def bounded_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The lines of ``stream``, each at most ``limit`` bytes; ``None`` for a longer one."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := stream.readline(SKIP_CHUNK)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line
+
+
+def iter_jsonl(
+    lines: Iterable[bytes | None], source: str, start_line: int = 1
+) -> Iterator[RawRecord]:
+    """Records of JSON Lines (its lines, ``None`` for one over the length cap); blanks skipped."""
     for offset, raw in enumerate(lines):
         line = start_line + offset
+        if raw is None:
+            yield RawRecord(source, line, None, f"line longer than {max_line_bytes():,} bytes")
+            continue
         stripped = raw.strip()
         if not stripped:
             continue
@@ -79,49 +187,81 @@ def _line_of_items(text: str, count: int) -> list[int]:
 def iter_json_document(path: Path) -> Iterator[RawRecord]:
     """Records of a ``.json`` file holding one object or an array of objects."""
     source = str(path)
-    text, error = _decode(path.read_bytes())
+    limit = max_document_bytes()
+    with path.open("rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        yield RawRecord(source, 1, None, f"JSON document larger than {limit:,} bytes")
+        return
+    text, error = _decode(data)
     if text is None:
         yield RawRecord(source, 1, None, error)
         return
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except json.JSONDecodeError as exc:
         yield RawRecord(source, exc.lineno, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
         return
+    except ValueError as exc:
+        yield RawRecord(source, 1, None, str(exc))
+        return
     if isinstance(value, dict):
-        yield RawRecord(source, 1, value)
+        checked, error = _checked_object(value)
+        yield RawRecord(source, 1, checked, error)
         return
     if not isinstance(value, list):
         yield RawRecord(source, 1, None, f"expected an object or array, got {type(value).__name__}")
         return
     for item, line in zip(value, _line_of_items(text, len(value)), strict=True):
-        if isinstance(item, dict):
-            yield RawRecord(source, line, item)
-        else:
-            yield RawRecord(
-                source, line, None, f"expected a JSON object, got {type(item).__name__}"
-            )
+        checked, error = _checked_object(item)
+        yield RawRecord(source, line, checked, error)
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, plus every JSON/JSONL file under named directories (sorted)."""
+    """Paths named directly, plus every JSON/JSONL name under named directories (sorted).
+
+    Names are listed whatever they are; ``read_records`` reports those that are not
+    regular files.
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             files.extend(
                 sorted(p for p in path.rglob("*") if p.suffix in JSONL_SUFFIXES + JSON_SUFFIXES)
             )
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             files.append(path)
         else:
             raise FileNotFoundError(f"{path}: no such file or directory")
     return files
 
 
+def not_readable(path: Path) -> str | None:
+    """Why ``path`` is skipped (not a regular file, dangling link, unreadable), or None."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "skipped: a dangling symbolic link" if path.is_symlink() else "skipped: not found"
+    except OSError as exc:
+        return f"skipped: {exc.strerror}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "a device")
+    return f"skipped: {kind}, not a regular file"
+
+
 def read_records(path: Path) -> Iterator[RawRecord]:
-    """Records of one file, JSON (object/array) or JSONL by suffix."""
-    if path.suffix in JSON_SUFFIXES:
-        yield from iter_json_document(path)
+    """Records of one regular file, JSON (object/array) or JSONL by suffix."""
+    reason = not_readable(path)
+    if reason is not None:
+        yield RawRecord(str(path), 0, None, reason)
         return
-    with path.open("rb") as stream:
-        yield from iter_jsonl(stream, str(path))
+    try:
+        if path.suffix in JSON_SUFFIXES:
+            yield from iter_json_document(path)
+            return
+        with path.open("rb") as stream:
+            yield from iter_jsonl(bounded_lines(stream, max_line_bytes()), str(path))
+    except OSError as exc:
+        yield RawRecord(str(path), 0, None, f"read error: {exc.strerror or exc}")

@@ -68,21 +68,25 @@ def ingest_cmd(
     output_format: str,
 ) -> None:
     """Normalize telemetry of any registered source to scrubbed LLMEvent JSONL."""
+    events = 0
     with DeadLetter(dead_letter) as letters:
         pipeline = make_pipeline(scrub_mode, letters, source_format)
-        documents = list(_documents(inputs, pipeline))
+        stream = sys.stdout if str(out) == "-" else out.open("w", encoding="utf-8")
+        try:  # each event is written as it passes: a crash loses at most the one in hand
+            for document in _documents(inputs, pipeline):
+                stream.write(json.dumps(document, ensure_ascii=False) + "\n")
+                stream.flush()
+                events += 1
+        finally:
+            if stream is not sys.stdout:
+                stream.close()
         rejected = pipeline.rejected
-    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
-    if str(out) == "-":
-        sys.stdout.write(lines)
-    else:
-        out.write_text(lines, encoding="utf-8")
-    summary = {"events": len(documents), "rejected": rejected, "out": str(out)}
+    summary = {"events": events, "rejected": rejected, "out": str(out)}
     if output_format == "json" and str(out) != "-":
         print_json(summary)
     elif str(out) != "-":
         console.print(
-            f"{len(documents):,} events → {out}; {rejected} rejected"
+            f"{events:,} events → {out}; {rejected} rejected"
             + (f" → {dead_letter}" if rejected else "")
         )
     sys.exit(EXIT_FINDINGS if rejected else EXIT_OK)

@@ -157,7 +157,7 @@ def detect_cmd(
             + (f" → {dead_letter}" if run.rejected else "")
             + f"; alerts → {alerts_path}"
         )
-    sys.exit(EXIT_FINDINGS if run.alerts else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if run.alerts or run.rejected else EXIT_OK)
 
 
 def _follow(

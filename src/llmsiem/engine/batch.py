@@ -12,7 +12,7 @@ from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore, LoadReport
 from llmsiem.pipeline import Pipeline
 from llmsiem.pipeline.sources import NORMALIZED
-from llmsiem.records import JSONL_SUFFIXES
+from llmsiem.records import JSONL_SUFFIXES, not_readable
 
 
 @dataclass
@@ -27,7 +27,11 @@ class DetectRun:
 
 def load_file(store: EventStore, pipeline: Pipeline, path: Path) -> LoadReport:
     """One file's events into ``store``: normalized JSONL in bulk, other formats per record."""
-    if path.suffix in JSONL_SUFFIXES and pipeline.file_source(path).name == NORMALIZED:
+    if (
+        path.suffix in JSONL_SUFFIXES
+        and not_readable(path) is None
+        and pipeline.file_source(path).name == NORMALIZED
+    ):
         return store.load_file(path, pipeline)
     rejected_before = pipeline.rejected
     report = store.load_events(pipeline.file_events(path))

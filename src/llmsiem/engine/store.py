@@ -14,18 +14,19 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 
-from llmsiem.columns import columns_sql, read_json_columns
+from llmsiem.columns import columns_sql, field_types, read_json_columns
 from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
 from llmsiem.pipeline.bulk import scrub_table, select_lines
-from llmsiem.records import RawRecord, iter_jsonl
+from llmsiem.records import RawRecord, iter_jsonl, max_line_bytes, within_bounds
 from llmsiem.validation import check_record
 
 META_COLUMNS = {"_seq": "BIGINT", "_source": "VARCHAR", "_line": "BIGINT", "_ts": "DOUBLE"}
+PROC_FD = Path("/proc/self/fd")
 ACTIONS = ", ".join(f"'{a.value}'" for a in EventAction)
 
 
@@ -40,17 +41,43 @@ class LoadReport:
     """Rows of a bulk load that went through the per-record pipeline to be scrubbed."""
 
 
+def unknown_fields(structure: dict[str, Any], prefix: str = "") -> list[str]:
+    """Keys of a ``json_group_structure`` that the schema does not define (free objects aside)."""
+    kinds = field_types()
+    unknown: list[str] = []
+    for key, sub in structure.items():
+        name = prefix + key
+        if name in kinds:
+            continue
+        if not any(field.startswith(name + ".") for field in kinds):
+            unknown.append(name)
+        elif isinstance(sub, dict):
+            unknown.extend(unknown_fields(sub, name + "."))
+        elif sub != "NULL":
+            unknown.append(name)  # a parent object given as a scalar or list
+    return unknown
+
+
 class _Staging:
-    """A self-deleting JSONL file of event documents with their ``_line`` (and ``_seq``)."""
+    """A JSONL file of event documents with their ``_line`` (and ``_seq``) that has no name.
+
+    On Linux the file is unlinked from the start (``O_TMPFILE``) and DuckDB reads it through
+    ``/proc/self/fd``, so no crash, not even SIGKILL, leaves plaintext events in the temp
+    directory; elsewhere it is a named file deleted on every exit from the ``with`` block.
+    """
 
     def __init__(self) -> None:
         self.count = 0
         self.source = "-"
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by ready() or __exit__
-            "w", encoding="utf-8", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
+        self._named = not PROC_FD.is_dir()
+        self._out: IO[str] = (
+            tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and deleted by __exit__
+                "w+", encoding="utf-8", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
+            )
+            if self._named
+            else tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - as above
         )
-        self.path = Path(handle.name)
-        self._out = handle
+        self.path = Path(self._out.name) if self._named else PROC_FD / str(self._out.fileno())
 
     def write(self, event: Event, seq: int | None = None) -> None:
         document: dict[str, Any] = dict(event.document)
@@ -63,7 +90,7 @@ class _Staging:
 
     def ready(self) -> Path:
         """The staged file, complete."""
-        self._out.close()
+        self._out.flush()
         return self.path
 
     def __enter__(self) -> _Staging:
@@ -71,7 +98,8 @@ class _Staging:
 
     def __exit__(self, *exc: object) -> None:
         self._out.close()
-        self.path.unlink(missing_ok=True)
+        if self._named:
+            self.path.unlink(missing_ok=True)
 
 
 class EventStore:
@@ -108,9 +136,9 @@ class EventStore:
                    {"_line" if "_line" in meta else "NULL"} AS _line,
                    epoch_ms("@timestamp") / 1000.0 AS _ts, {names}
             FROM read_json(?, format = 'newline_delimited', columns = {columns_sql(columns)},
-                           maximum_object_size = 67108864)
+                           maximum_object_size = ?)
             """,
-            [source, str(path)],
+            [source, str(path), max_line_bytes()],
         )
         # Numbering the new rows afterwards in row-id order (insertion order is preserved,
         # so that is file order) is much cheaper than row_number() OVER () in the INSERT,
@@ -127,6 +155,19 @@ class EventStore:
         added = int(row[0]) if row else 0  # DuckDB answers an UPDATE with its row count
         self.next_seq += added
         return added
+
+    def _known_fields_only(self, path: Path) -> bool:
+        """True when every key of every line is a schema field (typed reads drop the rest)."""
+        try:
+            row = self.con.execute(
+                "SELECT json_group_structure(json) FROM read_ndjson_objects(?, "
+                "maximum_object_size = ?)",
+                [str(path), max_line_bytes()],
+            ).fetchone()
+        except duckdb.Error:
+            return False
+        structure = json.loads(row[0]) if row and row[0] else {}
+        return isinstance(structure, dict) and not unknown_fields(structure)
 
     def _invalid_rows(self, first_seq: int) -> int:
         row = self.con.execute(
@@ -148,12 +189,14 @@ class EventStore:
         """
         first_seq = self.next_seq
         rejected_before = pipeline.rejected
+        typed = False
         self.con.execute("BEGIN TRANSACTION")
-        try:
-            added = self._insert_from_json(path, str(path))
-            typed = self._invalid_rows(first_seq) == 0
-        except duckdb.Error:
-            typed = False
+        if within_bounds(path) and self._known_fields_only(path):
+            try:
+                added = self._insert_from_json(path, str(path))
+                typed = self._invalid_rows(first_seq) == 0
+            except duckdb.Error:
+                pass
         if typed:
             # Scrubbing after the commit is cheaper than rewriting rows inside the load's
             # transaction; if it fails, the file's rows go, so none is left unscrubbed.

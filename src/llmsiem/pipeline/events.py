@@ -10,7 +10,7 @@ from typing import Any
 from llmsiem.deadletter import DeadLetter
 from llmsiem.pipeline.sources import NORMALIZED, SOURCES, Source, sniff
 from llmsiem.plugins import PluginError
-from llmsiem.records import RawRecord, read_records
+from llmsiem.records import RawRecord, out_of_bounds, read_records
 from llmsiem.scrub import Scrubber
 from llmsiem.validation import check_record
 
@@ -68,13 +68,17 @@ class Pipeline:
                 self.validate(record)  # dead-letters it with the read error
                 continue
             form = source or self.fixed or sniff(record.data)
-            for item in form.normalize(record.data):
-                if isinstance(item, Exception):
-                    self.reject(record.source, record.line, f"{form.name}: {item}", record.data)
-                    continue
-                event = self.validate(RawRecord(record.source, record.line, item))
-                if event is not None:
-                    yield event
+            try:
+                for item in form.normalize(record.data):
+                    if isinstance(item, Exception):
+                        self.reject(record.source, record.line, f"{form.name}: {item}", record.data)
+                        continue
+                    event = self.validate(RawRecord(record.source, record.line, item))
+                    if event is not None:
+                        yield event
+            except Exception as exc:  # a shape no source expects costs this record only
+                reason = f"{form.name}: cannot read this record ({type(exc).__name__}: {exc})"
+                self.reject(record.source, record.line, reason[:500], record.data)
 
     def normalized_events(self, records: Iterable[RawRecord]) -> Iterator[Event]:
         """Events of records already in the normalized schema (scrubbed and validated)."""
@@ -83,6 +87,10 @@ class Pipeline:
     def validate(self, record: RawRecord) -> Event | None:
         """Scrub one normalized document and check it against the schema."""
         if record.data is not None:
+            problem = out_of_bounds(record.data)  # a source may build what a reader refuses
+            if problem is not None:
+                self.reject(record.source, record.line, f"{record.where}: {problem}", record.data)
+                return None
             self.scrubber.scrub_document(record.data)
         checked = check_record(record)
         if checked.event is None:

@@ -30,7 +30,7 @@ from llmsiem.connectors.elastic import (
     install_template,
 )
 from llmsiem.connectors.files import JsonlSink, ParquetSink
-from llmsiem.connectors.sink import Delivery
+from llmsiem.connectors.sink import Delivery, RetryPolicy
 from llmsiem.connectors.splunk_hec import SplunkHecSink, envelope
 from llmsiem.connectors.spool import Spool
 from llmsiem.deadletter import DeadLetter
@@ -54,7 +54,7 @@ def test_elasticsearch_bulk_accounts_for_every_item(tmp_path: Path) -> None:
     client = Elasticsearch(ES_URL, api_key=os.environ.get("LLMSIEM_TEST_ES_API_KEY", "unused"))
     dead = tmp_path / "dead.jsonl"
     with DeadLetter(dead) as letters:
-        sink = ElasticsearchSink(client, letters, initial_backoff=0.01)
+        sink = ElasticsearchSink(client, letters, retry=RetryPolicy(initial=0.01))
         report = sink.send(_events(4))
     assert (report.sent, report.duplicate, report.dead_lettered) == (2, 1, 1)
     assert report.complete
@@ -131,7 +131,7 @@ def test_hec_retries_when_busy() -> None:
         HEC_URL,
         os.environ.get("LLMSIEM_TEST_SPLUNK_HEC_TOKEN", "unused"),
         DeadLetter(None),
-        initial_backoff=0.01,
+        retry=RetryPolicy(initial=0.01),
     )
     report = sink.send(_events(3))
     assert report.sent == 3 and report.retries == 1
@@ -139,7 +139,7 @@ def test_hec_retries_when_busy() -> None:
 
 @pytest.mark.vcr(str(CASSETTES / "hec_invalid_token.handwritten.yaml"))
 def test_hec_invalid_token_is_fatal() -> None:
-    sink = SplunkHecSink(HEC_URL, "wrong-token", DeadLetter(None), initial_backoff=0.01)
+    sink = SplunkHecSink(HEC_URL, "wrong-token", DeadLetter(None), retry=RetryPolicy(initial=0.01))
     report = sink.send(_events(1))
     assert report.fatal is not None and "code 4" in report.fatal
     assert report.sent == 0 and not report.complete

@@ -29,22 +29,28 @@ from llmsiem.compiler.output import write_kibana
 from llmsiem.connectors.deploy import KibanaDeployer, SplunkDeployer, saved_searches
 from llmsiem.connectors.registry import SINKS
 from llmsiem.connectors.sink import SinkConfigError
-from llmsiem.connectors.spool import Spool
+from llmsiem.connectors.spool import Spool, SpoolBusyError, Spooled
 from llmsiem.deadletter import DeadLetter
 from llmsiem.pipeline import Pipeline
 from llmsiem.plugins import PluginError
 from llmsiem.records import expand_inputs
 
 
-def _documents(inputs: tuple[Path, ...], pipeline: Pipeline) -> Iterator[dict[str, Any]]:
-    """Valid, scrubbed documents of every input (the rest goes to the dead letter)."""
+def _spooled(inputs: tuple[Path, ...], pipeline: Pipeline) -> Iterator[Spooled]:
+    """Valid, scrubbed events of every input with their position (the rest: dead letter)."""
     try:
         paths = expand_inputs(inputs)
     except FileNotFoundError as exc:
         raise CommandError(str(exc)) from exc
     for path in paths:
+        key = str(path.resolve())
         for event in pipeline.file_events(path):
-            yield event.document
+            yield Spooled(event.document, key, event.line)
+
+
+def _documents(inputs: tuple[Path, ...], pipeline: Pipeline) -> Iterator[dict[str, Any]]:
+    """Valid, scrubbed documents of every input (the rest goes to the dead letter)."""
+    return (spooled.document for spooled in _spooled(inputs, pipeline))
 
 
 @click.command("ingest")
@@ -136,23 +142,36 @@ def ship_cmd(
     With no INPUTS, delivers what is left in the spool from an interrupted run. Secrets for
     sinks come from the environment: LLMSIEM_ES_API_KEY, LLMSIEM_SPLUNK_HEC_TOKEN.
     """
-    spool = Spool(spool_dir)
+    try:
+        spool = Spool(spool_dir)
+        spool.lock()
+    except (SpoolBusyError, OSError) as exc:
+        raise CommandError(f"spool {spool_dir}: {exc}") from exc
+    if spool.repaired:
+        console.print(f"[yellow]spool {spool_dir}: {spool.repaired}[/]", highlight=False)
     with DeadLetter(dead_letter) as letters:
         spooled = 0
-        if inputs:
-            pipeline = make_pipeline(scrub_mode, letters, source_format)
-            spooled = spool.append(_documents(inputs, pipeline))
         try:
             sink = SINKS.get(target).create(dest, letters)
         except (SinkConfigError, PluginError) as exc:
             raise CommandError(str(exc)) from exc
+        if inputs:
+            pipeline = make_pipeline(scrub_mode, letters, source_format)
+            try:
+                spooled = spool.append(_spooled(inputs, pipeline))
+            except OSError as exc:
+                raise CommandError(
+                    f"spool {spool_dir}: {exc}; events spooled so far are kept, run ship "
+                    "again with the same inputs once there is room"
+                ) from exc
         sink.open()
         try:
             drained = spool.drain(sink, batch_size)
-        except (ConnectionError, OSError) as exc:
+        except OSError as exc:
             raise CommandError(f"{target}: {exc}; undelivered events stay in {spool_dir}") from exc
         finally:
             sink.close()
+            spool.unlock()
         total = drained.total
         summary = {
             "spooled": spooled,

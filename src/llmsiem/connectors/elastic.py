@@ -2,8 +2,12 @@
 
 Events go to the ``logs-llm-<namespace>`` data stream with ``op_type: create`` and an ``_id``
 derived from ``event.id``, so a batch re-sent after a crash is rejected as a duplicate (409)
-instead of being indexed twice. Per item: 409 counts as delivered, 429 and 5xx are retried
-with exponential backoff, anything else (mapping errors) goes to the dead-letter file.
+instead of being indexed twice. Per item: 409 counts as delivered, 429 and 5xx are retried,
+anything else (mapping errors) goes to the dead-letter file. For the whole request: 401,
+403 and 404 stop shipping (``Delivery.fatal``: the spool keeps every event), 413 splits the
+batch in halves (a single event still too large is dead-lettered), 429, 5xx and transport
+errors (refused or dropped connections, timeouts) are retried. All retries follow one
+``RetryPolicy`` with a total deadline per batch; the client itself retries nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
-from collections.abc import Iterable, Iterator
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from llmsiem.connectors.sink import Delivery, required_setting
+from llmsiem.connectors.sink import Delivery, RetryPolicy, required_setting
 from llmsiem.deadletter import DeadLetter
 from llmsiem.schema_export import leaf_fields
 
@@ -94,33 +96,38 @@ def document_id(document: dict[str, Any]) -> str:
     return hashlib.sha256(str(key).encode()).hexdigest()[:40]
 
 
+FATAL_STATUSES = {
+    401: "authentication failed (check LLMSIEM_ES_API_KEY)",
+    403: "the API key may not write to the data stream",
+    404: "the endpoint or data stream does not exist (check the URL)",
+}
+
+
 class ElasticsearchSink:
-    """Ships event documents with ``helpers.streaming_bulk``, item by item accounting."""
+    """Ships event documents with ``_bulk``, accounting for every item."""
 
     def __init__(
         self,
         client: Elasticsearch,
         dead_letter: DeadLetter,
         data_stream: str = DEFAULT_DATA_STREAM,
-        max_retries: int = 5,
-        initial_backoff: float = 0.5,
+        retry: RetryPolicy | None = None,
         chunk_size: int = 500,
     ) -> None:
-        self.client = client
+        self.client = client.options(max_retries=0, retry_on_timeout=False)
         self.dead_letter = dead_letter
         self.data_stream = data_stream
-        self.max_retries = max_retries
-        self.initial_backoff = initial_backoff
+        self.retry = retry or RetryPolicy()
         self.chunk_size = chunk_size
 
-    def _actions(self, documents: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def _operations(self, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        operations: list[dict[str, Any]] = []
         for document in documents:
-            yield {
-                "_op_type": "create",
-                "_index": self.data_stream,
-                "_id": document_id(document),
-                "_source": document,
-            }
+            operations.append(
+                {"create": {"_index": self.data_stream, "_id": document_id(document)}}
+            )
+            operations.append(document)
+        return operations
 
     def open(self) -> None:
         """The client connects on first use."""
@@ -128,47 +135,88 @@ class ElasticsearchSink:
     def close(self) -> None:
         self.client.close()
 
+    def _reject(self, document: dict[str, Any], reason: str, report: Delivery) -> None:
+        report.dead_lettered += 1
+        self.dead_letter.write(f"elasticsearch:{self.data_stream}", 0, reason[:500], document)
+
     def send(self, documents: list[dict[str, Any]]) -> Delivery:
         """Deliver a batch: every item ends sent, duplicate, dead-lettered or retryable."""
         report = Delivery()
-        pending = {document_id(d): d for d in documents}
-        attempt = 0
-        while pending:
-            retry: dict[str, dict[str, Any]] = {}
-            for ok, item in helpers.streaming_bulk(
-                self.client,
-                self._actions(pending.values()),
-                chunk_size=self.chunk_size,
-                max_retries=self.max_retries,
-                initial_backoff=self.initial_backoff,
-                raise_on_error=False,
-                raise_on_exception=False,
-            ):
-                result = item.get("create", {})
-                doc_id = str(result.get("_id"))
-                status = int(result.get("status", 0))
-                if ok:
-                    report.sent += 1
-                elif status == 409:
-                    report.duplicate += 1
-                elif status == 429 or status >= 500 or status == 0:
-                    retry[doc_id] = pending[doc_id]
+        retry = self.retry.restart()
+        chunks = [
+            documents[i : i + self.chunk_size] for i in range(0, len(documents), self.chunk_size)
+        ]
+        while chunks:
+            chunk = chunks.pop(0)
+            try:
+                response = self.client.bulk(operations=self._operations(chunk))
+            except ApiError as exc:
+                status = exc.meta.status
+                if status in FATAL_STATUSES:
+                    report.fatal = f"Elasticsearch answered {status}: {FATAL_STATUSES[status]}"
+                    return report
+                if status == 413 and len(chunk) > 1:
+                    half = len(chunk) // 2
+                    chunks[:0] = [chunk[:half], chunk[half:]]
+                    continue
+                if status == 413:
+                    self._reject(chunk[0], "413: event larger than the bulk size limit", report)
+                    continue
+                if status == 429 or status >= 500:
+                    reason = f"Elasticsearch answered {status}"
                 else:
-                    report.dead_lettered += 1
-                    reason = json.dumps(result.get("error", {}))[:500]
-                    self.dead_letter.write(
-                        f"elasticsearch:{self.data_stream}", 0, reason, pending[doc_id]
-                    )
-            if retry and attempt >= self.max_retries:
-                report.retryable = len(retry)
-                report.retry_reason = "still refused as busy or unavailable after retries"
+                    report.fatal = f"Elasticsearch refused the bulk request: {status} {exc.message}"
+                    return report
+                if not self._again(chunk, chunks, retry, report, reason):
+                    return report
+                continue
+            except TransportError as exc:
+                reason = f"Elasticsearch unreachable: {type(exc).__name__}: {exc.message}"
+                if not self._again(chunk, chunks, retry, report, reason):
+                    return report
+                continue
+            pending = self._account(chunk, response.body.get("items", []), report)
+            if pending and not self._again(
+                pending, chunks, retry, report, "items refused as busy or unavailable"
+            ):
                 return report
-            if retry:
-                time.sleep(self.initial_backoff * 2**attempt)
-                attempt += 1
-                report.retries += len(retry)
-            pending = retry
         return report
+
+    def _account(
+        self, chunk: list[dict[str, Any]], items: list[dict[str, Any]], report: Delivery
+    ) -> list[dict[str, Any]]:
+        """Count each item's outcome; the documents to retry."""
+        pending: list[dict[str, Any]] = []
+        for document, item in zip(chunk, items, strict=False):
+            result = item.get("create", {})
+            status = int(result.get("status", 0))
+            if 200 <= status < 300:
+                report.sent += 1
+            elif status == 409:
+                report.duplicate += 1
+            elif status == 429 or status >= 500 or status == 0:
+                pending.append(document)
+            else:
+                self._reject(document, json.dumps(result.get("error", {})), report)
+        pending.extend(chunk[len(items) :])  # items missing from the answer
+        return pending
+
+    @staticmethod
+    def _again(
+        chunk: list[dict[str, Any]],
+        chunks: list[list[dict[str, Any]]],
+        retry: RetryPolicy,
+        report: Delivery,
+        reason: str,
+    ) -> bool:
+        """Queue ``chunk`` again after a pause; False when the deadline is spent."""
+        if not retry.wait():
+            report.retryable = len(chunk) + sum(len(c) for c in chunks)
+            report.retry_reason = f"{reason}; gave up after {retry.deadline:.0f} s"
+            return False
+        report.retries += 1
+        chunks.insert(0, chunk)
+        return True
 
 
 class ElasticsearchSinkType:
@@ -177,8 +225,10 @@ class ElasticsearchSinkType:
 
     def create(self, destination: str | None, dead_letter: DeadLetter) -> ElasticsearchSink:
         url = required_setting("LLMSIEM_ES_URL", destination)
-        client = Elasticsearch(url, api_key=os.environ.get("LLMSIEM_ES_API_KEY"))
-        return ElasticsearchSink(client, dead_letter)
+        client = Elasticsearch(
+            url, api_key=os.environ.get("LLMSIEM_ES_API_KEY"), max_retries=0, request_timeout=30
+        )
+        return ElasticsearchSink(client, dead_letter, retry=RetryPolicy.from_env())
 
 
 SINK = ElasticsearchSinkType()

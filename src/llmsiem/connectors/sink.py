@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from llmsiem.deadletter import DeadLetter
@@ -35,6 +36,44 @@ class Delivery:
     @property
     def delivered(self) -> int:
         return self.sent + self.duplicate
+
+
+@dataclass
+class RetryPolicy:
+    """The one retry policy of a batch: exponential backoff within a total deadline.
+
+    Sinks retry only through it (their HTTP clients retry nothing themselves), so busy or
+    unreachable destinations cost at most ``deadline`` seconds per batch, however many
+    layers a request passes through.
+    """
+
+    deadline: float = 60.0
+    initial: float = 0.5
+    ceiling: float = 8.0
+    started: float = field(default_factory=time.monotonic)
+    attempts: int = 0
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        """The default policy, its deadline from ``LLMSIEM_RETRY_DEADLINE`` (seconds) if set."""
+        value = os.environ.get("LLMSIEM_RETRY_DEADLINE", "")
+        try:
+            return cls(deadline=float(value)) if value else cls()
+        except ValueError:
+            raise SinkConfigError(f"LLMSIEM_RETRY_DEADLINE={value!r} is not a number") from None
+
+    def restart(self) -> RetryPolicy:
+        """The same policy, its clock starting now (one per batch)."""
+        return RetryPolicy(self.deadline, self.initial, self.ceiling)
+
+    def wait(self) -> bool:
+        """Sleep before the next attempt; False (no sleep) once the deadline would pass."""
+        pause = min(self.ceiling, self.initial * 2**self.attempts)
+        if time.monotonic() + pause > self.started + self.deadline:
+            return False
+        time.sleep(pause)
+        self.attempts += 1
+        return True
 
 
 class Sink(Protocol):

@@ -5,20 +5,20 @@ Each event is an HEC envelope: ``time`` (epoch seconds), ``host``, ``source``,
 for the entities SOC searches pivot on. HEC status codes (docs: "Format events for HTTP
 Event Collector", "Troubleshoot HTTP Event Collector"): 0 success; 2, 3, 4 token missing or
 invalid (fatal, never retried); 5, 6, 12, 13 bad data (the batch goes to the dead letter);
-7 incorrect index (fatal configuration error); 9 server busy and HTTP 503 (retried with
-backoff, then reported retryable so the spool keeps the batch).
+7 incorrect index (fatal configuration error); 9 server busy, HTTP 429/5xx and transport
+errors (retried under the one ``RetryPolicy``, then reported retryable so the spool keeps
+the batch).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from typing import Any
 
 import requests
 
-from llmsiem.connectors.sink import Delivery, required_setting
+from llmsiem.connectors.sink import Delivery, RetryPolicy, required_setting
 from llmsiem.deadletter import DeadLetter
 from llmsiem.event import get_dotted
 
@@ -54,8 +54,7 @@ class SplunkHecSink:
         dead_letter: DeadLetter,
         index: str = "llm",
         host: str = "llmsiem",
-        max_retries: int = 5,
-        initial_backoff: float = 0.5,
+        retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
         verify: bool = True,
     ) -> None:
@@ -64,8 +63,7 @@ class SplunkHecSink:
         self.dead_letter = dead_letter
         self.index = index
         self.host = host
-        self.max_retries = max_retries
-        self.initial_backoff = initial_backoff
+        self.retry = retry or RetryPolicy()
         self.session = session or requests.Session()
         self.verify = verify
 
@@ -83,7 +81,8 @@ class SplunkHecSink:
         body = "\n".join(
             json.dumps(envelope(d, self.index, self.host), ensure_ascii=False) for d in documents
         )
-        for attempt in range(self.max_retries + 1):
+        retry = self.retry.restart()
+        while True:
             try:
                 response = self.session.post(
                     self.endpoint,
@@ -93,36 +92,35 @@ class SplunkHecSink:
                     verify=self.verify,
                 )
             except requests.RequestException as exc:
+                reason = f"HEC unreachable: {type(exc).__name__}"
+            else:
+                try:
+                    payload = response.json()
+                except ValueError:
+                    payload = {"code": -1, "text": response.text[:200]}
+                code = int(payload.get("code", -1))
+                if response.status_code == 200 and code == 0:
+                    report.sent = len(documents)
+                    return report
+                if code in AUTH_CODES or response.status_code in (401, 403):
+                    report.fatal = f"HEC refused the token: {payload.get('text')} (code {code})"
+                    return report
+                if code in BAD_DATA_CODES:
+                    for document in documents:
+                        self.dead_letter.write(
+                            "splunk-hec", 0, f"HEC code {code}: {payload.get('text')}", document
+                        )
+                    report.dead_lettered = len(documents)
+                    return report
+                if not (code in BUSY_CODES or response.status_code in (429, 502, 503, 504)):
+                    report.fatal = f"HEC error {response.status_code}: {payload} (code {code})"
+                    return report
+                reason = f"HEC busy (HTTP {response.status_code}, code {code})"
+            if not retry.wait():
                 report.retryable = len(documents)
-                report.retry_reason = f"HEC unreachable: {exc}"
+                report.retry_reason = f"{reason}; gave up after {retry.deadline:.0f} s"
                 return report
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = {"code": -1, "text": response.text[:200]}
-            code = int(payload.get("code", -1))
-            if response.status_code == 200 and code == 0:
-                report.sent = len(documents)
-                return report
-            if code in AUTH_CODES or response.status_code in (401, 403):
-                report.fatal = f"HEC refused the token: {payload.get('text')} (code {code})"
-                return report
-            if code in BAD_DATA_CODES:
-                for document in documents:
-                    self.dead_letter.write(
-                        "splunk-hec", 0, f"HEC code {code}: {payload.get('text')}", document
-                    )
-                report.dead_lettered = len(documents)
-                return report
-            if code in BUSY_CODES or response.status_code in (429, 502, 503, 504):
-                report.retries += 1
-                time.sleep(self.initial_backoff * 2**attempt)
-                continue
-            report.fatal = f"HEC error {response.status_code}: {payload} (code {code})"
-            return report
-        report.retryable = len(documents)
-        report.retry_reason = f"HEC still busy after {self.max_retries} retries"
-        return report
+            report.retries += 1
 
 
 class SplunkHecSinkType:
@@ -133,7 +131,8 @@ class SplunkHecSinkType:
 
     def create(self, destination: str | None, dead_letter: DeadLetter) -> SplunkHecSink:
         url = required_setting("LLMSIEM_SPLUNK_HEC_URL", destination)
-        return SplunkHecSink(url, required_setting("LLMSIEM_SPLUNK_HEC_TOKEN"), dead_letter)
+        token = required_setting("LLMSIEM_SPLUNK_HEC_TOKEN")
+        return SplunkHecSink(url, token, dead_letter, retry=RetryPolicy.from_env())
 
 
 SINK = SplunkHecSinkType()

@@ -1,14 +1,20 @@
 """A disk spool between the pipeline and a sink: at-least-once delivery across crashes.
 
-Producers append events to segment files (fsynced). The shipper reads from a committed
-cursor, sends one batch, and only then moves the cursor (atomic rename). A crash or a sink
-outage between sending and committing re-sends that batch on restart: nothing is lost and
-nothing is duplicated beyond the one uncommitted batch (and sinks that key documents by
-``event.id`` drop even those).
+Producers append events to segment files: each event is one ``write`` of one whole line on
+an append-only descriptor, fsynced per batch. A write that fails (ENOSPC) is cut back to
+the last whole line before ``SpoolWriteError`` is raised, and a torn tail left by a crash is
+truncated when the spool is opened (``repaired`` says what was cut). ``progress.json``
+records, per input file, how far its events were spooled, so a re-run after a killed append
+resumes there. The shipper reads from a committed cursor, sends one batch, and only then
+moves the cursor (atomic rename). A crash or a sink outage between sending and committing
+re-sends that batch on restart: nothing is lost and nothing is duplicated beyond the one
+uncommitted batch (and sinks that key documents by ``event.id`` drop even those). A lock
+file (``flock``) keeps a second shipper off a spool in use.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -19,6 +25,24 @@ from typing import Any
 from llmsiem.connectors.sink import Delivery, Sink
 
 SEGMENT_EVENTS = 10_000
+FSYNC_EVENTS = 500
+
+
+class SpoolBusyError(RuntimeError):
+    """Another process holds the spool's lock."""
+
+
+class SpoolWriteError(OSError):
+    """An append failed (a full disk); the spool was cut back to its last whole event."""
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """One event to append and the input position it comes from (``line``, n-th event)."""
+
+    document: dict[str, Any]
+    source: str | None = None
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,24 @@ class Spool:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.cursor_path = directory / "cursor.json"
+        self.progress_path = directory / "progress.json"
+        self._lock: int | None = None
+        self.repaired = self._repair_tail()
+
+    def lock(self) -> None:
+        """Take the spool for this process; ``SpoolBusyError`` if another shipper has it."""
+        handle = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise SpoolBusyError(f"{self.directory} is in use by another shipper") from None
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def _segment(self, number: int) -> Path:
         return self.directory / f"segment-{number:08d}.jsonl"
@@ -53,31 +95,100 @@ class Spool:
     def _segments(self) -> list[int]:
         return sorted(int(p.stem.split("-")[1]) for p in self.directory.glob("segment-*.jsonl"))
 
-    def append(self, documents: Iterable[dict[str, Any]]) -> int:
-        """Durably append events; returns how many were spooled."""
+    def _repair_tail(self) -> str | None:
+        """Cut a torn last line (a crash mid-write); say how many bytes went, if any."""
+        numbers = self._segments()
+        if not numbers:
+            return None
+        path = self._segment(numbers[-1])
+        with path.open("rb+") as stream:
+            data = stream.read()
+            if not data or data.endswith(b"\n"):
+                return None
+            keep = data.rfind(b"\n") + 1
+            stream.truncate(keep)
+            os.fsync(stream.fileno())
+        return f"{path.name}: cut a torn last record ({len(data) - keep} bytes) left by a crash"
+
+    def _progress(self) -> dict[str, list[int]]:
+        if not self.progress_path.exists():
+            return {}
+        data = json.loads(self.progress_path.read_text() or "{}")
+        return {str(k): [int(v[0]), int(v[1])] for k, v in data.items()}
+
+    def _save_progress(self, progress: dict[str, list[int]]) -> None:
+        temporary = self.progress_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(progress))
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        temporary.replace(self.progress_path)
+
+    def append(self, documents: Iterable[dict[str, Any] | Spooled]) -> int:
+        """Durably append events; returns how many were spooled (resumed ones not counted).
+
+        Events given as ``Spooled`` carry their input position: after a killed append, the
+        same inputs resume where the spool's ``progress.json`` says they stopped. The
+        progress is dropped once an append completes.
+        """
+        progress = self._progress()
+        done = {key: list(value) for key, value in progress.items()}
         numbers = self._segments()
         number = numbers[-1] if numbers else 0
         path = self._segment(number)
         count = sum(1 for _ in path.open("rb")) if path.exists() else 0
         written = 0
-        stream = path.open("a", encoding="utf-8")
+        handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        seen: dict[str, list[int]] = {}
         try:
-            for document in documents:
+            for item in documents:
+                spooled = item if isinstance(item, Spooled) else Spooled(item)
+                key = spooled.source
+                if key is not None:
+                    line, nth = seen.get(key, [0, 0])
+                    position = [spooled.line, nth + 1 if line == spooled.line else 1]
+                    seen[key] = position
+                    if key in done and position <= done[key]:
+                        continue  # spooled by an earlier, interrupted append
                 if count >= SEGMENT_EVENTS:
-                    stream.flush()
-                    os.fsync(stream.fileno())
-                    stream.close()
-                    number += 1
-                    count = 0
-                    stream = self._segment(number).open("a", encoding="utf-8")
-                stream.write(json.dumps(document, ensure_ascii=False) + "\n")
+                    self._sync(handle, progress)
+                    os.close(handle)
+                    number, count = number + 1, 0
+                    path = self._segment(number)
+                    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                self._write(handle, json.dumps(spooled.document, ensure_ascii=False) + "\n")
+                if key is not None:
+                    progress[key] = seen[key]
                 count += 1
                 written += 1
-            stream.flush()
-            os.fsync(stream.fileno())
+                if written % FSYNC_EVENTS == 0:
+                    self._sync(handle, progress)
+            os.fsync(handle)
         finally:
-            stream.close()
+            os.close(handle)
+        self.progress_path.unlink(missing_ok=True)
         return written
+
+    def _sync(self, handle: int, progress: dict[str, list[int]]) -> None:
+        os.fsync(handle)
+        if progress:
+            self._save_progress(progress)
+
+    @staticmethod
+    def _write(handle: int, line: str) -> None:
+        """One whole line or nothing: a failed or short write is cut back before raising."""
+        data = line.encode("utf-8")
+        size = os.fstat(handle).st_size
+        try:
+            if os.write(handle, data) == len(data):
+                return
+            reason = "short write"
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            errno = exc.errno
+        else:
+            errno = None
+        os.ftruncate(handle, size)
+        raise SpoolWriteError(errno, f"cannot append to the spool: {reason}")
 
     def cursor(self) -> Cursor:
         if not self.cursor_path.exists():

@@ -88,7 +88,9 @@ def test_efficacy_from_eval_and_agent_eval_reports() -> None:
             "scenarios": [{"rules": {"a": 2}}],
         }
     }
-    table = efficacy([eval_report, agent_report])
+    table = efficacy([eval_report, agent_report], ("a", "quiet"))
+    assert (table["quiet"].caught, table["quiet"].attacks, table["quiet"].recall()) == (0, 10, 0)
+    assert efficacy([], ("quiet",)) == {}
     assert (table["a"].caught, table["a"].attacks) == (8, 10)
     assert (table["a"].flagged, table["a"].benign) == (1, 150)
     assert table["b"].fpr() == pytest.approx(1 / 50)

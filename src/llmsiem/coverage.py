@@ -86,9 +86,13 @@ def collect(pack: RulePack) -> list[RuleCoverage]:
     return sorted(rules, key=lambda r: r.name)
 
 
-def efficacy(reports: list[dict[str, Any]]) -> dict[str, Efficacy]:
-    """Per rule efficacy from ``llmsiem eval`` and ``llmsiem agent-eval`` JSON reports."""
+def efficacy(reports: list[dict[str, Any]], rules: tuple[str, ...] = ()) -> dict[str, Efficacy]:
+    """Per rule efficacy from ``llmsiem eval`` and ``llmsiem agent-eval`` JSON reports; the
+    named ``rules`` are measured (with zero hits) even where no report names them."""
     table: dict[str, Efficacy] = defaultdict(Efficacy)
+    if reports:
+        for name in rules:
+            table[name] = Efficacy()
     for report in reports:
         if "rule_table" in report:  # llmsiem eval
             attacks = sum(f["total"] for f in report["attack_families"])

@@ -52,7 +52,7 @@ def coverage_cmd(out_dir: Path, reports: tuple[Path, ...]) -> None:
             raise CommandError(f"{path}: cannot read eval report: {exc}") from exc
     try:
         rules = collect(RulePack.load())
-        measured = efficacy(loaded)
+        measured = efficacy(loaded, tuple(r.name for r in rules))
     except RuleLoadError as exc:
         raise CommandError(str(exc)) from exc
     except (KeyError, ValueError, TypeError) as exc:

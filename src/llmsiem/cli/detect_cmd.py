@@ -37,10 +37,10 @@ from llmsiem.records import expand_inputs
 from llmsiem.rulepack import RuleSources
 
 
-def _open_alerts(path: str) -> IO[str]:
+def _open_alerts(path: str, append: bool) -> IO[str]:
     if path == "-":
         return sys.stdout
-    return Path(path).open("a", encoding="utf-8")
+    return Path(path).open("a" if append else "w", encoding="utf-8")
 
 
 @click.command("detect")
@@ -54,7 +54,10 @@ def _open_alerts(path: str) -> IO[str]:
     "alerts_path",
     default="llmsiem-alerts.jsonl",
     show_default=True,
-    help="Append alerts (ECS JSON lines) here; '-' for stdout.",
+    help="Write alerts (ECS JSON lines) here, replacing the file; '-' for stdout.",
+)
+@click.option(
+    "--append", is_flag=True, help="Append to the --alerts file instead of replacing it."
 )
 @dead_letter_option
 @click.option("--follow", is_flag=True, help="Stream: keep reading a growing file or stdin.")
@@ -67,7 +70,8 @@ def _open_alerts(path: str) -> IO[str]:
 @click.option(
     "--respond",
     is_flag=True,
-    help="Run the playbooks on the raised alerts (dry-run unless respond.yml says execute).",
+    help="Plan the playbooks for the raised alerts. Always a dry run: nothing is changed; "
+    "act with `llmsiem respond run --execute ALERTS_FILE`.",
 )
 @format_option
 def detect_cmd(
@@ -77,6 +81,7 @@ def detect_cmd(
     rules: RuleSources | None,
     tuning: Path | None,
     alerts_path: str,
+    append: bool,
     dead_letter: Path,
     follow: bool,
     interval: float,
@@ -98,6 +103,7 @@ def detect_cmd(
             source_format,
             scrub_mode,
             alerts_path,
+            append,
             dead_letter,
             interval,
             idle_exit,
@@ -128,7 +134,7 @@ def detect_cmd(
 
         pipeline = make_pipeline(scrub_mode, letters, source_format)
         run = detect_files(paths, engine_rules, pipeline, advance)
-    stream = _open_alerts(alerts_path)
+    stream = _open_alerts(alerts_path, append)
     for alert in run.alerts:
         stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
     if stream is not sys.stdout:
@@ -166,6 +172,7 @@ def _follow(
     source_format: str,
     scrub_mode: str,
     alerts_path: str,
+    append: bool,
     dead_letter: Path,
     interval: float,
     idle_exit: float | None,
@@ -175,7 +182,7 @@ def _follow(
     path = None if not inputs or str(inputs[0]) == "-" else inputs[0]
     if path is not None and not path.is_file():
         raise CommandError(f"{path}: no such file")
-    stream = _open_alerts(alerts_path)
+    stream = _open_alerts(alerts_path, append)
 
     def emit(alert: dict[str, Any]) -> None:
         stream.write(json.dumps(alert, ensure_ascii=False) + "\n")

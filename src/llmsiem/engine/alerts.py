@@ -51,8 +51,9 @@ def build_alert(
     correlation_type: str | None = None,
     metric: float | None = None,
     window: tuple[float, float] | None = None,
+    matches: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """One alert document (``event.kind: alert``)."""
+    """One alert document (``event.kind: alert``); ``matches`` are the evidence excerpts."""
     group = group or {}
     identifier = alert_id(meta.id, group, evidence[0].event_id)
     document: dict[str, Any] = {
@@ -85,6 +86,8 @@ def build_alert(
         },
     }
     alert = document["llmsiem"]["alert"]
+    if matches:
+        alert["evidence"] = matches
     if correlation_type:
         alert["correlation"] = {
             "type": correlation_type,

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from llmsiem.columns import column_ref
+from llmsiem.columns import column_ref, field_types
 from llmsiem.engine.alerts import ENTITY_FIELDS, EvidenceEvent, build_alert
 from llmsiem.engine.correlate import evaluate
+from llmsiem.engine.evidence import evidence
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore
 
@@ -75,6 +76,25 @@ class Detector:
             for row in rows
         }
 
+    def matches(self, rows: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict[str, str]]]:
+        """Evidence excerpts per (rule, event) hit: one query per rule that fired, reading
+        only the fields its matchers name."""
+        by_rule: dict[int, list[int]] = {}
+        for rule_number, seq in rows:
+            by_rule.setdefault(rule_number, []).append(seq)
+        found: dict[tuple[int, int], list[dict[str, str]]] = {}
+        for rule_number, seqs in by_rule.items():
+            matchers = self.rules.detections[rule_number].matchers
+            fields = sorted({m.field for m in matchers if m.field in field_types()})
+            if not fields:
+                continue
+            columns = ", ".join(column_ref(f) for f in fields)
+            for seq, *values in self.store.con.execute(
+                f"SELECT _seq, {columns} FROM events WHERE _seq IN (SELECT unnest(?))", [seqs]
+            ).fetchall():
+                found[rule_number, seq] = evidence(matchers, dict(zip(fields, values, strict=True)))
+        return found
+
     def run(self) -> list[dict[str, Any]]:
         """Alerts for events loaded since the last run (detections) and for correlations."""
         with _cyclic_gc_paused():
@@ -98,8 +118,14 @@ class Detector:
         cited = self.evidence(
             [seq for _, seq in rows] + [seq for _, f in firings for seq in f.seqs]
         )
+        matched = self.matches(rows)
         alerts = [
-            build_alert(self.rules.detections[rule_number].meta, "detection", [cited[seq]])
+            build_alert(
+                self.rules.detections[rule_number].meta,
+                "detection",
+                [cited[seq]],
+                matches=matched.get((rule_number, seq)),
+            )
             for rule_number, seq in rows
             if seq in cited
         ]

@@ -10,6 +10,7 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from llmsiem.compiler.compile import load_pipeline, standalone_rule_names
+from llmsiem.engine.evidence import Matcher, rule_matchers
 from llmsiem.engine.sql_backend import DuckDBSigmaBackend, rule_expression
 from llmsiem.rulepack import AnyRule, RuleLoadError, RulePack
 from llmsiem.sigma_offline import use_bundled_mitre_data
@@ -35,6 +36,7 @@ class DetectionRule:
     meta: RuleMeta
     sql: str
     standalone: bool
+    matchers: tuple[Matcher, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,9 @@ def compile_for_engine(pack: RulePack, tuning: Path | None = None) -> EngineRule
         try:
             if isinstance(rule, SigmaRule):
                 backend = DuckDBSigmaBackend(load_pipeline(ENGINE_PIPELINES, tuning))
-                sql = rule_expression(backend, rule)
-                result.detections.append(DetectionRule(meta, sql, rule.name not in base_only))
+                sql = rule_expression(backend, rule)  # processes the rule in place
+                standalone = rule.name not in base_only
+                result.detections.append(DetectionRule(meta, sql, standalone, rule_matchers(rule)))
                 known |= {meta.name, meta.id}
             else:
                 result.correlations.append(_correlation(rule, meta))

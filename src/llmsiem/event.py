@@ -117,7 +117,7 @@ class SourceFields(Strict):
 
 
 class HttpResponseFields(Strict):
-    status_code: Annotated[int, Field(ge=100, le=599)] | None = None
+    status_code: NonNegativeInt | None = None
 
 
 class HttpFields(Strict):

@@ -146,8 +146,13 @@ def test_eval_check_exits_1_naming_the_missed_target(tmp_path: Path) -> None:
 # Issue 13 targets the pack still misses on the dev corpora (measured 2026-12-02): jailbreak
 # recall 87.2% (the rules now need a frame plus an explicit release; the rest of the in-the-wild
 # set is role prompts without one), system-prompt extraction 89.3% (25 of 28), and AgentDojo's
-# injected tool calls at 40% (tool rules). Any other missed target fails this test.
-KNOWN_MISSES = {"jailbreak_recall", "system_prompt_extraction_recall", "lowest_family_recall"}
+# injected tool calls at 40% (tool rules). Until they are met, each is held at its measured
+# floor, so a regression still fails; any other missed target fails outright.
+KNOWN_MISS_FLOORS = {
+    "jailbreak_recall": 0.87,
+    "system_prompt_extraction_recall": 0.89,
+    "lowest_family_recall": 0.40,
+}
 
 
 @pytest.mark.slow
@@ -168,6 +173,8 @@ def test_eval_on_dev_corpora_meets_the_targets() -> None:
     assert sets["wildguard_dev"]["total"] == 485
     assert report["precision"] > 0.99
     missed = {name for name, target in targets.items() if not target["met"]}
-    assert missed <= KNOWN_MISSES, {name: targets[name] for name in missed - KNOWN_MISSES}
-    if missed:
-        pytest.xfail(f"issue 13 targets still missed: {sorted(missed)}")
+    assert missed <= set(KNOWN_MISS_FLOORS), {
+        n: targets[n] for n in missed - set(KNOWN_MISS_FLOORS)
+    }
+    for name, floor in KNOWN_MISS_FLOORS.items():
+        assert targets[name]["value"] >= floor, (name, targets[name])

@@ -8,19 +8,18 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from llmsiem.deadletter import DeadLetter
-from llmsiem.engine.rules import EngineRules, compile_for_engine
-from llmsiem.levels import rank
-from llmsiem.pipeline import Pipeline
-from llmsiem.pipeline.events import source_formats
-from llmsiem.rulepack import Override, RuleLoadError, RulePack, RuleSources
-from llmsiem.scrub import MissingScrubKeyError, Scrubber
+if TYPE_CHECKING:  # imported where used: ``llmsiem CMD --help`` must not load them
+    from rich.table import Table
+
+    from llmsiem.deadletter import DeadLetter
+    from llmsiem.engine.rules import EngineRules
+    from llmsiem.pipeline import Pipeline
+    from llmsiem.rulepack import Override, RulePack, RuleSources
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -58,13 +57,35 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+class SourceFormat(click.Choice[str]):
+    """``--from`` values (auto and the registered sources), read from the source registry
+    only when the option is converted, so ``--help`` stays fast."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from llmsiem.pipeline.events import source_formats
+
+        return tuple(source_formats())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        """Set by ``click.Choice.__init__``; the registry is the source of truth."""
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[auto|SOURCE]"
+
+
 source_format_option = click.option(
     "--from",
     "source_format",
-    type=click.Choice(source_formats()),
+    type=SourceFormat(),
     default="auto",
     show_default=True,
-    help="Input format (a registered source); auto sniffs each file.",
+    help="Input format: auto (sniffs each file) or a registered source (`llmsiem ingest "
+    "--help` lists them).",
 )
 scrub_option = click.option(
     "--scrub",
@@ -75,12 +96,16 @@ scrub_option = click.option(
     help="Secrets/PII: replace with typed markers, markers with HMAC, or leave the text "
     "and record the types only.",
 )
+
+
 def rules_option(func: F) -> F:
     """``--rules PATH`` (repeatable) and ``--with-pack``; the command gets ``rules``, a
     ``RuleSources`` (None when neither is given: the bundled pack alone)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, rules: tuple[Path, ...], with_pack: bool, **kwargs: Any) -> Any:
+        from llmsiem.rulepack import RuleSources
+
         sources = RuleSources(rules, with_pack) if rules or with_pack else None
         return func(*args, rules=sources, **kwargs)
 
@@ -109,6 +134,8 @@ def override_json(override: Override) -> dict[str, str]:
 
 def load_pack(rules: Path | RuleSources | None) -> RulePack:
     """The pack of a command's --rules/--with-pack; each override is reported on stderr."""
+    from llmsiem.rulepack import RulePack
+
     try:
         pack = RulePack.load(rules)
     except OSError as exc:
@@ -116,6 +143,8 @@ def load_pack(rules: Path | RuleSources | None) -> RulePack:
     for override in pack.overrides:
         err_console.print(f"[yellow]override:[/] {override}", highlight=False, soft_wrap=True)
     return pack
+
+
 tuning_option = click.option(
     "--tuning",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -132,6 +161,9 @@ dead_letter_option = click.option(
 
 def make_pipeline(scrub_mode: str, letters: DeadLetter, source_format: str = "auto") -> Pipeline:
     """The input pipeline of a command, from its --scrub and --from options."""
+    from llmsiem.pipeline import Pipeline
+    from llmsiem.scrub import MissingScrubKeyError, Scrubber
+
     try:
         scrubber = Scrubber(scrub_mode)  # type: ignore[arg-type]
     except MissingScrubKeyError as exc:
@@ -141,6 +173,10 @@ def make_pipeline(scrub_mode: str, letters: DeadLetter, source_format: str = "au
 
 def alert_table(alerts: list[dict[str, Any]]) -> Table:
     """Alerts counted by rule and level, most severe first."""
+    from rich.table import Table
+
+    from llmsiem.levels import rank
+
     counts = Counter(
         (
             a["llmsiem"]["alert"]["level"],
@@ -161,6 +197,9 @@ def alert_table(alerts: list[dict[str, Any]]) -> Table:
 
 def load_engine_rules(rules: Path | RuleSources | None, tuning: Path | None) -> EngineRules:
     """Compile the pack for the engine; rules that fail are reported on stderr by id."""
+    from llmsiem.engine.rules import compile_for_engine
+    from llmsiem.rulepack import RuleLoadError
+
     try:
         compiled = compile_for_engine(load_pack(rules), tuning)
     except RuleLoadError as exc:

@@ -7,10 +7,9 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from llmsiem.cli.common import (
     EXIT_FINDINGS,
@@ -29,12 +28,10 @@ from llmsiem.cli.common import (
     source_format_option,
     tuning_option,
 )
-from llmsiem.deadletter import DeadLetter
-from llmsiem.engine.batch import detect_files
-from llmsiem.engine.rules import EngineRules
-from llmsiem.engine.stream import Follower, LineSource
-from llmsiem.records import expand_inputs
-from llmsiem.rulepack import RuleSources
+
+if TYPE_CHECKING:  # the engine loads when the command runs, not for --help
+    from llmsiem.engine.rules import EngineRules
+    from llmsiem.rulepack import RuleSources
 
 
 def _open_alerts(path: str, append: bool) -> IO[str]:
@@ -56,9 +53,7 @@ def _open_alerts(path: str, append: bool) -> IO[str]:
     show_default=True,
     help="Write alerts (ECS JSON lines) here, replacing the file; '-' for stdout.",
 )
-@click.option(
-    "--append", is_flag=True, help="Append to the --alerts file instead of replacing it."
-)
+@click.option("--append", is_flag=True, help="Append to the --alerts file instead of replacing it.")
 @dead_letter_option
 @click.option("--follow", is_flag=True, help="Stream: keep reading a growing file or stdin.")
 @click.option("--interval", default=0.2, show_default=True, help="Follow poll interval (s).")
@@ -95,6 +90,18 @@ def detect_cmd(
     scrubbed as they would be before shipping (--scrub), so the engine sees what a SIEM sees.
     Exit codes: 0 no alerts, 1 alerts raised, 2 error.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from llmsiem.deadletter import DeadLetter
+    from llmsiem.engine.batch import detect_files
+    from llmsiem.records import expand_inputs
+
     engine_rules = load_engine_rules(rules, tuning)
     if follow:
         _follow(
@@ -177,6 +184,9 @@ def _follow(
     interval: float,
     idle_exit: float | None,
 ) -> None:
+    from llmsiem.deadletter import DeadLetter
+    from llmsiem.engine.stream import Follower, LineSource
+
     if len(inputs) > 1:
         raise CommandError("--follow reads one file (or stdin)")
     path = None if not inputs or str(inputs[0]) == "-" else inputs[0]

@@ -1,55 +1,100 @@
-"""Entry point of the ``llmsiem`` command."""
+"""Entry point of the ``llmsiem`` command.
+
+Commands load lazily: each command's module (and its heavy imports: pySigma, DuckDB, the
+backends) is imported only when that command runs or its help is asked, so ``llmsiem
+--help`` lists every command from the table below without importing any of them.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
-from llmsiem import __version__
-from llmsiem.cli.agent_eval_cmd import agent_eval_cmd
-from llmsiem.cli.compile_cmd import compile_cmd
-from llmsiem.cli.connectors_cmd import (
-    deploy_group,
-    ingest_cmd,
-    setup_group,
-    ship_cmd,
-    sinks_cmd,
-)
-from llmsiem.cli.coverage_cmd import coverage_cmd
-from llmsiem.cli.demo_cmd import demo
-from llmsiem.cli.detect_cmd import detect_cmd
-from llmsiem.cli.eval_cmd import eval_cmd
-from llmsiem.cli.generate_cmd import generate_cmd
-from llmsiem.cli.respond_cmd import respond_group
-from llmsiem.cli.schema_cmd import schema_group
-from llmsiem.cli.test_cmd import test_cmd
-from llmsiem.cli.validate_cmd import validate_cmd
-from llmsiem.cli.verify_cmd import verify_group
+# name -> (module under llmsiem.cli, attribute, short help shown by ``llmsiem --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "agent-eval": (
+        "agent_eval_cmd",
+        "agent_eval_cmd",
+        "Score the rule pack on generated agent/MCP sessions and AgentDojo.",
+    ),
+    "compile": (
+        "compile_cmd",
+        "compile_cmd",
+        "Compile the Sigma rule pack for one or more SIEM targets.",
+    ),
+    "coverage": (
+        "coverage_cmd",
+        "coverage_cmd",
+        "Write the pack's MITRE ATLAS Navigator layer and an HTML report.",
+    ),
+    "demo": ("demo_cmd", "demo", "Run the main job on bundled sample telemetry."),
+    "deploy": (
+        "connectors_cmd",
+        "deploy_group",
+        "Install the compiled rule pack in Kibana or Splunk.",
+    ),
+    "detect": (
+        "detect_cmd",
+        "detect_cmd",
+        "Run the whole rule pack over INPUTS (files or folders).",
+    ),
+    "eval": ("eval_cmd", "eval_cmd", "Score the rule pack on labelled attack and benign corpora."),
+    "generate": ("generate_cmd", "generate_cmd", "Write synthetic normalized telemetry."),
+    "ingest": (
+        "connectors_cmd",
+        "ingest_cmd",
+        "Normalize telemetry of any registered source to scrubbed events.",
+    ),
+    "respond": ("respond_cmd", "respond_group", "Run playbooks on alerts: dry-run by default."),
+    "schema": (
+        "schema_cmd",
+        "schema_group",
+        "The normalized LLM event schema: export, validate, field reference.",
+    ),
+    "setup": ("connectors_cmd", "setup_group", "Prepare a SIEM for llmsiem events."),
+    "ship": (
+        "connectors_cmd",
+        "ship_cmd",
+        "Normalize and scrub INPUTS and deliver them to a sink.",
+    ),
+    "sinks": ("connectors_cmd", "sinks_cmd", "List the registered sinks and what --dest means."),
+    "test": ("test_cmd", "test_cmd", "Run rules' samples and print each case's verdict."),
+    "validate": (
+        "validate_cmd",
+        "validate_cmd",
+        "Validate the rule pack offline; exit 1 on findings.",
+    ),
+    "verify": ("verify_cmd", "verify_group", "Run every rule's samples through a live SIEM."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="llmsiem")
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use, listed from ``COMMANDS``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute, _ = COMMANDS[cmd_name]
+        module = importlib.import_module(f"llmsiem.cli.{module_name}")
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: Any) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="llmsiem", prog_name="llmsiem")
 def cli() -> None:
     """llmsiem: detection content and SIEM integration for LLM application security.
 
     Exit codes: 0 success / nothing found, 1 findings (invalid events, alerts, failed
     checks), 2 errors (bad arguments, unreadable input).
     """
-
-
-cli.add_command(schema_group)
-cli.add_command(demo)
-cli.add_command(generate_cmd)
-cli.add_command(agent_eval_cmd)
-cli.add_command(coverage_cmd)
-cli.add_command(compile_cmd)
-cli.add_command(validate_cmd)
-cli.add_command(test_cmd)
-cli.add_command(detect_cmd)
-cli.add_command(eval_cmd)
-cli.add_command(ingest_cmd)
-cli.add_command(ship_cmd)
-cli.add_command(sinks_cmd)
-cli.add_command(setup_group)
-cli.add_command(deploy_group)
-cli.add_command(respond_group)
-cli.add_command(verify_group)

@@ -66,6 +66,26 @@ def _top_or(condition: Any) -> ConditionOR | None:
     return None
 
 
+def _outside_condition(condition: Any) -> dict[int, Any]:
+    """A deepcopy memo that keeps what the condition tree only points up to (detection items,
+    detections, the rule) shared: copying a condition must not copy the whole rule."""
+    nodes: list[Any] = [condition]
+    inside: set[int] = set()
+    outside: dict[int, Any] = {}
+    while nodes:
+        node = nodes.pop()
+        inside.add(id(node))
+        nodes.extend(a for a in getattr(node, "args", None) or [] if a is not None)
+    stack = [condition]
+    while stack:
+        node = stack.pop()
+        for parent in node.parent_chain() if hasattr(node, "parent_chain") else []:
+            if id(parent) not in inside:
+                outside[id(parent)] = parent
+        stack.extend(a for a in getattr(node, "args", None) or [] if a is not None)
+    return outside
+
+
 class WholeValueRegex(SigmaRegularExpression):
     """A plain Sigma value already written as a whole-value label regex."""
 
@@ -112,7 +132,7 @@ class JsonLogQLBackend(LogQLBackend):
         bounds = [round(k * len(top.args) / count) for k in range(count + 1)]
         parts = []
         for start, end in itertools.pairwise(bounds):
-            copied = copy.deepcopy(condition)
+            copied = copy.deepcopy(condition, _outside_condition(condition))
             copied_top = _top_or(copied)
             assert copied_top is not None
             copied_top.args = copied_top.args[start:end]

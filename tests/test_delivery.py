@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
-from tests.fake_bulk import API_KEY, BulkState, bulk_endpoint
 
+from fake_bulk import API_KEY, BulkState, bulk_endpoint
 from llmsiem.cli.main import cli
 from llmsiem.connectors.elastic import ElasticsearchSink, document_id
 from llmsiem.connectors.sink import RetryPolicy

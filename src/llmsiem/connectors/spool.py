@@ -14,6 +14,7 @@ file (``flock``) keeps a second shipper off a spool in use.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -163,6 +164,10 @@ class Spool:
                 if written % FSYNC_EVENTS == 0:
                     self._sync(handle, progress)
             os.fsync(handle)
+        except SpoolWriteError:
+            with contextlib.suppress(OSError):  # the disk may be too full for the progress
+                self._sync(handle, progress)
+            raise
         finally:
             os.close(handle)
         self.progress_path.unlink(missing_ok=True)

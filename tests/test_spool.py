@@ -1,0 +1,213 @@
+"""The spool: whole-record appends, torn tails, ENOSPC, resumed appends, one shipper at a time.
+
+The last test is issue 17's "Done when": five SIGKILLs during shipping plus an outage, an
+auth failure and a full disk, against a loopback ``_bulk`` endpoint; 0 events lost and 0
+left undeliverable (every event id indexed exactly once; 409s count as delivered).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fake_bulk import API_KEY, BulkState, bulk_endpoint
+from llmsiem.connectors import spool as spool_module
+from llmsiem.connectors.elastic import document_id
+from llmsiem.connectors.spool import Spool, SpoolBusyError, Spooled, SpoolWriteError
+from llmsiem.rule_samples import build_event
+
+LLMSIEM = str(Path(sys.executable).parent / "llmsiem")
+
+
+def _events(count: int) -> list[dict[str, Any]]:
+    return [
+        build_event({"event.id": f"evt-{n}", "llmsiem.prompt.text": f"hello {n}"}, n, "spool")
+        for n in range(1, count + 1)
+    ]
+
+
+def _all(spool: Spool) -> list[dict[str, Any]]:
+    return spool.read_batch(spool.cursor(), 10**7)[0]
+
+
+def test_a_torn_tail_is_cut_on_open_with_a_message(tmp_path: Path) -> None:
+    Spool(tmp_path).append(_events(5))
+    (segment,) = tmp_path.glob("segment-*.jsonl")
+    with segment.open("ab") as stream:
+        stream.write(b'{"@timestamp": "2026-')  # a crash mid-write
+    reopened = Spool(tmp_path)
+    assert reopened.repaired is not None and "torn" in reopened.repaired
+    reopened.append(_events(7)[5:])  # appends after the cut, not onto the torn line
+    assert [e["event"]["id"] for e in _all(Spool(tmp_path))] == [f"evt-{n}" for n in range(1, 8)]
+
+
+def test_enospc_is_an_error_with_the_spool_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls = {"n": 0}
+
+    def full_disk(handle: int, data: bytes) -> int:
+        calls["n"] += 1
+        if calls["n"] == 8:  # part of the record lands, then the disk is full
+            real_write(handle, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(handle, data)
+
+    monkeypatch.setattr(spool_module.os, "write", full_disk)
+    events = _events(20)
+    items = [Spooled(e, "in.jsonl", n) for n, e in enumerate(events, start=1)]
+    with pytest.raises(SpoolWriteError, match="No space left"):
+        Spool(tmp_path).append(items)
+    monkeypatch.setattr(spool_module.os, "write", real_write)
+    spool = Spool(tmp_path)
+    assert spool.repaired is None  # cut back at once: no torn line was left
+    assert len(_all(spool)) == 7
+    assert spool.append(items) == 13  # the same inputs again: resumes at record 8
+    assert [e["event"]["id"] for e in _all(spool)] == [e["event"]["id"] for e in events]
+
+
+def test_an_interrupted_append_resumes_from_the_recorded_offset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "FSYNC_EVENTS", 10)
+    events = _events(50)
+
+    def killed_after(count: int) -> Iterator[Spooled]:
+        for n, event in enumerate(events[:count], start=1):
+            yield Spooled(event, "in.jsonl", n)
+        raise KeyboardInterrupt  # the process dies here
+
+    with pytest.raises(KeyboardInterrupt):
+        Spool(tmp_path).append(killed_after(30))
+    spool = Spool(tmp_path)
+    assert spool.append(Spooled(e, "in.jsonl", n) for n, e in enumerate(events, start=1)) == 20
+    assert [e["event"]["id"] for e in _all(spool)] == [e["event"]["id"] for e in events]
+    assert spool.append(Spooled(e, "in.jsonl", n) for n, e in enumerate(events, 1)) == 50
+
+
+def test_a_lock_keeps_a_second_shipper_off(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from pathlib import Path; from llmsiem.connectors.spool import Spool;"
+            f"Spool(Path({str(tmp_path)!r})).lock(); print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SpoolBusyError):
+            Spool(tmp_path).lock()
+        run = subprocess.run(
+            [LLMSIEM, "ship", "--to", "jsonl", "--dest", str(tmp_path / "o.jsonl"),
+             "--spool", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        said = " ".join((run.stdout + run.stderr).split())
+        assert run.returncode == 2 and "in use by another shipper" in said
+        assert "Traceback" not in run.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    Spool(tmp_path).lock()  # free again once the holder is gone
+
+
+FULL_DISK = """
+import errno, os, sys
+from llmsiem.connectors import spool
+real, calls = os.write, [0]
+def write(handle, data):
+    calls[0] += 1
+    if calls[0] > {after}:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real(handle, data)
+spool.os.write = write
+from llmsiem.cli.main import cli
+sys.argv = ["llmsiem", *sys.argv[1:]]
+cli()
+"""
+
+
+def test_kills_outage_auth_failure_and_full_disk_lose_nothing(tmp_path: Path) -> None:
+    total = 3000
+    events = _events(total)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(e) + "\n" for e in events))
+    spool = tmp_path / "spool"
+    state = BulkState(item_429=0.05, delay=0.05)
+    rng = random.Random(17)
+    figures: dict[str, Any] = {"kills": 0, "exits": []}
+
+    def ship(
+        *, key: str = API_KEY, inputs: bool = True, full_disk: int | None = None, deadline: int = 3
+    ) -> Any:
+        args = ["ship", *([str(source)] if inputs else []), "--to", "elasticsearch",
+                "--dest", url, "--spool", str(spool), "--batch-size", "100",
+                "--dead-letter", str(tmp_path / "dead.jsonl")]  # fmt: skip
+        command = (
+            [sys.executable, "-c", FULL_DISK.format(after=full_disk), *args]
+            if full_disk is not None
+            else [LLMSIEM, *args]
+        )
+        env = {**os.environ, "LLMSIEM_ES_API_KEY": key, "LLMSIEM_RETRY_DEADLINE": str(deadline)}
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def finish(process: Any) -> tuple[int, str]:
+        out, err = process.communicate(timeout=300)
+        text = " ".join((out + err).decode().split())
+        assert "Traceback" not in text, text
+        figures["exits"].append(process.returncode)
+        return int(process.returncode), text
+
+    with bulk_endpoint(state) as url:
+        for _ in range(5):  # SIGKILL at a random point, appending or shipping
+            process = ship()
+            time.sleep(rng.uniform(1.5, 5.0))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                figures["kills"] += 1
+        state.outage = "drop"
+        code, text = finish(ship())
+        assert code == 2 and "undelivered events stay in" in text
+        state.outage = None
+        code, text = finish(ship(key="wrong-key"))
+        assert code == 2 and "401" in text
+        unsent_after_auth = len(_all(Spool(spool)))
+        code, text = finish(ship(full_disk=40))
+        assert code == 2 and "No space left" in text
+        figures["unsent_after_auth_failure"] = unsent_after_auth
+        code, text = finish(ship(deadline=30))  # the same inputs: resumes and drains
+        assert code == 0, text
+    expected = {document_id(e) for e in events}
+    indexed = set(state.created)
+    figures.update(
+        events=total,
+        indexed=len(indexed & expected),
+        lost=len(expected - indexed),
+        indexed_twice=sum(1 for n in state.created.values() if n > 1),
+        undeliverable=len(_all(Spool(spool))),
+        dead_lettered=len((tmp_path / "dead.jsonl").read_text().splitlines())
+        if (tmp_path / "dead.jsonl").exists()
+        else 0,
+        requests=state.requests,
+    )
+    print("\nkill test:", json.dumps(figures))
+    assert figures["kills"] == 5
+    assert figures["lost"] == 0 and figures["indexed_twice"] == 0
+    assert figures["undeliverable"] == 0 and figures["dead_lettered"] == 0
+    assert indexed == expected

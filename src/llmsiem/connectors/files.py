@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import duckdb
 from llmsiem.columns import columns_sql, read_json_columns
 from llmsiem.connectors.sink import Delivery, SinkConfigError
 from llmsiem.deadletter import DeadLetter
+from llmsiem.pipeline.staging import NamelessJsonl
 
 
 class JsonlSink:
@@ -54,21 +54,18 @@ class ParquetSink:
     def send(self, documents: list[dict[str, Any]]) -> Delivery:
         if not documents:
             return Delivery()
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as staged:
-            for document in documents:
-                staged.write(json.dumps(document, ensure_ascii=False) + "\n")
         target = self.directory / f"part-{uuid.uuid4().hex}.parquet"
         partial = target.with_suffix(".tmp")
-        try:
+        with NamelessJsonl() as staged:
+            for document in documents:
+                staged.write_line(json.dumps(document, ensure_ascii=False))
             duckdb.connect().execute(
                 f"""COPY (SELECT * FROM read_json(?, format='newline_delimited',
                           columns={columns_sql(read_json_columns())}))
                     TO '{partial}' (FORMAT parquet)""",
-                [staged.name],
+                [str(staged.ready())],
             )
-            partial.replace(target)
-        finally:
-            Path(staged.name).unlink(missing_ok=True)
+        partial.replace(target)
         return Delivery(sent=len(documents))
 
 

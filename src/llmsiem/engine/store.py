@@ -10,11 +10,10 @@ letter with its line number and reason, and the good ones are loaded.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 
@@ -22,11 +21,11 @@ from llmsiem.columns import columns_sql, field_types, read_json_columns
 from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
 from llmsiem.pipeline.bulk import scrub_table, select_lines
+from llmsiem.pipeline.staging import NamelessJsonl
 from llmsiem.records import RawRecord, iter_jsonl, max_line_bytes, within_bounds
 from llmsiem.validation import check_record
 
 META_COLUMNS = {"_seq": "BIGINT", "_source": "VARCHAR", "_line": "BIGINT", "_ts": "DOUBLE"}
-PROC_FD = Path("/proc/self/fd")
 ACTIONS = ", ".join(f"'{a.value}'" for a in EventAction)
 
 
@@ -58,48 +57,21 @@ def unknown_fields(structure: dict[str, Any], prefix: str = "") -> list[str]:
     return unknown
 
 
-class _Staging:
-    """A JSONL file of event documents with their ``_line`` (and ``_seq``) that has no name.
+class _Staging(NamelessJsonl):
+    """Nameless staging of event documents with their ``_line`` (and ``_seq``)."""
 
-    On Linux the file is unlinked from the start (``O_TMPFILE``) and DuckDB reads it through
-    ``/proc/self/fd``, so no crash, not even SIGKILL, leaves plaintext events in the temp
-    directory; elsewhere it is a named file deleted on every exit from the ``with`` block.
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.source = "-"
-        self._named = not PROC_FD.is_dir()
-        self._out: IO[str] = (
-            tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and deleted by __exit__
-                "w+", encoding="utf-8", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
-            )
-            if self._named
-            else tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - as above
-        )
-        self.path = Path(self._out.name) if self._named else PROC_FD / str(self._out.fileno())
+    source = "-"
 
     def write(self, event: Event, seq: int | None = None) -> None:
         document: dict[str, Any] = dict(event.document)
         document["_line"] = event.line
         if seq is not None:
             document["_seq"] = seq
-        self._out.write(json.dumps(document, ensure_ascii=False) + "\n")
+        self.write_line(json.dumps(document, ensure_ascii=False))
         self.source = event.source
-        self.count += 1
-
-    def ready(self) -> Path:
-        """The staged file, complete."""
-        self._out.flush()
-        return self.path
 
     def __enter__(self) -> _Staging:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._out.close()
-        if self._named:
-            self.path.unlink(missing_ok=True)
 
 
 class EventStore:

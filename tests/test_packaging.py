@@ -32,7 +32,9 @@ def test_wheel_lists_rules_mappings_playbooks_schema(wheel: Path) -> None:
     assert "llmsiem/_data/schema/llm-event.schema.json" in names
     assert "llmsiem/_data/connectors/samples/demo_telemetry.jsonl" in names
     top_level = {n.split("/")[0] for n in names if not n.startswith("llmsiem-")}
-    assert top_level == {"llmsiem"}, "no top-level connectors/playbooks/schema packages"
+    assert top_level == {"llmsiem", "sigma"}, "no top-level connectors/playbooks/schema packages"
+    plugin = {n for n in names if n.startswith("sigma/")}
+    assert plugin == {"sigma/pipelines/llmsiem/__init__.py", "sigma/backends/llmsiem/__init__.py"}
 
 
 @pytest.mark.slow

@@ -82,5 +82,5 @@ def test_detect_replaces_the_alerts_file_unless_append(tmp_path: Path) -> None:
     assert len(alerts.read_text().splitlines()) == count
     CliRunner().invoke(cli, [*args, "--append"])
     assert len(alerts.read_text().splitlines()) == 2 * count
-    help_text = CliRunner().invoke(cli, ["detect", "--help"]).output
+    help_text = " ".join(CliRunner().invoke(cli, ["detect", "--help"]).output.split())
     assert "Always a dry run" in help_text and "respond.yml" not in help_text

@@ -77,23 +77,32 @@ class Detector:
         }
 
     def matches(self, rows: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict[str, str]]]:
-        """Evidence excerpts per (rule, event) hit: one query per rule that fired, reading
-        only the fields its matchers name."""
-        by_rule: dict[int, list[int]] = {}
-        for rule_number, seq in rows:
-            by_rule.setdefault(rule_number, []).append(seq)
-        found: dict[tuple[int, int], list[dict[str, str]]] = {}
-        for rule_number, seqs in by_rule.items():
-            matchers = self.rules.detections[rule_number].matchers
-            fields = sorted({m.field for m in matchers if m.field in field_types()})
-            if not fields:
-                continue
-            columns = ", ".join(column_ref(f) for f in fields)
-            for seq, *values in self.store.con.execute(
-                f"SELECT _seq, {columns} FROM events WHERE _seq IN (SELECT unnest(?))", [seqs]
-            ).fetchall():
-                found[rule_number, seq] = evidence(matchers, dict(zip(fields, values, strict=True)))
-        return found
+        """Evidence excerpts per (rule, event) hit, from one scan of the events table that
+        reads only the fields the fired rules' matchers name."""
+        known = field_types()
+        fields = sorted(
+            {
+                m.field
+                for rule_number in {r for r, _ in rows}
+                for m in self.rules.detections[rule_number].matchers
+                if m.field in known
+            }
+        )
+        if not fields:
+            return {}
+        columns = ", ".join(column_ref(f) for f in fields)
+        values = {
+            seq: dict(zip(fields, found, strict=True))
+            for seq, *found in self.store.con.execute(
+                f"SELECT _seq, {columns} FROM events WHERE _seq IN (SELECT unnest(?))",
+                [sorted({seq for _, seq in rows})],
+            ).fetchall()
+        }
+        return {
+            (rule_number, seq): evidence(self.rules.detections[rule_number].matchers, values[seq])
+            for rule_number, seq in rows
+            if seq in values
+        }
 
     def run(self) -> list[dict[str, Any]]:
         """Alerts for events loaded since the last run (detections) and for correlations."""

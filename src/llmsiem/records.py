@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -110,30 +109,69 @@ def _parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return _checked_object(value)
 
 
-LONG_NUMBER = re.compile(rb"\d{19,}")
+DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+RISKY_NUMBERS = (b"0" * 19, b"NaN", b"Infinity")
+NUMBER_BODY = b"0123456789.-+ \t"
+BRACKETS_ONLY = bytes(b for b in range(256) if b not in b"[{\n")
+SCAN_CHUNK = 64 * 1024 * 1024
+
+
+def _opens_value(buffer: bytes, start: int) -> bool:
+    """True when the number ending at ``start`` stands as a JSON value (after ``:[,``)."""
+    while start > 0 and buffer[start - 1 : start] in NUMBER_BODY:
+        start -= 1
+    return start > 0 and buffer[start - 1 : start] in b":[,"
+
+
+def _risky_lines(path: Path) -> Iterator[int]:
+    """Line numbers (1-based) that might break depth or number bounds, found at C speed."""
+    first_line = 1
+    with path.open("rb") as stream:
+        rest = b""
+        while chunk := stream.read(SCAN_CHUNK):
+            buffer = rest + chunk
+            cut = buffer.rfind(b"\n") + 1
+            buffer, rest = (buffer[:cut], buffer[cut:]) if cut else (b"", buffer)
+            yield from _risky_in(buffer, first_line)
+            first_line += buffer.count(b"\n")
+        yield from _risky_in(rest, first_line)
+
+
+def _risky_in(buffer: bytes, first_line: int) -> Iterator[int]:
+    brackets = buffer.translate(None, BRACKETS_ONLY).split(b"\n")
+    for offset, kept in enumerate(brackets):
+        if len(kept) > MAX_DEPTH:
+            yield first_line + offset
+    digits = buffer.translate(DIGITS_AS_ZERO)  # so that one ``find`` spots any digit run
+    for needle in RISKY_NUMBERS:
+        start = digits.find(needle)
+        while start >= 0:
+            if _opens_value(buffer, start):
+                yield first_line + buffer.count(b"\n", 0, start)
+            start = digits.find(needle, start + len(needle))
 
 
 def within_bounds(path: Path) -> bool:
     """True when no line of a JSONL file breaks a bound (length, depth, int64, finite floats).
 
-    Only lines that could break one (over 64 brackets, a 19-digit run, ``Infinity`` or
-    ``NaN``) are parsed, so a bulk reader can check a large file at the speed of a scan.
+    Only the lines a byte scan flags (over 64 brackets, a 19-digit number, ``NaN``,
+    ``Infinity``) are parsed, so a bulk reader checks a large file at the speed of a scan;
+    lines over the length cap are left to the bulk reader's own limit.
     """
-    limit = max_line_bytes()
+    wanted = set(_risky_lines(path))
+    if not wanted:
+        return True  # line length is the bulk reader's ``maximum_object_size``
     with path.open("rb") as stream:
-        for raw in bounded_lines(stream, limit):
+        for number, raw in enumerate(bounded_lines(stream, max_line_bytes()), start=1):
             if raw is None:
                 return False
-            if (
-                raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
-                and LONG_NUMBER.search(raw) is None
-                and b"Infinity" not in raw
-                and b"NaN" not in raw
-            ):
-                continue
-            text, _ = _decode(raw.strip())
-            if text is not None and text and _parse_object(text)[1] is not None:
-                return False
+            if number in wanted:
+                text, _ = _decode(raw.strip())
+                if text and _parse_object(text)[1] is not None:
+                    return False
+                wanted.discard(number)
+                if not wanted:
+                    break
     return True
 
 

@@ -18,8 +18,10 @@ try:
     cli({args!r})
 except SystemExit:
     pass
+light = ('llmsiem.pipeline', 'llmsiem.pipeline.sources')  # the source registry: names only
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sigma', 'duckdb', 'pydantic')
-               or m.startswith(('llmsiem.engine', 'llmsiem.compiler', 'llmsiem.pipeline')))
+               or m.startswith(('llmsiem.engine', 'llmsiem.compiler', 'llmsiem.pipeline'))
+               and m not in light)
 commands = sorted(m for m in sys.modules if m.startswith('llmsiem.cli.') and m.endswith('_cmd'))
 print(heavy, commands)
 """

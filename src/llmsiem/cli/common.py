@@ -59,14 +59,15 @@ def print_json(data: Any) -> None:
 
 class SourceFormat(click.Choice[str]):
     """``--from`` values (auto and the registered sources), read from the source registry
-    only when the option is converted, so ``--help`` stays fast."""
+    only when the option is converted or a command's help is shown, so ``llmsiem --help``
+    and commands that do not read inputs stay fast."""
 
     def __init__(self) -> None:
         super().__init__(())
 
     @property
     def choices(self) -> tuple[str, ...]:
-        from llmsiem.pipeline.events import source_formats
+        from llmsiem.pipeline.sources import source_formats
 
         return tuple(source_formats())
 
@@ -75,7 +76,7 @@ class SourceFormat(click.Choice[str]):
         """Set by ``click.Choice.__init__``; the registry is the source of truth."""
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[auto|SOURCE]"
+        return "[" + "|".join(self.choices) + "]"
 
 
 source_format_option = click.option(
@@ -84,8 +85,7 @@ source_format_option = click.option(
     type=SourceFormat(),
     default="auto",
     show_default=True,
-    help="Input format: auto (sniffs each file) or a registered source (`llmsiem ingest "
-    "--help` lists them).",
+    help="Input format: auto (sniffs each file) or a registered source.",
 )
 scrub_option = click.option(
     "--scrub",

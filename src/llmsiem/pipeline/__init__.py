@@ -6,6 +6,19 @@ the dead letter with file, line and reason. ``ingest``, ``ship``, ``detect`` (ba
 follow) and ``eval`` all read their input through it.
 """
 
-from llmsiem.pipeline.events import Event, Pipeline
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmsiem.pipeline.events import Event, Pipeline
 
 __all__ = ["Event", "Pipeline"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Event`` and ``Pipeline`` on first use, so that listing the registered sources (the CLI's
+    ``--from`` choices) does not import the pipeline itself."""
+    if name in __all__:
+        from llmsiem.pipeline import events
+
+        return getattr(events, name)
+    raise AttributeError(name)

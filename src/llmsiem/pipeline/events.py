@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from llmsiem.deadletter import DeadLetter
-from llmsiem.pipeline.sources import NORMALIZED, SOURCES, Source, sniff
+from llmsiem.pipeline.sources import AUTO, NORMALIZED, SOURCES, Source, sniff
 from llmsiem.plugins import PluginError
 from llmsiem.records import RawRecord, out_of_bounds, read_records
 from llmsiem.scrub import Scrubber
 from llmsiem.validation import check_record
-
-AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -24,11 +22,6 @@ class Event:
     source: str
     line: int
     document: dict[str, Any]
-
-
-def source_formats() -> list[str]:
-    """The values ``--from`` accepts: ``auto`` and every registered source."""
-    return [AUTO, *SOURCES.names()]
 
 
 class Pipeline:

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from llmsiem.plugins import SOURCES_GROUP, Registry
 
 NORMALIZED = "jsonl"
+AUTO = "auto"
 
 
 @runtime_checkable
@@ -47,3 +48,9 @@ def sniff(record: dict[str, Any]) -> Source:
         if name != NORMALIZED and SOURCES.get(name).sniff(record):
             return SOURCES.get(name)
     return SOURCES.get(NORMALIZED)
+
+
+def source_formats() -> list[str]:
+    """The values ``--from`` accepts: ``auto`` and every registered source (no source module
+    is imported to list them)."""
+    return [AUTO, *SOURCES.names()]

@@ -582,6 +582,7 @@ def _simple_lower(char: str) -> str:
     return lower if len(lower) == 1 else char
 
 
+@lru_cache(maxsize=4096)
 def _plain_char(char: str, ignore_case: bool) -> str:
     members = _lower_classes().get(ord(char), (ord(char),)) if ignore_case else (ord(char),)
     return _charset(_normalize((cp, cp) for cp in members))

@@ -15,46 +15,26 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
 import pytest
-from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
-from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
 
+from llmsiem.compiler.regex_portability import inline_flags, rule_regexes
 from llmsiem.rulepack import RulePack
 
 BUDGET_SECONDS = 0.05
 SIZE = 100_000
 EXTRA_ALPHABET = "aA0 =/+.-\n:\\%"
-INLINE_FLAGS = {
-    SigmaRegularExpressionFlag.IGNORECASE: "i",
-    SigmaRegularExpressionFlag.MULTILINE: "m",
-    SigmaRegularExpressionFlag.DOTALL: "s",
-}
-
-
-def _items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
-    for item in detection.detection_items:
-        if isinstance(item, SigmaDetection):
-            yield from _items(item)
-        else:
-            yield item
 
 
 def _rule_regexes() -> list[tuple[str, str, str]]:
     """(id, pattern, inline flags) of every ``re`` value in the pack."""
     found = []
     for _, rule in RulePack.load().parse_all():
-        if not isinstance(rule, SigmaRule):
-            continue
-        for detection in rule.detection.detections.values():
-            for item in _items(detection):
-                for value in item.value:
-                    if isinstance(value, SigmaRegularExpression):
-                        flags = "".join(sorted(INLINE_FLAGS[f] for f in value.flags))
-                        found.append((f"{rule.name}-{len(found)}", str(value.regexp), flags))
+        for value in rule_regexes(rule):
+            found.append((f"{rule.name}-{len(found)}", str(value.regexp), inline_flags(value)))
     return found
 
 

@@ -113,9 +113,14 @@ def _lucene_budget() -> Callable[[str], str | None] | None:
     return check
 
 
+def inline_flags(value: SigmaRegularExpression) -> str:
+    """The regex's Sigma modifiers (``|i``, ``|m``, ``|s``) as inline flag letters."""
+    return "".join(sorted(_INLINE_FLAGS[f] for f in value.flags if f in _INLINE_FLAGS))
+
+
 def regex_problems(value: SigmaRegularExpression) -> Iterator[str]:
     """``target: reason`` for each target that cannot run this rule regex."""
-    flags = "".join(sorted(_INLINE_FLAGS[f] for f in value.flags if f in _INLINE_FLAGS))
+    flags = inline_flags(value)
     pattern = value.regexp.to_plain()
     try:
         parsed = sre_parse.parse(pattern)

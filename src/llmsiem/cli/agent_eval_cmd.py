@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from llmsiem.cli.common import (
     EXIT_OK,
     CommandError,
     console,
+    default_corpora,
     format_option,
     load_engine_rules,
     make_pipeline,
@@ -25,11 +25,6 @@ from llmsiem.cli.common import (
 )
 from llmsiem.deadletter import DeadLetter
 from llmsiem.synthetic import generate_agent_sessions
-
-
-def _default_corpora() -> Path:
-    configured = os.environ.get("LLMSIEM_CORPORA")
-    return Path(configured) if configured else Path("../shared/corpora/dev")
 
 
 def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
@@ -55,7 +50,7 @@ def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
 @click.option(
     "--corpora",
     type=click.Path(path_type=Path),
-    default=_default_corpora,
+    default=default_corpora,
     show_default="$LLMSIEM_CORPORA or ../shared/corpora/dev",
     help="Folder holding agentdojo/; AgentDojo is skipped (with a note) when absent.",
 )

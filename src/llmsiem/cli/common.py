@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -50,6 +51,13 @@ def format_option(func: F) -> F:
         show_default=True,
         help="Output format; json prints one JSON document on stdout.",
     )(func)
+
+
+def default_corpora() -> Path:
+    """The labelled corpora ``eval`` and ``agent-eval`` read: ``LLMSIEM_CORPORA`` or
+    ``../shared/corpora/dev``."""
+    configured = os.environ.get("LLMSIEM_CORPORA")
+    return Path(configured) if configured else Path("../shared/corpora/dev")
 
 
 def print_json(data: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from llmsiem.cli.common import (
     EXIT_OK,
     CommandError,
     console,
+    default_corpora,
     err_console,
     format_option,
     load_engine_rules,
@@ -33,11 +33,6 @@ from llmsiem.evaluation import (
     write_rule_table,
 )
 from llmsiem.rulepack import RuleSources
-
-
-def _default_corpora() -> Path:
-    configured = os.environ.get("LLMSIEM_CORPORA")
-    return Path(configured) if configured else Path("../shared/corpora/dev")
 
 
 def _default_extra() -> tuple[Path, ...]:
@@ -73,7 +68,7 @@ def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
 @click.option(
     "--corpora",
     type=click.Path(path_type=Path),
-    default=_default_corpora,
+    default=default_corpora,
     show_default="$LLMSIEM_CORPORA or ../shared/corpora/dev",
     help="Folder of the labelled development corpora.",
 )

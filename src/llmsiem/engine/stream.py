@@ -14,14 +14,14 @@ import os
 import select
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore
-from llmsiem.pipeline import Pipeline
+from llmsiem.pipeline import Event, Pipeline
 from llmsiem.records import RawRecord, iter_jsonl
 
 MIN_RETENTION_SECONDS = 600.0
@@ -91,7 +91,11 @@ class Follower:
         """Load one micro-batch, evaluate, emit new alerts; returns alerts emitted."""
         if not records:
             return 0
-        report = self.store.load_events(self.pipeline.events(records))
+        return self.process_events(self.pipeline.events(records))
+
+    def process_events(self, events: Iterable[Event]) -> int:
+        """Evaluate events that already passed the pipeline (``llmsiem collect``)."""
+        report = self.store.load_events(events)
         self.events += report.loaded
         fresh = 0
         for alert in self.detector.run():

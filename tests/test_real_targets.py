@@ -67,7 +67,7 @@ def litellm_proxy(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     if not executable.exists():
         found = shutil.which("litellm")
         if found is None:
-            pytest.skip("litellm[proxy] is not installed (pip install llmsiem[targets])")
+            pytest.skip("litellm[proxy] is not installed (pip install llmsiem[actions])")
         executable = Path(found)
     config = tmp_path / "litellm.yaml"
     config.write_text(

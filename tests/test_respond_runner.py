@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from llmsiem.respond.action import Outcome, Plan
+from llmsiem.respond.actions.local import BlockUserLocally, EnforcementList, RevokeKeyLocally
 from llmsiem.respond.audit import AuditKeyError
 from llmsiem.respond.config import RunnerConfig
 from llmsiem.respond.playbook import load_playbooks
 from llmsiem.respond.runner import Runner
 from llmsiem.respond.step import Status
-from llmsiem.respond.targets.local import BlockUserLocally, EnforcementList, RevokeKeyLocally
 from respond_helpers import AUDIT_KEY, FlakyAction, Irreversible, make_alert, make_runner
 
 

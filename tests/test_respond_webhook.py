@@ -16,11 +16,11 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from llmsiem.respond.action import Action, Outcome, Plan
+from llmsiem.respond.actions.local import EnforcementList
 from llmsiem.respond.config import RunnerConfig
 from llmsiem.respond.playbook import Playbook, Trigger, load_playbooks
 from llmsiem.respond.runner import Runner
 from llmsiem.respond.server import access_log_config, create_app, sign
-from llmsiem.respond.targets.local import EnforcementList
 from respond_helpers import AUDIT_KEY, make_alert
 
 SECRET, TOKEN = "s3cret-for-tests", "t0ken-for-tests"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmsiem.respond.action import Action
-from llmsiem.respond.targets.http import (
+from llmsiem.respond.actions.http import (
     KeycloakUserDisable,
     LangfusePromptLabel,
     LiteLLMCustomerBlock,

@@ -103,7 +103,7 @@ def _pipeline_definition(path: Path, mtime: int) -> dict[str, Any]:
     return data
 
 
-def standalone_rule_names(parsed: list[tuple[RuleFile, AnyRule]]) -> set[str]:
+def correlation_only_rule_names(parsed: list[tuple[RuleFile, AnyRule]]) -> set[str]:
     """Names of base rules that only feed ``generate: false`` correlations (Sigma spec)."""
     referenced: dict[str, bool] = {}
     for _, rule in parsed:
@@ -130,7 +130,7 @@ class PackCompiler:
             if rule.name:
                 self.by_name[rule.name] = file
             self.by_id[str(rule.id)] = file
-        self.base_only = standalone_rule_names(self.parsed)
+        self.base_only = correlation_only_rule_names(self.parsed)
 
     def _backend(self, stage: Stage) -> Backend:
         backend = stage.factory(load_pipeline(self.pipeline_names, self.tuning))

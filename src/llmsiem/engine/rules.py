@@ -9,7 +9,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
-from llmsiem.compiler.compile import load_pipeline, standalone_rule_names
+from llmsiem.compiler.compile import correlation_only_rule_names, load_pipeline
 from llmsiem.engine.evidence import Matcher, rule_matchers
 from llmsiem.engine.sql_backend import DuckDBSigmaBackend, rule_expression
 from llmsiem.rulepack import AnyRule, RuleLoadError, RulePack
@@ -121,7 +121,7 @@ def compile_for_engine(pack: RulePack, tuning: Path | None = None) -> EngineRule
     use_bundled_mitre_data()
     result = EngineRules()
     parsed = pack.parse_all()
-    base_only = standalone_rule_names(parsed)
+    base_only = correlation_only_rule_names(parsed)
     known: set[str] = set()
     for file, rule in parsed:
         path = str(file.path.relative_to(pack.root))

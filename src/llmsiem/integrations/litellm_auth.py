@@ -17,7 +17,7 @@ from typing import Any
 
 from litellm.proxy._types import ProxyException, UserAPIKeyAuth
 
-from llmsiem.respond.targets.local import EnforcementList
+from llmsiem.respond.actions.local import EnforcementList
 
 
 async def user_api_key_auth(request: Any, api_key: str) -> UserAPIKeyAuth:

@@ -9,16 +9,16 @@ from __future__ import annotations
 from llmsiem.plugins import ACTIONS_GROUP, Registry
 
 BUILTIN_ACTIONS = {
-    "revoke_key_local": "llmsiem.respond.targets.local:RevokeKeyLocally",
-    "block_user_local": "llmsiem.respond.targets.local:BlockUserLocally",
-    "litellm_block_key": "llmsiem.respond.targets.http:LiteLLMKeyBlock",
-    "litellm_block_customer": "llmsiem.respond.targets.http:LiteLLMCustomerBlock",
-    "openai_delete_project_key": "llmsiem.respond.targets.http:OpenAIProjectKeyDelete",
-    "langfuse_rollback_prompt": "llmsiem.respond.targets.http:LangfusePromptLabel",
-    "keycloak_disable_user": "llmsiem.respond.targets.http:KeycloakUserDisable",
-    "notify_webhook": "llmsiem.respond.targets.http:WebhookNotify",
+    "revoke_key_local": "llmsiem.respond.actions.local:RevokeKeyLocally",
+    "block_user_local": "llmsiem.respond.actions.local:BlockUserLocally",
+    "litellm_block_key": "llmsiem.respond.actions.http:LiteLLMKeyBlock",
+    "litellm_block_customer": "llmsiem.respond.actions.http:LiteLLMCustomerBlock",
+    "openai_delete_project_key": "llmsiem.respond.actions.http:OpenAIProjectKeyDelete",
+    "langfuse_rollback_prompt": "llmsiem.respond.actions.http:LangfusePromptLabel",
+    "keycloak_disable_user": "llmsiem.respond.actions.http:KeycloakUserDisable",
+    "notify_webhook": "llmsiem.respond.actions.http:WebhookNotify",
     "mlflow_rollback_prompt_alias": (
-        "llmsiem.respond.targets.mlflow_registry:MlflowPromptAliasRollback"
+        "llmsiem.respond.actions.mlflow_registry:MlflowPromptAliasRollback"
     ),
 }
 ACTIONS: Registry[type] = Registry(ACTIONS_GROUP, type, BUILTIN_ACTIONS)

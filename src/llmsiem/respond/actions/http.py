@@ -1,6 +1,6 @@
 """HTTP admin APIs: LiteLLM proxy, OpenAI Admin, Langfuse prompts, Keycloak, webhooks.
 
-Each target reads its URL and credential from the environment; an unset target raises
+Each action reads its URL and credential from the environment; an unconfigured one raises
 ``NotConfiguredError`` and the runner records the step as skipped. Credentials are sent as
 headers and never logged or stored in the audit log.
 """

@@ -1,0 +1,1 @@
+"""The built-in response actions (listed by name in ``llmsiem.respond.registry``)."""

@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Run the whole rule pack over INPUTS (files or folders).",
     ),
     "eval": ("eval_cmd", "eval_cmd", "Score the rule pack on labelled attack and benign corpora."),
+    "forget": (
+        "forget_cmd",
+        "forget_cmd",
+        "Erase one person's events and alerts from every store (dry run by default).",
+    ),
     "generate": ("generate_cmd", "generate_cmd", "Write synthetic normalized telemetry."),
     "ingest": (
         "connectors_cmd",

@@ -19,8 +19,7 @@ from sigma.types import SigmaCompareExpression, SigmaString
 
 from llmsiem.columns import field_types
 from llmsiem.event import EventAction
-from llmsiem.resources import content_dir
-from llmsiem.rule_samples import load_samples, sample_dir
+from llmsiem.rule_samples import load_samples_file, samples_file
 from llmsiem.rulepack import RulePack
 from llmsiem.synthetic import generate
 
@@ -98,8 +97,9 @@ def corpus(size: int = 12_000, seed: int = 11) -> list[dict[str, Any]]:
     strings, numbers = harvest(pack)
     types = field_types()
     base = list(generate(2000, seed=seed, attack_every=4))
-    for _, rule in pack.parse_all():  # rule samples carry strings that match regex rules
-        samples = load_samples(sample_dir(content_dir("rule_samples"), rule.name or ""))
+    for file, rule in pack.parse_all():  # rule samples carry strings that match regex rules
+        name = rule.name or ""
+        samples = load_samples_file(samples_file(file.path, name), name)
         for case in samples.true_positives + samples.true_negatives:
             base.extend(case * 3)
     clock = datetime(2026, 11, 20, tzinfo=UTC)

@@ -31,6 +31,10 @@ def test_wheel_lists_rules_mappings_playbooks_schema(wheel: Path) -> None:
         assert any(n.startswith(f"llmsiem/_data/{folder}/") for n in names), folder
     assert "llmsiem/_data/schema/llm-event.schema.json" in names
     assert "llmsiem/_data/connectors/samples/demo_telemetry.jsonl" in names
+    stems = {n.removesuffix(".yml") for n in names if n.startswith("llmsiem/_data/rules/")}
+    samples = {n.removesuffix(".samples") for n in stems if n.endswith(".samples")}
+    rules = {n for n in stems if not n.endswith(".samples")}
+    assert rules and samples == rules, "every bundled rule ships its samples beside it"
     top_level = {n.split("/")[0] for n in names if not n.startswith("llmsiem-")}
     assert top_level == {"llmsiem", "sigma"}, "no top-level connectors/playbooks/schema packages"
     plugin = {n for n in names if n.startswith("sigma/")}

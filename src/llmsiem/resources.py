@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_CONTENT = ("rules", "mappings", "playbooks", "schema", "connectors", "rule_samples")
-# Where each content folder lives in a source checkout (wheel: llmsiem/_data/<name>).
-_SOURCE_LAYOUT = {"rule_samples": "tests/rule_samples"}
+_CONTENT = ("rules", "mappings", "playbooks", "schema", "connectors")
 
 
 def content_root() -> Path:
@@ -28,13 +26,10 @@ def content_root() -> Path:
 
 
 def content_dir(name: str) -> Path:
-    """One bundled content folder by name (``rules``, ``mappings``, ``rule_samples`` ...)."""
+    """One bundled content folder by name (``rules``, ``mappings``, ``playbooks`` ...)."""
     if name not in _CONTENT:
         raise ValueError(f"unknown content folder {name!r}; expected one of {_CONTENT}")
-    root = content_root()
-    if root.name == "_data":
-        return root / name
-    return root / _SOURCE_LAYOUT.get(name, name)
+    return content_root() / name
 
 
 def demo_telemetry() -> Path:

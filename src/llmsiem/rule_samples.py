@@ -1,8 +1,8 @@
 """True-positive and true-negative sample events shipped with every rule.
 
-A rule's cases live next to it in ``<rule file stem>.samples.yml`` (the layout for your own
-rules), else in ``<samples root>/<rule name>/samples.yml`` (the bundled layout:
-``tests/rule_samples`` in a checkout). Each case is a list of partial events written as
+A rule's cases live next to it in ``<rule file stem>.samples.yml`` (the bundled pack and
+your own rules), or in a samples folder given on the command line as
+``<samples root>/<rule name>/samples.yml``. Each case is a list of partial events written as
 dotted fields. Each partial event is merged onto a complete, valid base
 event, and timestamps advance 10 s per event unless the case sets ``@timestamp``.
 """
@@ -47,17 +47,16 @@ class RuleSamples:
     true_negatives: list[list[dict[str, Any]]]
 
 
-def sample_dir(root: Path, rule_name: str) -> Path:
-    return root / rule_name
-
-
-def samples_file(rule_path: Path, rule_name: str, samples_root: Path) -> Path:
-    """The samples of a rule: ``<stem>.samples.yml`` beside it, else the bundled layout."""
-    for suffix in (".samples.yml", ".samples.yaml"):
-        beside = rule_path.with_name(rule_path.stem + suffix)
-        if beside.is_file():
-            return beside
-    return sample_dir(samples_root, rule_name) / SAMPLE_FILE
+def samples_file(rule_path: Path, rule_name: str, samples_root: Path | None = None) -> Path:
+    """The samples of a rule: ``<stem>.samples.yml`` beside it, else ``samples_root``'s
+    ``<rule name>/samples.yml`` (when given); the path beside the rule when neither exists."""
+    beside = [rule_path.with_name(rule_path.stem + s) for s in (".samples.yml", ".samples.yaml")]
+    for path in beside:
+        if path.is_file():
+            return path
+    if samples_root is not None:
+        return samples_root / rule_name / SAMPLE_FILE
+    return beside[0]
 
 
 def build_event(partial: dict[str, Any], sequence: int, case: str) -> dict[str, Any]:
@@ -80,11 +79,6 @@ def _cases(path: Path, data: dict[str, Any], key: str, name: str) -> list[list[d
         except ValidationError as exc:
             raise SampleError(f"{path}: {key}[{index}]: invalid event: {exc}") from exc
     return cases
-
-
-def load_samples(directory: Path) -> RuleSamples:
-    """Load and build the sample cases in ``directory/samples.yml``."""
-    return load_samples_file(directory / SAMPLE_FILE, directory.name)
 
 
 def load_samples_file(path: Path, default_name: str) -> RuleSamples:

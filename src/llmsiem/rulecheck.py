@@ -227,7 +227,7 @@ def check_severity(rule: AnyRule) -> Iterator[str]:
         yield "critical rules must carry an ATT&CK technique for triage"
 
 
-def check_samples(file: RuleFile, rule: AnyRule, samples_root: Path) -> Iterator[str]:
+def check_samples(file: RuleFile, rule: AnyRule, samples_root: Path | None) -> Iterator[str]:
     """At least one true positive and one true negative, each a valid event."""
     if not rule.name:
         return
@@ -242,7 +242,7 @@ def check_samples(file: RuleFile, rule: AnyRule, samples_root: Path) -> Iterator
         yield "no true-negative sample"
 
 
-def validate_pack(pack: RulePack, samples_root: Path) -> list[Finding]:
+def validate_pack(pack: RulePack, samples_root: Path | None = None) -> list[Finding]:
     """Every check over a pack; an empty list means the pack is valid."""
     use_bundled_mitre_data()
     findings: list[Finding] = []

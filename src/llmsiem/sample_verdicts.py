@@ -21,14 +21,7 @@ import yaml
 
 from llmsiem.conformance.corpus import detection_rules, run_engine
 from llmsiem.engine.rules import EngineRules, compile_for_engine
-from llmsiem.rule_samples import (
-    SAMPLE_FILE,
-    RuleSamples,
-    SampleError,
-    load_samples_file,
-    sample_dir,
-    samples_file,
-)
+from llmsiem.rule_samples import RuleSamples, SampleError, load_samples_file, samples_file
 from llmsiem.rulepack import RulePack
 
 NEAR_MISS_MIN_SIMILARITY = 0.5  # difflib ratio between the two texts
@@ -79,7 +72,7 @@ def _cases(samples: RuleSamples) -> list[tuple[str, list[dict[str, Any]]]]:
     ]
 
 
-def check_pack_samples(pack: RulePack, samples_root: Path) -> list[SampleFailure]:
+def check_pack_samples(pack: RulePack, samples_root: Path | None = None) -> list[SampleFailure]:
     """Every rule of a pack against its samples; an empty list means all verdicts agree.
 
     Detections run once over all their samples together (each forced standalone, and each
@@ -161,9 +154,8 @@ def _near(before: Any, after: Any) -> bool:
     return isinstance(before, int | float)
 
 
-def near_misses(samples_root: Path, name: str) -> list[tuple[int, int, str]]:
-    """(true positive, true negative, field) pairs one similar value apart."""
-    path = sample_dir(samples_root, name) / SAMPLE_FILE
+def near_misses(path: Path) -> list[tuple[int, int, str]]:
+    """(true positive, true negative, field) pairs one similar value apart in a samples file."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return [
         (p, n, key)

@@ -29,7 +29,6 @@ from llmsiem.compiler.compile import CompileResult, PackCompiler
 from llmsiem.compiler.targets import TARGETS
 from llmsiem.conformance.corpus import CorrelationCase, SampleCorpus, SampleOrigin
 from llmsiem.conformance.verdicts import Verdicts, engine_verdicts
-from llmsiem.resources import content_dir
 from llmsiem.rule_samples import SampleError, load_samples_file, samples_file
 from llmsiem.rulepack import AnyRule, RuleLoadError, RulePack, RuleSources
 
@@ -73,7 +72,7 @@ class CaseRow:
 
 
 def _corpus(
-    tested: list[tuple[Path, AnyRule]], samples_root: Path
+    tested: list[tuple[Path, AnyRule]], samples_root: Path | None
 ) -> tuple[SampleCorpus, list[CaseRow], dict[str, str]]:
     """The tested rules' samples as one corpus, the rows to fill, and per-rule errors."""
     corpus, rows, errors = SampleCorpus(), [], {}
@@ -159,8 +158,8 @@ def _targets(value: str | None) -> list[str]:
 @click.option(
     "--samples",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder with <rule name>/samples.yml (default: the bundled samples); a "
-    "<rule>.samples.yml next to a rule file takes precedence.",
+    help="Folder with <rule name>/samples.yml, for rules without a <rule>.samples.yml "
+    "beside them (the bundled rules carry theirs).",
 )
 @click.option(
     "--targets",
@@ -201,7 +200,7 @@ def test_cmd(
         raise CommandError(str(exc)) from exc
     if not tested:
         raise CommandError(f"{rule_or_dir}: no rule file found")
-    corpus, rows, errors = _corpus(tested, samples or content_dir("rule_samples"))
+    corpus, rows, errors = _corpus(tested, samples)
     try:
         evaluators: dict[str, Verdicts | str] = {"engine": engine_verdicts(corpus, pack)}
     except ValueError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -21,10 +22,10 @@ from llmsiem.cli.common import (
     print_json,
     rules_option,
 )
-from llmsiem.resources import content_dir
-from llmsiem.rulecheck import WARNING_CHECKS, Finding, validate_pack
-from llmsiem.rulepack import RulePack, RuleSources
-from llmsiem.sigma_offline import use_attack_data
+
+if TYPE_CHECKING:  # imported where used: ``validate --help`` must not load pySigma
+    from llmsiem.rulecheck import Finding
+    from llmsiem.rulepack import RulePack, RuleSources
 
 
 @click.command("validate")
@@ -32,8 +33,8 @@ from llmsiem.sigma_offline import use_attack_data
 @click.option(
     "--samples",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder with one <rule name>/samples.yml per rule (default: the bundled samples); "
-    "a <rule>.samples.yml next to a rule file takes precedence.",
+    help="Folder with one <rule name>/samples.yml per rule, for rules without a "
+    "<rule>.samples.yml beside them (the bundled rules carry theirs).",
 )
 @click.option(
     "--attack-data",
@@ -56,16 +57,18 @@ def validate_cmd(
     negative that fires or a true positive that misses is a finding (check
     "sample-verdict", naming rule and case).
     """
+    from llmsiem.rulecheck import WARNING_CHECKS, validate_pack
+    from llmsiem.sigma_offline import use_attack_data
+
     pack = load_pack(rules)
     if attack_data:
         try:
             use_attack_data(attack_data)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-    samples_root = samples or content_dir("rule_samples")
-    findings = validate_pack(pack, samples_root)
+    findings = validate_pack(pack, samples)
     if not any(f.check == "load" for f in findings):
-        findings += sample_verdict_findings(pack, samples_root, findings)
+        findings += sample_verdict_findings(pack, samples, findings)
     warnings = [f for f in findings if f.check in WARNING_CHECKS]
     findings = [f for f in findings if f.check not in WARNING_CHECKS]
     if output_format == "json":
@@ -96,10 +99,11 @@ def validate_cmd(
 
 
 def sample_verdict_findings(
-    pack: RulePack, samples_root: Path, findings: list[Finding]
+    pack: RulePack, samples_root: Path | None, findings: list[Finding]
 ) -> list[Finding]:
     """Engine verdicts on every rule's samples, as findings (unreadable samples are already
     reported by the samples check, so they are not repeated)."""
+    from llmsiem.rulecheck import Finding
     from llmsiem.sample_verdicts import check_pack_samples
 
     path_of = {rule.name: str(file.path.relative_to(pack.root)) for file, rule in pack.parse_all()}

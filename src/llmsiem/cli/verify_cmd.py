@@ -31,7 +31,8 @@ from llmsiem.rulepack import RuleSources
 samples_option = click.option(
     "--samples",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder with one <rule name>/samples.yml per rule (default: the bundled samples).",
+    help="Folder with one <rule name>/samples.yml per rule, for rules without a "
+    "<rule>.samples.yml beside them (the bundled rules carry theirs).",
 )
 index_option = click.option(
     "--index",

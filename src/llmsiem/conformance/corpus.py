@@ -23,8 +23,7 @@ from sigma.correlations import SigmaCorrelationRule
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.engine.store import EventStore
-from llmsiem.resources import content_dir
-from llmsiem.rule_samples import SAMPLE_FILE, build_event
+from llmsiem.rule_samples import build_event, samples_file
 from llmsiem.rulepack import RulePack
 
 LEAD = "Some leading words, "
@@ -87,8 +86,7 @@ class _Probe:
         return event
 
 
-def _sample_cases(root: Path, rule: str) -> dict[str, list[list[dict[str, Any]]]]:
-    path = root / rule / SAMPLE_FILE
+def _sample_cases(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return {
         key: [case if isinstance(case, list) else [case] for case in data.get(key) or []]
@@ -187,13 +185,12 @@ def build_corpus(
 ) -> SampleCorpus:
     """Every rule's samples as full events, plus variants of each detection true positive."""
     pack = pack or RulePack.load()
-    root = samples_root or content_dir("rule_samples")
     corpus = SampleCorpus()
     probes: list[_Probe] = []
-    for _, rule in pack.parse_all():
+    for file, rule in pack.parse_all():
         name = rule.name or str(rule.id)
         is_correlation = isinstance(rule, SigmaCorrelationRule)
-        for key, cases in _sample_cases(root, name).items():
+        for key, cases in _sample_cases(samples_file(file.path, name, samples_root)).items():
             for index, case in enumerate(cases):
                 label = f"{name}:{key}[{index}]"
                 events = [build_event(partial, n, label) for n, partial in enumerate(case)]

@@ -8,6 +8,7 @@ anything else (mapping errors) goes to the dead-letter file. For the whole reque
 batch in halves (a single event still too large is dead-lettered), 429, 5xx and transport
 errors (refused or dropped connections, timeouts) are retried. All retries follow one
 ``RetryPolicy`` with a total deadline per batch; the client itself retries nothing.
+Each document is serialized once (orjson); a retried or split chunk reuses its lines.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import json
 import os
 from typing import Any
 
+import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from llmsiem.connectors.sink import Delivery, RetryPolicy, required_setting
+from llmsiem.connectors.sink import Delivery, RetryPolicy, json_bytes, required_setting
 from llmsiem.deadletter import DeadLetter
 from llmsiem.schema_export import leaf_fields
 
@@ -96,6 +98,11 @@ def document_id(document: dict[str, Any]) -> str:
     return hashlib.sha256(str(key).encode()).hexdigest()[:40]
 
 
+# The headers ``Elasticsearch.bulk`` sends; the body goes as serialized here, as NDJSON bytes.
+BULK_HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
+Entry = tuple[dict[str, Any], bytes]
+"""A document and its action and source lines."""
+
 FATAL_STATUSES = {
     401: "authentication failed (check LLMSIEM_ES_API_KEY)",
     403: "the API key may not write to the data stream",
@@ -120,14 +127,18 @@ class ElasticsearchSink:
         self.retry = retry or RetryPolicy()
         self.chunk_size = chunk_size
 
-    def _operations(self, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        operations: list[dict[str, Any]] = []
-        for document in documents:
-            operations.append(
-                {"create": {"_index": self.data_stream, "_id": document_id(document)}}
+    def _entries(self, documents: list[dict[str, Any]]) -> list[Entry]:
+        """Each document with its two NDJSON lines (action, source), serialized once."""
+        action = b'{"create":{"_index":' + orjson.dumps(self.data_stream) + b',"_id":"'
+        return [
+            (
+                document,
+                b"".join(
+                    (action, document_id(document).encode(), b'"}}\n', json_bytes(document), b"\n")
+                ),
             )
-            operations.append(document)
-        return operations
+            for document in documents
+        ]
 
     def open(self) -> None:
         """The client connects on first use."""
@@ -143,13 +154,18 @@ class ElasticsearchSink:
         """Deliver a batch: every item ends sent, duplicate, dead-lettered or retryable."""
         report = Delivery()
         retry = self.retry.restart()
-        chunks = [
-            documents[i : i + self.chunk_size] for i in range(0, len(documents), self.chunk_size)
-        ]
+        entries = self._entries(documents)
+        chunks = [entries[i : i + self.chunk_size] for i in range(0, len(entries), self.chunk_size)]
         while chunks:
             chunk = chunks.pop(0)
             try:
-                response = self.client.bulk(operations=self._operations(chunk))
+                response = self.client.perform_request(
+                    "PUT",
+                    "/_bulk",
+                    headers=BULK_HEADERS,
+                    body=b"".join(line for _, line in chunk),
+                    endpoint_id="bulk",
+                )
             except ApiError as exc:
                 status = exc.meta.status
                 if status in FATAL_STATUSES:
@@ -160,7 +176,7 @@ class ElasticsearchSink:
                     chunks[:0] = [chunk[:half], chunk[half:]]
                     continue
                 if status == 413:
-                    self._reject(chunk[0], "413: event larger than the bulk size limit", report)
+                    self._reject(chunk[0][0], "413: event larger than the bulk size limit", report)
                     continue
                 if status == 429 or status >= 500:
                     reason = f"Elasticsearch answered {status}"
@@ -183,11 +199,11 @@ class ElasticsearchSink:
         return report
 
     def _account(
-        self, chunk: list[dict[str, Any]], items: list[dict[str, Any]], report: Delivery
-    ) -> list[dict[str, Any]]:
-        """Count each item's outcome; the documents to retry."""
-        pending: list[dict[str, Any]] = []
-        for document, item in zip(chunk, items, strict=False):
+        self, chunk: list[Entry], items: list[dict[str, Any]], report: Delivery
+    ) -> list[Entry]:
+        """Count each item's outcome; the entries to retry."""
+        pending: list[Entry] = []
+        for entry, item in zip(chunk, items, strict=False):
             result = item.get("create", {})
             status = int(result.get("status", 0))
             if 200 <= status < 300:
@@ -195,16 +211,16 @@ class ElasticsearchSink:
             elif status == 409:
                 report.duplicate += 1
             elif status == 429 or status >= 500 or status == 0:
-                pending.append(document)
+                pending.append(entry)
             else:
-                self._reject(document, json.dumps(result.get("error", {})), report)
+                self._reject(entry[0], json.dumps(result.get("error", {})), report)
         pending.extend(chunk[len(items) :])  # items missing from the answer
         return pending
 
     @staticmethod
     def _again(
-        chunk: list[dict[str, Any]],
-        chunks: list[list[dict[str, Any]]],
+        chunk: list[Entry],
+        chunks: list[list[Entry]],
         retry: RetryPolicy,
         report: Delivery,
         reason: str,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import orjson
 
 from llmsiem.deadletter import DeadLetter
 
@@ -106,3 +109,15 @@ def required_setting(name: str, given: str | None = None) -> str:
     if not value:
         raise SinkConfigError(f"set {name} (credentials are read from the environment only)")
     return value
+
+
+def json_bytes(document: dict[str, Any]) -> bytes:
+    """A document as compact UTF-8 JSON, the form every sink and the spool write.
+
+    orjson, with the standard library (ASCII escapes) for what orjson refuses: lone
+    surrogates, integers beyond 64 bits, non-string keys.
+    """
+    try:
+        return orjson.dumps(document)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode()

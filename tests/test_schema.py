@@ -29,7 +29,15 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def test_examples_cover_every_event_kind(examples: dict[str, dict[str, Any]]) -> None:
     kinds = {doc["event"]["action"] for doc in examples.values()}
-    assert kinds == {"prompt", "response", "tool_call", "usage", "guardrail", "refusal"}
+    assert kinds == {
+        "prompt",
+        "response",
+        "tool_call",
+        "usage",
+        "guardrail",
+        "refusal",
+        "evaluation",
+    }
 
 
 def test_examples_validate_with_pydantic_and_jsonschema(

@@ -53,6 +53,7 @@ class EventAction(StrEnum):
     USAGE = "usage"
     GUARDRAIL = "guardrail"
     REFUSAL = "refusal"
+    EVALUATION = "evaluation"
 
 
 EcsCategory = Literal[
@@ -397,6 +398,19 @@ class GuardrailFields(Strict):
     stage: Literal["input", "output", "tool"] | None = None
 
 
+class EvaluationFields(Strict):
+    """Verdict of an evaluation metric (DeepEval ...) on one model interaction."""
+
+    metric: str | None = Field(default=None, examples=["Hallucination", "Toxicity"])
+    provider: str | None = Field(default=None, examples=["deepeval"])
+    score: float | None = None
+    threshold: float | None = None
+    success: bool | None = Field(default=None, description="The metric passed its threshold.")
+    reason: str | None = None
+    test_case: str | None = Field(default=None, description="Name of the evaluated test case.")
+    model: str | None = Field(default=None, description="Model that judged, for LLM metrics.")
+
+
 class RedactionFields(Strict):
     mode: Literal["redact", "hash", "keep"] | None = None
     types: list[str] = Field(default_factory=list)
@@ -417,6 +431,7 @@ class LlmsiemFields(Strict):
     tool: ToolFields | None = None
     usage: UsageFields | None = None
     guardrail: GuardrailFields | None = None
+    evaluation: EvaluationFields | None = None
     redaction: RedactionFields | None = None
     mcp: LlmsiemMcpFields | None = None
     label: LabelFields | None = None

@@ -48,3 +48,7 @@ def test_every_listed_command_resolves_to_itself() -> None:
         assert f"  {name} " in help_text
         command = cli.get_command(context, name)
         assert command is not None and command.name == name
+
+
+def test_validate_help_imports_only_its_own_module() -> None:
+    assert _loaded("validate", "--help") == "[] ['llmsiem.cli.validate_cmd']"

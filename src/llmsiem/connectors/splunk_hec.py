@@ -12,13 +12,12 @@ the batch).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import requests
 
-from llmsiem.connectors.sink import Delivery, RetryPolicy, required_setting
+from llmsiem.connectors.sink import Delivery, RetryPolicy, json_bytes, required_setting
 from llmsiem.deadletter import DeadLetter
 from llmsiem.event import get_dotted
 
@@ -78,15 +77,13 @@ class SplunkHecSink:
         report = Delivery()
         if not documents:
             return report
-        body = "\n".join(
-            json.dumps(envelope(d, self.index, self.host), ensure_ascii=False) for d in documents
-        )
+        body = b"\n".join(json_bytes(envelope(d, self.index, self.host)) for d in documents)
         retry = self.retry.restart()
         while True:
             try:
                 response = self.session.post(
                     self.endpoint,
-                    data=body.encode("utf-8"),
+                    data=body,
                     headers=self.headers,
                     timeout=30,
                     verify=self.verify,

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lucene esql-venv appinspect-venv chromium lint typecheck imports pytest validate clean taxonomy
+.PHONY: demo test lucene esql-venv appinspect-venv deepeval-venv chromium lint typecheck imports pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,17 @@ $(APPINSPECT_VENV)/.installed: constraints-appinspect.txt
 
 appinspect-venv: $(APPINSPECT_VENV)/.installed
 
+# DeepEval pins click<8.4, which conflicts with the project's pinned click, so the DeepEval
+# source test runs the real DeepEval (a deterministic metric, no model) from this venv.
+DEEPEVAL_VENV := .venv-deepeval
+
+$(DEEPEVAL_VENV)/.installed: constraints-deepeval.txt
+	$(PYTHON) -m venv $(DEEPEVAL_VENV)
+	$(DEEPEVAL_VENV)/bin/python -m pip install -q -c constraints-deepeval.txt deepeval
+	touch $@
+
+deepeval-venv: $(DEEPEVAL_VENV)/.installed
+
 # Headless Chromium renders the `llmsiem coverage` HTML report in tests/test_coverage.py.
 chromium:
 	command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -86,7 +97,7 @@ typecheck: $(VENV)/.dev-installed
 imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed chromium
+pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed $(DEEPEVAL_VENV)/.installed chromium
 	$(BIN)/python -m pytest
 
 # The Lucene jar lets validate measure each rule regex's automaton on real Lucene.
@@ -100,4 +111,4 @@ taxonomy: $(VENV)/.dev-installed
 	$(BIN)/python -m llmsiem.atlas_data ../shared/mitre/ATLAS.yaml mappings/taxonomy/atlas.yaml
 
 clean:
-	rm -rf $(VENV) $(ESQL_VENV) $(APPINSPECT_VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ESQL_VENV) $(APPINSPECT_VENV) $(DEEPEVAL_VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -212,26 +212,80 @@ def sinks_cmd(output_format: str) -> None:
 
 @click.group("setup")
 def setup_group() -> None:
-    """Prepare a SIEM for llmsiem events (index templates)."""
+    """Prepare a SIEM for llmsiem events (index templates, retention)."""
+
+
+def _elasticsearch(url: str | None) -> Any:
+    from elasticsearch import Elasticsearch
+
+    return Elasticsearch(
+        _env("LLMSIEM_ES_URL", url), api_key=_env("LLMSIEM_ES_API_KEY", None, False)
+    )
 
 
 @setup_group.command("elastic")
 @click.option("--url", help="Elasticsearch URL (default $LLMSIEM_ES_URL).")
-@click.option("--print", "print_only", is_flag=True, help="Print the template, change nothing.")
-def setup_elastic(url: str | None, print_only: bool) -> None:
-    """Install the logs-llm index template (data stream, ECS and gen_ai types)."""
-    from llmsiem.connectors.elastic import index_template, install_template
+@click.option(
+    "--retention-days",
+    type=click.IntRange(1, 3650),
+    default=30,
+    show_default=True,
+    help="Delete events this many days after their backing index rolls over (e.g. 30, 90).",
+)
+@click.option("--print", "print_only", is_flag=True, help="Print the bodies, change nothing.")
+def setup_elastic(url: str | None, retention_days: int, print_only: bool) -> None:
+    """Install the ILM policies and the index templates: logs-llm (data stream, ECS and gen_ai
+    types, deleted after --retention-days) and llmsiem-incidents (evidence, never deleted)."""
+    from llmsiem.connectors.retention import install_retention, retention_bodies
 
     if print_only:
-        print_json(index_template())
+        print_json(retention_bodies(retention_days))
         return
-    from elasticsearch import Elasticsearch
+    for line in install_retention(_elasticsearch(url), retention_days):
+        console.print(f"installed {line}", highlight=False)
 
-    client = Elasticsearch(
-        _env("LLMSIEM_ES_URL", url), api_key=_env("LLMSIEM_ES_API_KEY", None, False)
-    )
-    response = install_template(client)
-    console.print(f"index template logs-llm installed: {response}")
+
+@click.command("keep-evidence")
+@click.argument("alerts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--url", help="Elasticsearch URL (default $LLMSIEM_ES_URL).")
+@format_option
+def keep_evidence_cmd(alerts: tuple[Path, ...], url: str | None, output_format: str) -> None:
+    """Copy the events that ALERTS (engine alert JSONL) cite into the llmsiem-incidents data
+    stream, which retention never deletes. Running it again copies nothing twice."""
+    from llmsiem.connectors.retention import keep_evidence
+
+    documents: list[dict[str, Any]] = []
+    for path in alerts:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: {exc}") from exc
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise CommandError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+    kept = keep_evidence(_elasticsearch(url), documents)
+    summary = {
+        "cited": kept.cited,
+        "copied": kept.copied,
+        "already_kept": kept.already_kept,
+        "missing": kept.missing,
+        "failures": kept.failures,
+    }
+    if output_format == "json":
+        print_json(summary)
+    else:
+        console.print(
+            f"{kept.cited} cited events: {kept.copied} copied to llmsiem-incidents, "
+            f"{kept.already_kept} already kept, {kept.missing} not found",
+            highlight=False,
+        )
+        for failure in kept.failures:
+            console.print(f"[red]failed[/] {failure}", highlight=False)
+    sys.exit(EXIT_FINDINGS if kept.failures or kept.missing else EXIT_OK)
 
 
 @click.group("deploy")
@@ -243,12 +297,22 @@ def deploy_group() -> None:
 @click.option("--kibana", help="Kibana URL (default $LLMSIEM_KIBANA_URL).")
 @rules_option
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@click.option(
+    "--dashboards/--no-dashboards",
+    default=True,
+    show_default=True,
+    help="Also import the overview dashboard's saved objects (/api/saved_objects/_import).",
+)
 @format_option
 def deploy_elastic(
-    kibana: str | None, rules: Path | None, dry_run: bool, output_format: str
+    kibana: str | None, rules: Path | None, dry_run: bool, dashboards: bool, output_format: str
 ) -> None:
-    """Import the kibana-ndjson build through /api/detection_engine/rules/_import."""
+    """Import the kibana-ndjson build through /api/detection_engine/rules/_import, then the
+    dashboard (data views, visualizations, dashboard) through /api/saved_objects/_import."""
     import tempfile
+
+    from llmsiem.dashboards.description import load_dashboard
+    from llmsiem.dashboards.kibana import saved_objects, to_ndjson
 
     result = compile_pack("kibana-ndjson", rules)
     with tempfile.TemporaryDirectory() as scratch:
@@ -259,6 +323,12 @@ def deploy_elastic(
     )
     documents = [json.loads(line) for line in ndjson.splitlines()]
     plan = deployer.plan(documents) if dry_run else deployer.deploy(ndjson)
+    if dashboards:
+        objects = saved_objects(load_dashboard())
+        if dry_run:
+            plan.saved_objects = [f"{obj['type']}/{obj['id']}" for obj in objects]
+        else:
+            deployer.import_saved_objects(to_ndjson(objects), plan)
     _report(plan.as_dict(), output_format, dry_run)
     sys.exit(EXIT_FINDINGS if plan.errors else EXIT_OK)
 

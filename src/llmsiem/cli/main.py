@@ -52,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "ingest_cmd",
         "Normalize telemetry of any registered source to scrubbed events.",
     ),
+    "keep-evidence": (
+        "connectors_cmd",
+        "keep_evidence_cmd",
+        "Copy the events alerts cite to the incident index (kept past retention).",
+    ),
     "respond": ("respond_cmd", "respond_group", "Run playbooks on alerts: dry-run by default."),
     "schema": (
         "schema_cmd",

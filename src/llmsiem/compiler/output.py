@@ -11,6 +11,9 @@ from llmsiem import __version__
 from llmsiem.compiler.backends import filter_macro_name
 from llmsiem.compiler.compile import CompiledRule, CompileResult
 from llmsiem.compiler.kibana import kibana_rule, to_ndjson
+from llmsiem.compiler.targets import TARGETS
+from llmsiem.dashboards.description import load_dashboard
+from llmsiem.dashboards.splunk import VIEW_NAME, navigation, simple_xml
 
 SPLUNK_APP = "llmsiem"
 
@@ -60,7 +63,8 @@ def write_kibana(result: CompileResult, out: Path) -> list[Path]:
 
 
 def write_splunk_app(result: CompileResult, out: Path) -> list[Path]:
-    """A minimal Splunk app: saved searches, per-rule filter macros, app metadata."""
+    """A Splunk app: saved searches, per-rule filter macros, the overview dashboard (its
+    navigation opens on it), app metadata."""
     app = out / SPLUNK_APP
     stanzas = "\n".join(str(q).strip("\n") + "\n" for c in result.compiled for q in c.queries)
     savedsearches = (
@@ -80,13 +84,16 @@ def write_splunk_app(result: CompileResult, out: Path) -> list[Path]:
         f"[launcher]\nauthor = llmsiem project\nversion = {__version__}\n"
         "description = LLM application security detections (Sigma, compiled by llmsiem)\n\n"
         f"[package]\nid = {SPLUNK_APP}\ncheck_for_updates = false\n\n"
-        "[ui]\nis_visible = 0\nlabel = llmsiem\n"
+        "[ui]\nis_visible = 1\nlabel = llmsiem\n"
     )
+    views = app / "default" / "data" / "ui" / "views"
     meta = "[]\naccess = read : [ * ], write : [ admin, sc_admin ]\nexport = system\n"
     return [
         _write(app / "default" / "app.conf", app_conf),
         _write(app / "default" / "savedsearches.conf", savedsearches),
         _write(app / "default" / "macros.conf", macros),
+        _write(views / f"{VIEW_NAME}.xml", simple_xml(load_dashboard(), SPLUNK_APP)),
+        _write(app / "default" / "data" / "ui" / "nav" / "default.xml", navigation()),
         _write(app / "metadata" / "default.meta", meta),
     ]
 
@@ -114,10 +121,7 @@ def package_splunk_app(app: Path, destination: Path) -> Path:
     return target
 
 
-WRITERS = {"kibana-ndjson": write_kibana, "splunk-savedsearches": write_splunk_app}
-
-
 def write_result(result: CompileResult, out: Path) -> list[Path]:
-    """Write one target's output under ``out/<target>/``."""
-    writer = WRITERS.get(result.target, write_queries)
+    """Write one target's output under ``out/<target>/``, laid out by the target's writer."""
+    writer = TARGETS.get(result.target).writer or write_queries
     return writer(result, out / result.target)

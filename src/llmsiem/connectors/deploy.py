@@ -7,6 +7,10 @@ The file's first line creates the exception list ``llmsiem-allowlist``. ``overwr
 rules only: ``overwrite_exceptions`` stays at its documented default ``false``, so an existing
 list keeps its items and Kibana reports it in ``exceptions_errors`` with status 409
 ("already exists ... skipped"), which is counted as kept, not as an error.
+Dashboards: ``POST /api/saved_objects/_import?overwrite=true`` with the saved-objects NDJSON
+of ``llmsiem.dashboards.kibana`` (data views, visualizations, the overview dashboard); each
+object is created or overwritten under its fixed id, and per-object errors come back in
+``errors``.
 Splunk (splunk-sdk): saved searches are created or updated in the ``llmsiem`` app; each
 rule's filter macro is created only when missing, so a SOC's tuning is never overwritten.
 """
@@ -34,6 +38,7 @@ class DeployPlan:
     macros_kept: list[str] = field(default_factory=list)
     lists_created: list[str] = field(default_factory=list)
     lists_kept: list[str] = field(default_factory=list)
+    saved_objects: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:
@@ -131,6 +136,31 @@ class KibanaDeployer:
                 lists = plan.lists_kept if document["list_id"] in kept else plan.lists_created
                 lists.append(document["list_id"])
         return plan
+
+    def import_saved_objects(self, ndjson: str, plan: DeployPlan) -> None:
+        """Import (overwrite) the dashboard's saved objects; ``type/id`` of each one imported
+        go to ``plan.saved_objects``, failures to ``plan.errors``."""
+        response = self.session.post(
+            f"{self.url}/api/saved_objects/_import",
+            params={"overwrite": "true"},
+            files={"file": ("llmsiem-dashboards.ndjson", ndjson.encode(), "application/ndjson")},
+            timeout=120,
+            verify=self.verify,
+        )
+        response.raise_for_status()
+        body = response.json()
+        for result in body.get("successResults", []):
+            plan.saved_objects.append(f"{result['type']}/{result['id']}")
+        for error in body.get("errors", []):
+            detail = error.get("error", {})
+            missing = ", ".join(
+                f"{ref.get('type')}/{ref.get('id')}" for ref in detail.get("references", [])
+            )
+            plan.errors.append(
+                f"{error.get('type')}/{error.get('id')}: {detail.get('type')}"
+                + (f" ({missing})" if missing else "")
+                + (f" {detail['message']}" if detail.get("message") else "")
+            )
 
 
 def saved_searches(result: CompileResult) -> dict[str, dict[str, str]]:

@@ -1,0 +1,1 @@
+"""Dashboards as importables: Grafana, Kibana and Splunk, generated from one description."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import orjson
 
 from llmsiem.scrub.document import Leaf, leaves
 from llmsiem.scrub.scan import Span, find_spans, might_contain_sensitive
@@ -119,10 +120,15 @@ class Scrubber:
 
 
 def _might_hold_findings(document: dict[str, Any]) -> bool:
-    """The pre-filter over the whole document at once (its JSON text, keys and all)."""
+    """The pre-filter over the whole document at once (its JSON text, keys and all).
+
+    Compact JSON from orjson: every string, key and integer appears exactly as the standard
+    library writes it (only the separators outside strings differ), and what orjson refuses
+    (lone surrogates, integers beyond 64 bits, non-string keys) is scanned leaf by leaf.
+    """
     try:
-        text = json.dumps(document, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):  # not JSON-like, or deeper than json goes
+        text = orjson.dumps(document).decode()
+    except TypeError:  # orjson.JSONEncodeError: not JSON-like, too deep, or out of its range
         return True
     return might_contain_sensitive(text)
 

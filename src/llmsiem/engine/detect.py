@@ -1,15 +1,16 @@
-"""Running the compiled pack over an ``EventStore``: rule hits, then correlations, then alerts."""
+"""Running the compiled pack over an ``EventStore`` step by step: hits, correlations, alerts."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmsiem.columns import column_ref, field_types
 from llmsiem.engine.alerts import ENTITY_FIELDS, EvidenceEvent, build_alert
-from llmsiem.engine.correlate import evaluate
+from llmsiem.engine.correlate import Correlator
 from llmsiem.engine.evidence import evidence
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore
@@ -31,14 +32,18 @@ def _cyclic_gc_paused() -> Iterator[None]:
 class Detector:
     """Evaluates detections on new events and correlations on the retained window."""
 
-    def __init__(self, rules: EngineRules, store: EventStore) -> None:
+    def __init__(self, rules: EngineRules, store: EventStore, eager: bool = False) -> None:
         self.rules = rules
         self.store = store
+        self.eager = eager
         self.rule_index: dict[str, int] = {}
         for index, rule in enumerate(rules.detections):
             self.rule_index[rule.meta.name] = index
             self.rule_index[rule.meta.id] = index
         self.evaluated_through = 0
+        self.correlators = [Correlator(c, self.rule_index) for c in rules.correlations]
+        self.correlated_through = 0
+        self.pending_from: float | None = None
         store.con.execute("CREATE TABLE IF NOT EXISTS hits (_seq BIGINT, rule INTEGER)")
         if rules.detections:
             # Every rule in one prepared statement (regexes are compiled once); each branch
@@ -105,11 +110,23 @@ class Detector:
         }
 
     def run(self) -> list[dict[str, Any]]:
-        """Alerts for events loaded since the last run (detections) and for correlations."""
-        with _cyclic_gc_paused():
-            return self._run()
+        """Every alert of the events loaded so far, as if the input ended here."""
+        step = self.step(final=True)
+        return step.detections + [alert for _, alert in sorted(step.correlations, key=_order)]
 
-    def _run(self) -> list[dict[str, Any]]:
+    def step(self, final: bool = False) -> Step:
+        """Alerts that became certain with the events loaded since the last step.
+
+        Detections are certain at once. A correlation firing at the newest timestamp waits
+        for the next step (more events of that instant may follow), and an island is
+        reported when no later event can extend it (``final``: the input has ended). In
+        ``eager`` mode (``--follow``) every loaded event is evaluated and an island is
+        reported when it opens, with the metric it reached so far.
+        """
+        with _cyclic_gc_paused():
+            return self._step(final)
+
+    def _step(self, final: bool) -> Step:
         first_new = self.evaluated_through
         self._record_hits()
         standalone = [i for i, r in enumerate(self.rules.detections) if r.standalone]
@@ -118,17 +135,24 @@ class Detector:
             "ORDER BY _seq, rule",
             [first_new, standalone],
         ).fetchall()
-        firings = [
-            (correlation, firing)
-            for correlation in self.rules.correlations
-            for firing in evaluate(self.store.con, correlation, self.rule_index)
+        newest = self.store.newest()
+        through = None if final or self.eager else newest
+        opened = [
+            (position, island)
+            for position, correlator in enumerate(self.correlators)
+            for island in correlator.advance(self.store.con, self._candidates(through))
         ]
+        self.correlated_through = self.store.next_seq - 1
+        self.pending_from = through
         # One scan of the events table fetches what every alert cites.
         cited = self.evidence(
-            [seq for _, seq in rows] + [seq for _, f in firings for seq in f.seqs]
+            [seq for _, seq in rows] + [seq for _, island in opened for seq in island.seqs]
         )
+        for _, island in opened:
+            island.evidence = [cited[s] for s in island.seqs if s in cited]
         matched = self.matches(rows)
-        alerts = [
+        step = Step()
+        step.detections = [
             build_alert(
                 self.rules.detections[rule_number].meta,
                 "detection",
@@ -138,29 +162,58 @@ class Detector:
             for rule_number, seq in rows
             if seq in cited
         ]
-        for correlation, firing in firings:
-            evidence = [cited[s] for s in firing.seqs if s in cited]
-            if evidence:
-                alerts.append(
-                    build_alert(
-                        correlation.meta,
-                        "correlation",
-                        evidence,
-                        group=firing.group,
-                        correlation_type=correlation.type,
-                        metric=firing.metric,
-                        window=(firing.start, firing.end),
-                    )
+        closed = [
+            (position, island)
+            for position, correlator in enumerate(self.correlators)
+            for island in correlator.close(None if final else newest)
+        ]
+        for position, island in opened if self.eager else closed:
+            if island.evidence:
+                correlation = self.correlators[position].rule
+                firing = island.firing(correlation.timespan)
+                alert = build_alert(
+                    correlation.meta,
+                    "correlation",
+                    island.evidence,
+                    group=firing.group,
+                    correlation_type=correlation.type,
+                    metric=firing.metric,
+                    window=(firing.start, firing.end),
                 )
-        return alerts
+                step.correlations.append(((position, firing.end, firing.seqs), alert))
+        return step
+
+    def _candidates(self, through: float | None) -> str:
+        """SQL condition for the events a correlation step evaluates: those loaded since the
+        last step and those held back at the previous newest timestamp, up to (not
+        including) ``through``."""
+        fresh = f"_seq > {int(self.correlated_through)}"
+        if self.pending_from is not None:
+            fresh = f"({fresh} OR _ts >= {self.pending_from!r})"
+        return fresh if through is None else f"{fresh} AND _ts < {through!r}"
 
     def prune(self, keep_seconds: float) -> None:
         """Forget events (and their hits) older than the newest event minus ``keep_seconds``."""
-        row = self.store.con.execute("SELECT max(_ts) FROM events").fetchone()
-        if not row or row[0] is None:
+        newest = self.store.newest()
+        if newest is None:
             return
-        cutoff = float(row[0]) - keep_seconds
+        cutoff = newest - keep_seconds
         self.store.con.execute(
             "DELETE FROM hits WHERE _seq IN (SELECT _seq FROM events WHERE _ts < ?)", [cutoff]
         )
         self.store.prune_before(cutoff)
+
+
+def _order(item: tuple[tuple[int, float, tuple[int, ...]], dict[str, Any]]) -> Any:
+    return item[0]
+
+
+@dataclass
+class Step:
+    """The alerts one detection step made certain: detections in event order, and
+    correlations keyed for the whole input's order (correlation, window end, events)."""
+
+    detections: list[dict[str, Any]] = field(default_factory=list)
+    correlations: list[tuple[tuple[int, float, tuple[int, ...]], dict[str, Any]]] = field(
+        default_factory=list
+    )

@@ -93,6 +93,11 @@ class EventStore:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
         return int(row[0]) if row else 0
 
+    def newest(self) -> float | None:
+        """The newest event time loaded (epoch seconds), None when empty."""
+        row = self.con.execute("SELECT max(_ts) FROM events").fetchone()
+        return None if not row or row[0] is None else float(row[0])
+
     def _insert_from_json(self, path: Path, source: str, meta: tuple[str, ...] = ()) -> int:
         """Insert a JSONL file of event documents; ``meta`` names the ``_line``/``_seq`` it carries.
 

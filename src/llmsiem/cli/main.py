@@ -19,6 +19,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "agent_eval_cmd",
         "Score the rule pack on generated agent/MCP sessions and AgentDojo.",
     ),
+    "collect": (
+        "collect_cmd",
+        "collect_cmd",
+        "Receive OTLP/HTTP traces and logs and LiteLLM logs; detect, ship, respond.",
+    ),
     "compile": (
         "compile_cmd",
         "compile_cmd",

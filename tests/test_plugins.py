@@ -1,4 +1,5 @@
-"""Sources and sinks registered by another package (entry points) work from the CLI."""
+"""Sources, sinks and compile targets registered by another package (entry points) work from
+the CLI."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from typing import Any
 
 import pytest
 
+from llmsiem.engine.sqlite_reference import SqliteReference
 from llmsiem.plugins import PluginError, Registry
+from llmsiem.rule_samples import load_samples_file, samples_file
+from llmsiem.rulepack import RulePack
 
 PLUGIN_ROOT = Path(__file__).parent / "plugins"
+RULES = Path(__file__).parent.parent / "rules"
+SIGMA = Path(sys.executable).parent / "sigma"
 SECRET = "sk-proj-" + "Q3x9" * 10
+INJECTION = "prompt_injection_ignore_instructions"
 
 
 def _install(site: Path) -> dict[str, str]:
@@ -24,6 +31,7 @@ def _install(site: Path) -> dict[str, str]:
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: llmsiem-toy\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         "[llmsiem.sources]\ntoy = llmsiem_toy:SOURCE\n\n[llmsiem.sinks]\ntoy = llmsiem_toy:SINK\n"
+        "\n[llmsiem.targets]\ntoy-sqlite = llmsiem_toy.target:TARGET\n"
     )
     path = os.pathsep.join([str(site), str(PLUGIN_ROOT), os.environ.get("PYTHONPATH", "")])
     return {**os.environ, "PYTHONPATH": path}
@@ -124,6 +132,46 @@ def test_toy_source_to_toy_sink_with_detection(env: dict[str, str], tmp_path: Pa
     fired = {json.loads(line)["rule"]["name"] for line in alerts.read_text().splitlines()}
     assert "prompt_injection_ignore_instructions" in fired
     assert json.loads(detected.stdout)["rejected"] == 1
+
+
+def test_toy_target_compiles_from_the_cli_and_its_queries_run(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The plugin target is a --target choice, gets a coverage column, applies its own
+    mapping file, and its query gives each sample case its labelled verdict in SQLite."""
+    assert "toy-sqlite" in _llmsiem(env, "compile", "--help").stdout
+    assert "toy-sqlite" not in _llmsiem(os.environ.copy(), "compile", "--help").stdout
+    out = tmp_path / "out"
+    targets = ("--target", "toy-sqlite", "--target", "splunk-spl")
+    compiled = _llmsiem(
+        env, "compile", *targets, "--rules", str(RULES / "prompt"), "--out", str(out), "--coverage"
+    )
+    assert compiled.returncode == 0, compiled.stderr
+    assert compiled.stdout.splitlines()[0] == "| rule | `toy-sqlite` | `splunk-spl` |"
+    rule = RULES / "prompt" / f"{INJECTION}.yml"
+    listing = json.loads((out / "toy-sqlite" / "queries.json").read_text())
+    (query,) = next(item["queries"] for item in listing if item["name"] == INJECTION)
+    assert "prompt_text" in query and "llmsiem.prompt.text" not in query
+
+    samples = load_samples_file(samples_file(rule, INJECTION), INJECTION)
+    table = SqliteReference(RulePack.load(rule))
+    positives = [event for case in samples.true_positives for event in case]
+    negatives = [event for case in samples.true_negatives for event in case]
+    table.load(positives + negatives)
+    table.con.execute('ALTER TABLE logs RENAME COLUMN "llmsiem.prompt.text" TO prompt_text')
+    matched = {row[0] for row in table.con.execute(query.replace("*", '"event.id"', 1))}
+    assert matched == {event["event"]["id"] for event in positives}
+
+    plugins = subprocess.run(
+        [str(SIGMA), "convert", "-t", "sqlite", "-p", "llmsiem_toy_sqlite", str(rule)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert plugins.returncode == 0, plugins.stderr
+    assert plugins.stdout.strip() == query
 
 
 def test_registry_refuses_unknown_duplicate_and_wrong_kind() -> None:

@@ -1,7 +1,8 @@
 """Registries of named components, filled by built-ins and by other packages' entry points.
 
 Each kind of component (sources, sinks, response actions, compile targets) has one
-``Registry``. Built-ins are listed as ``"module:attribute"`` strings so a registry costs no
+``Registry``, read like a mapping of name to component (``names()``, ``get(name)``, ``in``,
+iteration). Built-ins are listed as ``"module:attribute"`` strings so a registry costs no
 import until a component is used; third-party packages add theirs under the entry-point
 group of the kind (``[project.entry-points."llmsiem.sinks"] mysink = "pkg.mod:SINK"``).
 A built-in name cannot be replaced by a plugin.
@@ -10,7 +11,7 @@ A built-in name cannot be replaced by a plugin.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -77,6 +78,19 @@ class Registry(Generic[T]):
             )
         self._loaded[name] = component
         return component
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __contains__(self, name: object) -> bool:
+        self._discover()
+        return name in self._references
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
 
     def register(self, name: str, reference: str) -> None:
         """Add a component by ``"module:attribute"`` (tests, embedding applications)."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
 from llmsiem.cli.common import (
     EXIT_FINDINGS,
@@ -22,11 +21,11 @@ from llmsiem.cli.common import (
     rules_option,
     tuning_option,
 )
-from llmsiem.compiler.compile import CompileResult, PackCompiler
-from llmsiem.compiler.coverage import coverage_markdown, totals
-from llmsiem.compiler.output import write_result
 from llmsiem.compiler.targets import TARGETS
-from llmsiem.rulepack import RuleLoadError, RuleSources
+
+if TYPE_CHECKING:  # imported where used: ``compile --help`` must not load pySigma
+    from llmsiem.compiler.compile import CompileResult
+    from llmsiem.rulepack import RuleSources
 
 
 @click.command("compile")
@@ -36,7 +35,8 @@ from llmsiem.rulepack import RuleLoadError, RuleSources
     multiple=True,
     required=True,
     type=click.Choice([*TARGETS, "all"]),
-    help="Target to compile for; repeat it, or use 'all'.",
+    help="Target to compile for; repeat it, or use 'all' (every registered target: the "
+    "built-ins and those of installed llmsiem.targets plugins).",
 )
 @rules_option
 @click.option(
@@ -73,14 +73,22 @@ def compile_cmd(
     failed. Skip messages go to stderr with --verbose; failures always go to stderr and make
     the exit code 1. Exit code 2 means the pack or a pipeline could not be loaded.
     """
+    from rich.table import Table
+
+    from llmsiem.compiler.compile import PackCompiler
+    from llmsiem.compiler.coverage import coverage_markdown, totals
+    from llmsiem.compiler.output import write_result
+    from llmsiem.plugins import PluginError
+    from llmsiem.rulepack import RuleLoadError
+
     names = list(TARGETS) if "all" in targets else list(dict.fromkeys(targets))
     pack = load_pack(rules)
     results: list[CompileResult] = []
     written: dict[str, list[str]] = {}
     for name in names:
         try:
-            result = PackCompiler(pack, TARGETS[name], tuning).compile()
-        except RuleLoadError as exc:
+            result = PackCompiler(pack, TARGETS.get(name), tuning).compile()
+        except (RuleLoadError, PluginError) as exc:
             raise CommandError(str(exc)) from exc
         results.append(result)
         written[name] = [str(p) for p in write_result(result, out)]
@@ -126,6 +134,8 @@ def compile_cmd(
 
 def _report_issues(results: list[CompileResult], verbose: bool) -> None:
     """Failures always, skips with --verbose (else a one-line count), all on stderr."""
+    from rich.markup import escape
+
     skipped = 0
     for r in results:
         for issue in r.issues:

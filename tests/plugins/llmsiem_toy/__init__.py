@@ -1,7 +1,9 @@
-"""A third-party llmsiem plugin for the tests: one source format and one sink.
+"""A third-party llmsiem plugin for the tests: one source format, one sink and (in
+``target.py``) one compile target.
 
 It is registered the way any installed package registers plugins, through entry points
-(``llmsiem.sources`` and ``llmsiem.sinks``); the test writes the distribution metadata.
+(``llmsiem.sources``, ``llmsiem.sinks``, ``llmsiem.targets``); the test writes the
+distribution metadata.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Each pipeline is composed as ``llmsiem compile`` composes it: the tuning file first (the
 allowlist placeholders), then the target's field mappings, all from the bundled
-``mappings/`` folder. Use them with llmsiem's backends (``sigma.backends.llmsiem``).
+``mappings/`` folder. Use them with llmsiem's backends (``sigma.backends.llmsiem``). A
+compile target of an installed ``llmsiem.targets`` plugin adds its pipelines as
+``llmsiem_<target name>`` (``-`` written ``_``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable as _Callable
 from sigma.processing.pipeline import ProcessingPipeline as _Pipeline
 
 from llmsiem.compiler.compile import load_pipeline as _load_pipeline
+from llmsiem.compiler.targets import BUILTIN_TARGETS as _BUILTIN_TARGETS
 from llmsiem.compiler.targets import TARGETS as _TARGETS
 
 __all__ = ["pipelines"]  # pySigma's discovery reads the ``pipelines`` dict only
@@ -32,10 +35,14 @@ def _pipeline(target: str, backends: set[str]) -> _Callable[[], _Pipeline]:
         pipeline.allowed_backends = frozenset(pipeline.allowed_backends | backends)
         return pipeline
 
-    build.__doc__ = f"llmsiem pipeline of {_TARGETS[target].description}"
+    build.__doc__ = f"llmsiem pipeline of the {target} target"
     return build
 
 
 pipelines: dict[str, _Callable[[], _Pipeline]] = {
     name: _pipeline(target, backends) for name, (target, backends) in _PIPELINE_TARGETS.items()
+} | {
+    "llmsiem_" + target.replace("-", "_"): _pipeline(target, set())
+    for target in _TARGETS
+    if target not in _BUILTIN_TARGETS
 }

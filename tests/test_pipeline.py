@@ -9,11 +9,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmsiem.cli.main import cli
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.store import EventStore
 from llmsiem.pipeline import Pipeline
+from llmsiem.pipeline.events import document_out_of_bounds
+from llmsiem.records import MAX_DEPTH, out_of_bounds
 from llmsiem.rule_samples import build_event
 from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import generate
@@ -155,3 +159,39 @@ def test_follow_mode_scrubs_what_it_loads(tmp_path: Path) -> None:
     assert OPENAI not in text and "[REDACTED:" in text
     assert follower.pipeline.rejected == 1
     assert "secret_redacted_in_prompt" in {a["rule"]["name"] for a in emitted}
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**18, 2**64, 2**64 - 1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet="0123456789{}[]nul ", max_size=30),
+)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    document: dict[str, Any] = {"leaf": 1}
+    for level in range(depth - 1):
+        document = {"k": [document] if level % 2 else document}
+    return document
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.recursive(
+        _SCALARS,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+        max_leaves=30,
+    ).map(lambda value: {"value": value})
+)
+def test_document_bounds_screen_agrees_with_the_full_walk(document: dict[str, Any]) -> None:
+    """The JSON screen answers exactly as ``out_of_bounds`` (an independent, plain walk)."""
+    assert document_out_of_bounds(document) == out_of_bounds(document)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 300])
+def test_document_bounds_screen_at_the_depth_limit(depth: int) -> None:
+    document = _nested(depth)
+    assert document_out_of_bounds(document) == out_of_bounds(document)

@@ -7,12 +7,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from llmsiem.deadletter import DeadLetter
 from llmsiem.pipeline.sources import AUTO, NORMALIZED, SOURCES, Source, sniff
 from llmsiem.plugins import PluginError
-from llmsiem.records import RawRecord, out_of_bounds, read_records
+from llmsiem.records import DIGITS_AS_ZERO, MAX_DEPTH, RawRecord, out_of_bounds, read_records
 from llmsiem.scrub import Scrubber
 from llmsiem.validation import check_record
+
+# Digits folded to 0: the shortest integer that may not fit int64 (int64 has 19 digits).
+INT64_DIGIT_RUN = b"0" * 19
+
+
+def document_out_of_bounds(document: dict[str, Any]) -> str | None:
+    """``out_of_bounds`` of a built document, answered from its compact JSON when that is safe.
+
+    The JSON shows no risk when it has at most ``MAX_DEPTH`` brackets (so no deeper nesting),
+    no run of 19 digits (so every integer fits int64) and no ``null`` (orjson writes NaN and
+    infinities as null). Anything else, or what orjson refuses, gets the full walk.
+    """
+    try:
+        text = orjson.dumps(document)
+    except TypeError:  # orjson.JSONEncodeError: beyond 64 bits, too deep, not JSON-like
+        return out_of_bounds(document)
+    if (
+        text.count(b"{") + text.count(b"[") <= MAX_DEPTH
+        and b"null" not in text
+        and INT64_DIGIT_RUN not in text.translate(DIGITS_AS_ZERO)
+    ):
+        return None
+    return out_of_bounds(document)
 
 
 @dataclass(frozen=True)
@@ -80,7 +105,9 @@ class Pipeline:
     def validate(self, record: RawRecord) -> Event | None:
         """Scrub one normalized document and check it against the schema."""
         if record.data is not None:
-            problem = out_of_bounds(record.data)  # a source may build what a reader refuses
+            problem = document_out_of_bounds(
+                record.data
+            )  # a source may build what a reader refuses
             if problem is not None:
                 self.reject(record.source, record.line, f"{record.where}: {problem}", record.data)
                 return None

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lucene esql-venv appinspect-venv deepeval-venv chromium lint typecheck imports pytest validate clean taxonomy
+.PHONY: demo test lucene esql-venv appinspect-venv deepeval-venv chromium prometheus lint typecheck imports pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,12 @@ chromium:
 	command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
+# Debian's prometheus package: promtool runs the Grafana dashboard's PromQL in Prometheus's
+# engine (tests/test_dashboards.py).
+prometheus:
+	command -v promtool >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends prometheus; }
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench playbooks
 	$(BIN)/ruff format --check src tests bench playbooks
@@ -97,7 +103,7 @@ typecheck: $(VENV)/.dev-installed
 imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed $(DEEPEVAL_VENV)/.installed chromium
+pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed $(DEEPEVAL_VENV)/.installed chromium prometheus
 	$(BIN)/python -m pytest
 
 # The Lucene jar lets validate measure each rule regex's automaton on real Lucene.

@@ -245,6 +245,28 @@ def setup_elastic(url: str | None, retention_days: int, print_only: bool) -> Non
         console.print(f"installed {line}", highlight=False)
 
 
+@setup_group.command("grafana")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for llmsiem-overview.json (import it in Grafana) and a static HTML preview.",
+)
+def setup_grafana(out: Path) -> None:
+    """Write the Grafana dashboard over llmsiem's Prometheus metrics, and its preview."""
+    from llmsiem.dashboards.description import load_dashboard
+    from llmsiem.dashboards.grafana import grafana_dashboard
+    from llmsiem.dashboards.preview import preview_html
+
+    dashboard = grafana_dashboard(load_dashboard())
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{dashboard['uid']}.json"
+    target.write_text(json.dumps(dashboard, indent=2) + "\n", encoding="utf-8")
+    preview = out / f"{dashboard['uid']}-preview.html"
+    preview.write_text(preview_html(dashboard), encoding="utf-8")
+    console.print(f"Grafana dashboard → {target}; preview → {preview}", highlight=False)
+
+
 @click.command("keep-evidence")
 @click.argument("alerts", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--url", help="Elasticsearch URL (default $LLMSIEM_ES_URL).")

@@ -107,22 +107,38 @@ scrub_option = click.option(
 
 
 def rules_option(func: F) -> F:
-    """``--rules PATH`` (repeatable) and ``--with-pack``; the command gets ``rules``, a
-    ``RuleSources`` (None when neither is given: the bundled pack alone)."""
+    """``--rules PATH`` (repeatable), ``--with-pack/--without-pack`` and ``--config FILE``;
+    the command gets ``rules``, a ``RuleSources`` (None when nothing is set: the bundled
+    pack alone). Per key: command line > environment variable > config file > default."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, rules: tuple[Path, ...], with_pack: bool, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any, rules: tuple[Path, ...], with_pack: bool, config: Path | None, **kwargs: Any
+    ) -> Any:
+        from click.core import ParameterSource
+
+        from llmsiem.cli.config_file import ConfigError, load_config
         from llmsiem.rulepack import RuleSources
 
+        try:
+            settings = load_config(config)
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from exc
+        context = click.get_current_context()
+        if context.get_parameter_source("rules") == ParameterSource.DEFAULT:
+            rules = settings.rules
+        if context.get_parameter_source("with_pack") == ParameterSource.DEFAULT:
+            with_pack = bool(settings.with_pack)
         sources = RuleSources(rules, with_pack) if rules or with_pack else None
         return func(*args, rules=sources, **kwargs)
 
     with_pack = click.option(
-        "--with-pack",
-        is_flag=True,
+        "--with-pack/--without-pack",
+        default=False,
         envvar="LLMSIEM_WITH_PACK",
         help="Load the bundled pack first, then --rules; a rule of yours with the id or "
-        "name of a pack rule overrides it (reported on stderr). Env: LLMSIEM_WITH_PACK=1.",
+        "name of a pack rule overrides it (reported on stderr). Env: LLMSIEM_WITH_PACK=1; "
+        "config: with-pack = true.",
     )
     paths = click.option(
         "--rules",
@@ -131,9 +147,17 @@ def rules_option(func: F) -> F:
         type=click.Path(exists=True, path_type=Path),
         help="Rule file or folder; repeat it for several (later ones override earlier "
         "rules with the same id or name). Default: the bundled pack. Env: LLMSIEM_RULES "
-        "(paths separated by ':').",
+        "(paths separated by ':'); config: rules = [...].",
     )
-    return paths(with_pack(wrapper))  # type: ignore[return-value]
+    config = click.option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="LLMSIEM_CONFIG",
+        help="Config file of rule sources (keys rules, with-pack; paths relative to it). "
+        "Default: the nearest llmsiem.toml, or pyproject.toml with [tool.llmsiem], from the "
+        "current directory upwards. Command line > environment > config file > defaults.",
+    )
+    return paths(with_pack(config(wrapper)))  # type: ignore[return-value]
 
 
 def override_json(override: Override) -> dict[str, str]:

@@ -33,9 +33,17 @@ class Source(Protocol):
         ...
 
 
+# Sniffing tries them in this order: a convention's OTLP source before the plain one, and the
+# formats with specific keys before LiteLLM's and Langfuse's broader tests.
 BUILTIN_SOURCES = {
     NORMALIZED: "llmsiem.pipeline.sources.jsonl:SOURCE",
+    "openinference": "llmsiem.pipeline.sources.openinference:SOURCE",
+    "openllmetry": "llmsiem.pipeline.sources.openllmetry:SOURCE",
     "otlp": "llmsiem.pipeline.sources.otlp:SOURCE",
+    "nemo_guardrails": "llmsiem.pipeline.sources.nemo_guardrails:SOURCE",
+    "lakera": "llmsiem.pipeline.sources.lakera:SOURCE",
+    "helicone": "llmsiem.pipeline.sources.helicone:SOURCE",
+    "deepeval": "llmsiem.pipeline.sources.deepeval:SOURCE",
     "litellm": "llmsiem.pipeline.sources.litellm:SOURCE",
     "langfuse": "llmsiem.pipeline.sources.langfuse:SOURCE",
 }

@@ -31,6 +31,7 @@ REFUSAL_PREFIXES = (
     "i'm unable to",
 )
 ECHO_WINDOW_WORDS = 8
+_NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
 def sha256_hex(text: str) -> str:
@@ -137,6 +138,32 @@ class Conversation:
             self.finish_reasons.append(finish_reason)
 
 
+def openai_conversation(messages: Any, response: Any) -> Conversation:
+    """Conversation of OpenAI-style chat ``messages`` and a chat completion ``response``
+    (``choices[].message``; an Anthropic-style ``content`` list is read too)."""
+    conversation = Conversation()
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict):
+            conversation.add(str(message.get("role", "user")), to_parts(message.get("content")))
+    if isinstance(response, dict):
+        for choice in response.get("choices") or []:
+            message = choice.get("message") or {}
+            parts = to_parts(message.get("content"))
+            if message.get("refusal"):
+                parts.append({"type": "text", "content": message["refusal"]})
+                conversation.finish_reasons.append("refusal")
+            conversation.add("assistant", parts, choice.get("finish_reason"))
+        if "choices" not in response and isinstance(response.get("content"), list):
+            conversation.add(
+                "assistant", to_parts(response["content"]), response.get("stop_reason")
+            )
+    elif isinstance(response, str):
+        conversation.add("assistant", to_parts(response))
+    return conversation
+
+
 def iso_from_nanos(value: Any) -> str | None:
     """ISO-8601 UTC from OTLP ``*UnixNano`` (string or int); None when absent or zero."""
     try:
@@ -146,6 +173,39 @@ def iso_from_nanos(value: Any) -> str | None:
     if nanos <= 0:
         return None
     return datetime.fromtimestamp(nanos / 1e9, UTC).isoformat(timespec="microseconds")
+
+
+def iso_timestamp(value: Any) -> str | None:
+    """ISO-8601 UTC from epoch seconds (number or numeric text) or ISO-8601 text; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+            moment = datetime.fromtimestamp(float(value), UTC)
+        elif isinstance(value, str):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def ingest_time() -> str:
+    """Now, for records whose format carries no time of its own (documented per source)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def record_id(prefix: str, record: Any) -> str:
+    """A stable event id from a record's content, for formats that carry no id."""
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{prefix}-{digest[:20]}"
 
 
 def set_path(document: dict[str, Any], dotted: str, value: Any) -> None:

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llmsiem.pipeline.sources.common import (
-    Conversation,
     apply_conversation,
     copy_identity,
     event_action,
+    openai_conversation,
     set_path,
-    to_parts,
 )
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -74,28 +73,6 @@ def _identity(payload: dict[str, Any], timestamp: str) -> dict[str, Any]:
     for name, value in fields.items():
         set_path(document, name, value)
     return document
-
-
-def _messages(payload: dict[str, Any]) -> Conversation:
-    conversation = Conversation()
-    messages = payload.get("messages")
-    if isinstance(messages, str):
-        messages = [{"role": "user", "content": messages}]
-    for message in messages if isinstance(messages, list) else []:
-        if isinstance(message, dict):
-            conversation.add(str(message.get("role", "user")), to_parts(message.get("content")))
-    response = payload.get("response")
-    if isinstance(response, dict):
-        for choice in response.get("choices") or []:
-            message = choice.get("message") or {}
-            parts = to_parts(message.get("content"))
-            if message.get("refusal"):
-                parts.append({"type": "text", "content": message["refusal"]})
-                conversation.finish_reasons.append("refusal")
-            conversation.add("assistant", parts, choice.get("finish_reason"))
-    elif isinstance(response, str):
-        conversation.add("assistant", to_parts(response))
-    return conversation
 
 
 def _tool_calls(payload: dict[str, Any]) -> Iterator[tuple[str, str | None, str, str | None, str]]:
@@ -193,7 +170,7 @@ def payload_to_events(payload: dict[str, Any]) -> list[dict[str, Any]]:
         error = payload.get("error_information") or {}
         set_path(main, "error.message", payload.get("error_str") or error.get("error_message"))
         set_path(main, "error.type", error.get("error_class"))
-    apply_conversation(main, _messages(payload))
+    apply_conversation(main, openai_conversation(payload.get("messages"), payload.get("response")))
     main["event"]["action"] = event_action(main)
     events = [main]
     identity = {k: v for k, v in main.items() if k not in ("event", "gen_ai", "llmsiem", "error")}

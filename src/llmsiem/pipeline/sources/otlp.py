@@ -6,7 +6,9 @@ Reads semantic conventions v1.41 (``gen_ai.input.messages``, ``gen_ai.output.mes
 older instrumentations: ``gen_ai.system``, ``gen_ai.usage.prompt_tokens`` /
 ``completion_tokens``, ``gen_ai.prompt`` / ``gen_ai.completion`` (JSON or indexed
 ``gen_ai.prompt.0.content`` attributes) and the per-message span events
-(``gen_ai.user.message``, ``gen_ai.choice`` ...).
+(``gen_ai.user.message``, ``gen_ai.choice`` ...). OpenInference, OpenLLMetry and NeMo
+Guardrails spans are recognised per span and rewritten to these names first
+(``conventions``); ``event.module`` names the convention a span followed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from llmsiem.pipeline.sources import conventions
 from llmsiem.pipeline.sources.common import (
     Conversation,
     apply_conversation,
@@ -208,12 +211,17 @@ def _requested_tools(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     return calls
 
 
+def span_attributes(span: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The span's non-GenAI convention (or None) and its attributes under GenAI names."""
+    return conventions.translate(attributes(span.get("attributes", [])))
+
+
 def span_to_events(span: dict[str, Any], resource: dict[str, Any]) -> list[dict[str, Any]]:
     """One GenAI span -> its event, plus one pending ``tool_call`` per requested tool."""
     document = span_to_event(span, resource)
     events = [document]
-    attrs = attributes(span.get("attributes", []))
-    if document["event"]["action"] == "tool_call":
+    _, attrs = span_attributes(span)
+    if document["event"]["action"] in ("tool_call", "guardrail"):
         return events
     for index, call in enumerate(_requested_tools(attrs)):
         tool = json.loads(json.dumps({k: v for k, v in document.items() if k != "llmsiem"}))
@@ -238,8 +246,8 @@ def span_to_events(span: dict[str, Any], resource: dict[str, Any]) -> list[dict[
 
 def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
     """One GenAI span -> one normalized event document (not yet validated or scrubbed)."""
-    attrs = attributes(span.get("attributes", []))
-    if not any(key.startswith(("gen_ai.", "mcp.")) for key in attrs):
+    convention, attrs = span_attributes(span)
+    if not any(key.startswith(("gen_ai.", "mcp.", "llmsiem.guardrail.")) for key in attrs):
         raise SpanError(
             f"span {span.get('name')!r} has no gen_ai.* or mcp.* attributes (not a GenAI span)"
         )
@@ -258,7 +266,7 @@ def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, A
             "type": ["info"],
             "outcome": "failure" if failed else "success",
             "id": f"{span.get('traceId', '')}-{span.get('spanId', '')}",
-            "module": "otlp",
+            "module": convention or "otlp",
             "dataset": "llmsiem.telemetry",
         },
     }
@@ -296,6 +304,14 @@ def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, A
     if failed:
         set_path(document, "error.message", span.get("status", {}).get("message") or None)
         set_path(document, "error.type", attrs.get("error.type"))
+    if "llmsiem.guardrail.action" in attrs:  # a verdict span (NeMo Guardrails rails ...)
+        blocked = attrs["llmsiem.guardrail.action"] == "block"
+        document["event"].update(
+            action="guardrail",
+            category=["intrusion_detection"],
+            type=["denied"] if blocked else ["allowed"],
+        )
+        return document
     operation = attrs.get("gen_ai.operation.name", "")
     if operation == "execute_tool" or "gen_ai.tool.call.arguments" in attrs:
         _tool_event(document, attrs, failed)
@@ -325,15 +341,43 @@ def request_to_events(request: dict[str, Any]) -> Iterator[dict[str, Any] | Span
                     yield SpanError(f"span {span.get('spanId')!r}: malformed ({exc})")
 
 
+def _spans(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every well-formed span object of an export (sniffing must not fail on bad shapes)."""
+    for resource_spans in _dicts(record.get("resourceSpans")):
+        for scope_spans in _dicts(resource_spans.get("scopeSpans")):
+            for span in _dicts(scope_spans.get("spans")):
+                if isinstance(span.get("attributes", []), list):
+                    yield span
+
+
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
+    yield from (item for item in value if isinstance(item, dict)) if isinstance(value, list) else ()
+
+
 class OtlpSource:
-    name = "otlp"
-    description = "OTLP JSON trace exports with OTel GenAI attributes"
+    """OTLP JSON traces; with a ``convention``, sniffs only exports holding spans of it (every
+    span is read whatever its convention)."""
+
+    def __init__(self, name: str, description: str, convention: str | None = None):
+        self.name = name
+        self.description = description
+        self.convention = convention
 
     def sniff(self, record: dict[str, Any]) -> bool:
-        return "resourceSpans" in record
+        if "resourceSpans" not in record:
+            return False
+        if self.convention is None:
+            return True
+        return any(
+            conventions.convention(
+                attributes([a for a in span.get("attributes", []) if isinstance(a, dict)])
+            )
+            == self.convention
+            for span in _spans(record)
+        )
 
     def normalize(self, record: dict[str, Any]) -> Iterator[dict[str, Any] | SpanError]:
         return request_to_events(record)
 
 
-SOURCE = OtlpSource()
+SOURCE = OtlpSource("otlp", "OTLP JSON trace exports with OTel GenAI attributes")

@@ -4,10 +4,10 @@
 completions API on 127.0.0.1, instruments the real ``openai`` client with
 ``opentelemetry-instrumentation-openai-v2``, sends each PROMPT, and exports the telemetry
 with the real OTLP/HTTP exporters (protobuf) to COLLECT_URL. MODE is ``span_only`` (latest
-GenAI conventions, content on the span), ``event_only`` (latest conventions, content in a
-``gen_ai.client.inference.operation.details`` log event) or ``legacy`` (v1.30 conventions,
-per-message log events). The bearer token comes from ``LLMSIEM_COLLECT_TOKEN``. Prints one
-JSON line: the export results and the trace ids. Exit 0 when every export succeeded.
+GenAI conventions, content on the span) or ``event_only`` (latest conventions, content in a
+``gen_ai.client.inference.operation.details`` log event). The bearer token comes from
+``LLMSIEM_COLLECT_TOKEN``. Prints one JSON line: the export results and the trace ids.
+Exit 0 when every export succeeded.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ COMPLETION = {
 
 
 class StubOpenAI(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
         body = json.dumps(COMPLETION).encode()
         self.send_response(200)
@@ -50,11 +50,8 @@ class StubOpenAI(BaseHTTPRequestHandler):
 
 
 def main(collect_url: str, mode: str, prompts: list[str]) -> int:
-    if mode != "legacy":
-        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
-    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = (
-        "true" if mode == "legacy" else mode
-    )
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = mode
     import openai
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

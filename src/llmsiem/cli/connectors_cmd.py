@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import click
@@ -18,11 +18,13 @@ from llmsiem.cli.common import (
     console,
     dead_letter_option,
     format_option,
+    load_engine_rules,
     make_pipeline,
     print_json,
     rules_option,
     scrub_option,
     source_format_option,
+    tuning_option,
 )
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.output import write_kibana
@@ -31,9 +33,13 @@ from llmsiem.connectors.registry import SINKS
 from llmsiem.connectors.sink import SinkConfigError
 from llmsiem.connectors.spool import Spool, SpoolBusyError, Spooled
 from llmsiem.deadletter import DeadLetter
-from llmsiem.pipeline import Pipeline
+from llmsiem.pipeline import Event, Pipeline
+from llmsiem.pipeline.routing import Router, RoutesError, alerted_event_ids, load_routes
 from llmsiem.plugins import PluginError
 from llmsiem.records import expand_inputs
+
+if TYPE_CHECKING:
+    from llmsiem.rulepack import RuleSources
 
 
 def _spooled(inputs: tuple[Path, ...], pipeline: Pipeline) -> Iterator[Spooled]:
@@ -109,8 +115,17 @@ def _env(name: str, given: str | None, required: bool = True) -> Any:
 
 @click.command("ship")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--to", "target", type=click.Choice(SINKS.names()), help="A registered sink.")
 @click.option(
-    "--to", "target", type=click.Choice(SINKS.names()), required=True, help="A registered sink."
+    "--routes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Routes file (sinks and which events go to each) instead of --to/--dest; each sink "
+    "gets its own spool under --spool. Example: connectors/routes.example.yml.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --routes: print how many events and bytes each sink would get; send nothing.",
 )
 @click.option("--dest", help="Where the sink delivers; `llmsiem sinks` says what each takes.")
 @click.option(
@@ -125,23 +140,74 @@ def _env(name: str, given: str | None, required: bool = True) -> Any:
 @source_format_option
 @scrub_option
 @dead_letter_option
+@rules_option
+@tuning_option
 @format_option
 def ship_cmd(
     inputs: tuple[Path, ...],
-    target: str,
+    target: str | None,
+    routes: Path | None,
+    dry_run: bool,
     dest: str | None,
     spool_dir: Path,
     batch_size: int,
     source_format: str,
     scrub_mode: str,
     dead_letter: Path,
+    rules: RuleSources | None,
+    tuning: Path | None,
     output_format: str,
 ) -> None:
     """Normalize and scrub INPUTS, spool them, and deliver them to a sink (at least once).
 
     With no INPUTS, delivers what is left in the spool from an interrupted run. Secrets for
-    sinks come from the environment: LLMSIEM_ES_API_KEY, LLMSIEM_SPLUNK_HEC_TOKEN.
+    sinks come from the environment: LLMSIEM_ES_API_KEY, LLMSIEM_SPLUNK_HEC_TOKEN. With
+    --routes, each event goes to the sinks of the routes it matches; when a route tests
+    `alerted`, the rule pack (--rules, --tuning) runs over INPUTS first.
     """
+    if (target is None) == (routes is None):
+        raise CommandError("give either --to SINK or --routes FILE")
+    if dry_run and routes is None:
+        raise CommandError("--dry-run needs --routes")
+    with DeadLetter(dead_letter) as letters:
+        pipeline = make_pipeline(scrub_mode, letters, source_format)
+        if routes is not None:
+            router = _router(routes)
+            shares = _route(router, inputs, pipeline, rules, tuning) if inputs else {}
+            if dry_run:
+                _print_shares(shares, output_format)
+                return
+            summaries = {
+                name: _ship_to(
+                    spec.type, spec.dest, spool_dir / name, shares.get(name), letters, batch_size
+                )
+                for name, spec in router.sinks.items()
+            }
+            summary: dict[str, Any] = {"sinks": summaries, "routes": str(routes)}
+        else:
+            assert target is not None
+            items = _spooled(inputs, pipeline) if inputs else None
+            summary = _ship_to(target, dest, spool_dir, items, letters, batch_size)
+            summary["target"] = target
+        summary["dead_lettered"] = letters.count
+    if output_format == "json":
+        print_json(summary)
+    else:
+        for name, one in summary.get("sinks", {target: summary}).items():
+            console.print(f"spooled {one['spooled']:,}, delivered {one['delivered']:,} to {name}")
+        console.print(f"{letters.count} dead-lettered")
+    sys.exit(EXIT_FINDINGS if letters.count else EXIT_OK)
+
+
+def _ship_to(
+    sink_type: str,
+    dest: str | None,
+    spool_dir: Path,
+    items: Iterable[Spooled] | None,
+    letters: DeadLetter,
+    batch_size: int,
+) -> dict[str, Any]:
+    """Spool ``items`` for one sink, then deliver everything its spool holds."""
     try:
         spool = Spool(spool_dir)
         spool.lock()
@@ -149,16 +215,15 @@ def ship_cmd(
         raise CommandError(f"spool {spool_dir}: {exc}") from exc
     if spool.repaired:
         console.print(f"[yellow]spool {spool_dir}: {spool.repaired}[/]", highlight=False)
-    with DeadLetter(dead_letter) as letters:
-        spooled = 0
+    try:
         try:
-            sink = SINKS.get(target).create(dest, letters)
+            sink = SINKS.get(sink_type).create(dest, letters)
         except (SinkConfigError, PluginError) as exc:
             raise CommandError(str(exc)) from exc
-        if inputs:
-            pipeline = make_pipeline(scrub_mode, letters, source_format)
+        spooled = 0
+        if items is not None:
             try:
-                spooled = spool.append(_spooled(inputs, pipeline))
+                spooled = spool.append(items)
             except OSError as exc:
                 raise CommandError(
                     f"spool {spool_dir}: {exc}; events spooled so far are kept, run ship "
@@ -168,29 +233,85 @@ def ship_cmd(
         try:
             drained = spool.drain(sink, batch_size)
         except OSError as exc:
-            raise CommandError(f"{target}: {exc}; undelivered events stay in {spool_dir}") from exc
+            raise CommandError(
+                f"{sink_type}: {exc}; undelivered events stay in {spool_dir}"
+            ) from exc
         finally:
             sink.close()
-            spool.unlock()
-        total = drained.total
-        summary = {
-            "spooled": spooled,
-            "delivered": total.delivered,
-            "duplicates": total.duplicate,
-            "dead_lettered": letters.count,
-            "retries": total.retries,
-            "target": target,
-        }
+    finally:
+        spool.unlock()
     if drained.stopped:
-        raise CommandError(f"{target}: {drained.stopped}; undelivered events stay in {spool_dir}")
-    if output_format == "json":
-        print_json(summary)
-    else:
-        console.print(
-            f"spooled {spooled:,}, delivered {total.delivered:,} to {target}; "
-            f"{letters.count} dead-lettered"
+        raise CommandError(
+            f"{sink_type}: {drained.stopped}; undelivered events stay in {spool_dir}"
         )
-    sys.exit(EXIT_FINDINGS if letters.count else EXIT_OK)
+    total = drained.total
+    return {
+        "spooled": spooled,
+        "delivered": total.delivered,
+        "duplicates": total.duplicate,
+        "retries": total.retries,
+    }
+
+
+def _router(path: Path) -> Router:
+    try:
+        return load_routes(path, SINKS.names())
+    except RoutesError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _route(
+    router: Router,
+    inputs: tuple[Path, ...],
+    pipeline: Pipeline,
+    rules: RuleSources | None,
+    tuning: Path | None,
+) -> dict[str, list[Spooled]]:
+    """Each sink's events; detection runs over all of them first when a route needs alerts."""
+    events = list(_spooled(inputs, pipeline))
+    alerted: set[str] = set()
+    if router.uses_alerts and events:
+        from llmsiem.engine.detect import Detector
+        from llmsiem.engine.store import EventStore
+
+        store = EventStore()
+        store.load_events(Event(e.source or "", e.line, e.document) for e in events)
+        alerted = alerted_event_ids(Detector(load_engine_rules(rules, tuning), store).run())
+    shares: dict[str, list[Spooled]] = {name: [] for name in router.sinks}
+    for spooled in events:
+        event_id = spooled.document.get("event", {}).get("id")
+        for name in router.destinations(spooled.document, event_id in alerted):
+            shares[name].append(spooled)
+    return shares
+
+
+def _print_shares(shares: dict[str, list[Spooled]], output_format: str) -> None:
+    """What each sink would receive: events and JSON bytes, and their share of all events."""
+    sizes = {
+        id(s.document): len(json.dumps(s.document, ensure_ascii=False).encode())
+        for share in shares.values()
+        for s in share
+    }
+    total_events, total_bytes = len(sizes), sum(sizes.values())
+    rows: dict[str, dict[str, float]] = {}
+    for name, share in shares.items():
+        size = sum(sizes[id(s.document)] for s in share)
+        rows[name] = {
+            "events": len(share),
+            "bytes": size,
+            "events_pct": round(100 * len(share) / total_events, 1) if total_events else 0.0,
+            "bytes_pct": round(100 * size / total_bytes, 1) if total_bytes else 0.0,
+        }
+    if output_format == "json":
+        print_json({"dry_run": True, "events": total_events, "bytes": total_bytes, "sinks": rows})
+        return
+    console.print(f"{total_events:,} events, {total_bytes:,} bytes routed (dry run):")
+    for name, row in rows.items():
+        console.print(
+            f"  {name}: {row['events']:,.0f} events ({row['events_pct']}%), "
+            f"{row['bytes']:,.0f} bytes ({row['bytes_pct']}%)",
+            highlight=False,
+        )
 
 
 @click.command("sinks")

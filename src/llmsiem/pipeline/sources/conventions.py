@@ -9,9 +9,10 @@ Detected per span from its attributes:
   ``gen_ai.is_streaming``, ``gen_ai.openai.api_base`` beside OTel GenAI names
   (``llm.usage.total_tokens``, ``llm.request.type``, ``traceloop.association.properties.*``);
   its indexed ``gen_ai.prompt.N.*`` messages the OTLP source reads already.
-- **NeMo Guardrails** tracing: ``guardrails.rail`` spans (``rail.type``, ``rail.name``,
-  ``rail.stop``, ``rail.decisions``) become guardrail verdicts; its ``guardrails.request``
-  and ``guardrails.action`` spans carry no GenAI call and are left out.
+- **NeMo Guardrails** tracing (instrumentation scope ``nemo_guardrails``): ``guardrails.rail``
+  spans (``rail.type``, ``rail.name``, ``rail.stop``, ``rail.decisions``) become guardrail
+  verdicts; its LLM-call spans stay model calls; its ``guardrails.request`` and
+  ``guardrails.action`` spans carry neither and are left out.
 
 What is added holds OTel GenAI v1.41 names (or ``llmsiem.*``) only, and an attribute the
 span already carries under its GenAI name is never overwritten.
@@ -38,11 +39,12 @@ NEMO_STAGES = {
 }
 
 
-def convention(attrs: dict[str, Any]) -> str | None:
-    """The non-GenAI convention a span's attributes follow, or None."""
+def convention(attrs: dict[str, Any], scope: str = "") -> str | None:
+    """The non-GenAI convention a span follows (from its attributes and instrumentation
+    scope name), or None."""
     if "openinference.span.kind" in attrs:
         return OPENINFERENCE
-    if "rail.type" in attrs or attrs.get("gen_ai.operation.name") == "guardrails":
+    if scope == NEMO_GUARDRAILS or "rail.type" in attrs:
         return NEMO_GUARDRAILS
     if any(key.startswith(("traceloop.", "llm.")) or key in OPENLLMETRY_KEYS for key in attrs):
         return OPENLLMETRY
@@ -165,15 +167,17 @@ def _nemo_rail(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def translate(attrs: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+def translate(attrs: dict[str, Any], scope: str = "") -> tuple[str | None, dict[str, Any]]:
     """The span's convention and its attributes with GenAI names added (originals kept).
 
     Spans of a convention that record no model call, tool call or verdict come back empty.
     """
-    name = convention(attrs)
+    name = convention(attrs, scope)
     if name is None:
         return None, attrs
     if name == NEMO_GUARDRAILS:
+        if "rail.type" not in attrs and attrs.get("gen_ai.operation.name") != "guardrails":
+            return name, attrs  # the LLM calls NeMo made (self checks, generation)
         if str(attrs.get("rail.type")) not in NEMO_STAGES:
             return name, {}  # the request and action spans, dialog and generation rails
         added = _nemo_rail(attrs)

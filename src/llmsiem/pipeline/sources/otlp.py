@@ -211,16 +211,18 @@ def _requested_tools(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     return calls
 
 
-def span_attributes(span: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+def span_attributes(span: dict[str, Any], scope: str = "") -> tuple[str | None, dict[str, Any]]:
     """The span's non-GenAI convention (or None) and its attributes under GenAI names."""
-    return conventions.translate(attributes(span.get("attributes", [])))
+    return conventions.translate(attributes(span.get("attributes", [])), scope)
 
 
-def span_to_events(span: dict[str, Any], resource: dict[str, Any]) -> list[dict[str, Any]]:
+def span_to_events(
+    span: dict[str, Any], resource: dict[str, Any], scope: str = ""
+) -> list[dict[str, Any]]:
     """One GenAI span -> its event, plus one pending ``tool_call`` per requested tool."""
-    document = span_to_event(span, resource)
+    document = span_to_event(span, resource, scope)
     events = [document]
-    _, attrs = span_attributes(span)
+    _, attrs = span_attributes(span, scope)
     if document["event"]["action"] in ("tool_call", "guardrail"):
         return events
     for index, call in enumerate(_requested_tools(attrs)):
@@ -244,9 +246,12 @@ def span_to_events(span: dict[str, Any], resource: dict[str, Any]) -> list[dict[
     return events
 
 
-def span_to_event(span: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
-    """One GenAI span -> one normalized event document (not yet validated or scrubbed)."""
-    convention, attrs = span_attributes(span)
+def span_to_event(
+    span: dict[str, Any], resource: dict[str, Any], scope: str = ""
+) -> dict[str, Any]:
+    """One GenAI span -> one normalized event document (not yet validated or scrubbed);
+    ``scope`` is the name of the instrumentation scope that emitted it."""
+    convention, attrs = span_attributes(span, scope)
     if not any(key.startswith(("gen_ai.", "mcp.", "llmsiem.guardrail.")) for key in attrs):
         raise SpanError(
             f"span {span.get('name')!r} has no gen_ai.* or mcp.* attributes (not a GenAI span)"
@@ -332,22 +337,26 @@ def request_to_events(request: dict[str, Any]) -> Iterator[dict[str, Any] | Span
     for resource_spans in request.get("resourceSpans", []):
         resource = attributes(resource_spans.get("resource", {}).get("attributes", []))
         for scope_spans in resource_spans.get("scopeSpans", []):
+            scope = str((scope_spans.get("scope") or {}).get("name") or "")
             for span in scope_spans.get("spans", []):
                 try:
-                    yield from span_to_events(span, resource)
+                    yield from span_to_events(span, resource, scope)
                 except SpanError as exc:
                     yield exc
                 except (TypeError, ValueError, KeyError, AttributeError) as exc:
                     yield SpanError(f"span {span.get('spanId')!r}: malformed ({exc})")
 
 
-def _spans(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every well-formed span object of an export (sniffing must not fail on bad shapes)."""
+def _scoped_spans(record: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(scope name, attribute list) of every well-formed span (sniffing must not fail)."""
     for resource_spans in _dicts(record.get("resourceSpans")):
         for scope_spans in _dicts(resource_spans.get("scopeSpans")):
+            scope = scope_spans.get("scope")
+            name = str(scope.get("name") or "") if isinstance(scope, dict) else ""
             for span in _dicts(scope_spans.get("spans")):
-                if isinstance(span.get("attributes", []), list):
-                    yield span
+                items = span.get("attributes", [])
+                if isinstance(items, list):
+                    yield name, [item for item in items if isinstance(item, dict)]
 
 
 def _dicts(value: Any) -> Iterator[dict[str, Any]]:
@@ -369,11 +378,8 @@ class OtlpSource:
         if self.convention is None:
             return True
         return any(
-            conventions.convention(
-                attributes([a for a in span.get("attributes", []) if isinstance(a, dict)])
-            )
-            == self.convention
-            for span in _spans(record)
+            conventions.convention(attributes(items), scope) == self.convention
+            for scope, items in _scoped_spans(record)
         )
 
     def normalize(self, record: dict[str, Any]) -> Iterator[dict[str, Any] | SpanError]:

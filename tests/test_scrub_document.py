@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmsiem.scrub import HMAC_KEY_ENV, MissingScrubKeyError, Scrubber, might_contain_sensitive
+from llmsiem.scrub.decoding import base64_candidates
 from secret_generator import GENERATORS, Sample, samples
 
 SCRUBBER = Scrubber()
@@ -210,3 +212,25 @@ def test_100kb_adversarial_text_scrubs_in_bounded_time(name: str) -> None:
     start = time.perf_counter()
     SCRUBBER.scrub_text(ADVERSARIAL[name])
     assert time.perf_counter() - start < 3.0  # generous: shared CI cores; quadratic took 15 s
+
+
+RUN_ORACLE = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["aB3+", "c0d3", "ZZZZ", "_-/", "=", "==", " ", "é", "\U0001f600"])
+        | st.just("\ud800")
+        | st.text(alphabet="aZ9=+ ", max_size=20),
+        max_size=40,
+    ).map("".join)
+)
+def test_base64_runs_are_the_longest_mixed_case_alphabet_runs(text: str) -> None:
+    """Base64 runs as the plain regular expression defines them (and the case rule)."""
+    expected = [
+        (match.start(), match.end(), run)
+        for match in RUN_ORACLE.finditer(text)
+        if (run := match.group()).lower() != run and run.upper() != run
+    ]
+    assert base64_candidates(text) == expected

@@ -413,3 +413,19 @@ def test_deploy_reports_objects_kibana_refused() -> None:
         "(index-pattern/llmsiem-security-alerts)"
     ]
     assert "visualization/llmsiem-alerts-by-rule" not in plan.saved_objects
+
+
+@pytest.mark.vcr(str(CASSETTES / "kibana_deploy_with_dashboard.handwritten.yaml"))
+def test_deploy_elastic_imports_rules_then_the_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from llmsiem.cli.main import cli
+
+    monkeypatch.setenv("LLMSIEM_KIBANA_URL", KIBANA_URL)
+    monkeypatch.setenv("LLMSIEM_KIBANA_API_KEY", os.environ.get("LLMSIEM_TEST_KIBANA_API_KEY", "x"))
+    result = CliRunner().invoke(cli, ["deploy", "elastic", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["errors"] == [] and report["update"]
+    assert report["saved_objects"][-1] == f"dashboard/{DESCRIPTION.uid}"
+    assert len(report["saved_objects"]) == len(saved_objects(DESCRIPTION))

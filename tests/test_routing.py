@@ -194,3 +194,52 @@ def test_the_example_routes_file_is_valid() -> None:
     router = load_routes(content_dir("connectors") / "routes.example.yml", SINKS.names())
     assert [s.type for s in router.sinks.values()] == ["parquet", "elasticsearch"]
     assert router.uses_alerts
+
+
+def test_collect_routes_alerted_events_when_the_alert_fires(tmp_path: Path) -> None:
+    """The collector's own path: batches to the routed sinks, then the streaming engine;
+    every event cited by an alert reaches the SIEM sink, exactly once, and nothing else does
+    beyond the field-flagged events."""
+    from llmsiem.collect.routed import RoutedFanout
+    from llmsiem.collect.worker import Collector, Submission, TallyingDeadLetter
+    from llmsiem.connectors.files import JsonlSink
+    from llmsiem.engine.rules import compile_for_engine
+    from llmsiem.engine.stream import Follower
+    from llmsiem.metrics import Metrics
+    from llmsiem.pipeline import Pipeline
+    from llmsiem.pipeline.sources import NORMALIZED
+    from llmsiem.rulepack import RulePack
+    from llmsiem.scrub import Scrubber
+
+    (tmp_path / "routes.yml").write_text(ROUTES.replace("dest: ", f"dest: {tmp_path}/"))
+    router = load_routes(tmp_path / "routes.yml", SINKS.names())
+    sinks = {name: JsonlSink(tmp_path / f"{name}.jsonl") for name in router.sinks}
+    routed = RoutedFanout(dict(sinks), router)
+    metrics = Metrics()
+    letters = TallyingDeadLetter(None, metrics)
+    pipeline = Pipeline(Scrubber("redact"), letters, NORMALIZED)
+    alerts: list[dict[str, Any]] = []
+    collector = Collector(pipeline, letters, metrics, fanout=routed)
+    collector.attach_engine(
+        Follower(compile_for_engine(RulePack.load(None)), pipeline, collector.emit)
+    )
+    collector.alert_handlers += [alerts.append, routed.on_alert]
+    records = [json.loads(line) for line in demo_telemetry().read_text().splitlines()]
+    for start in range(0, len(records), 100):
+        collector.process(
+            [Submission(f"t#{start}", NORMALIZED, records[start : start + 100], False)]
+        )
+
+    cited = {i for a in alerts for i in a["llmsiem"]["alert"]["event_ids"]}
+    assert cited
+    field_flagged = {
+        r["event"]["id"]
+        for r in records
+        if r["event"]["action"] in FLAGGED_ACTIONS
+        or ((r.get("llmsiem") or {}).get("guardrail") or {}).get("action") in GUARDRAIL_HITS
+    }
+    siem = _ids(tmp_path / "siem.jsonl")
+    assert len(siem) == len(set(siem))  # once each, though flagged twice
+    assert set(siem) == field_flagged | cited
+    assert cited - field_flagged  # some reached the SIEM only through their alert
+    assert _ids(tmp_path / "cold.jsonl") == [r["event"]["id"] for r in records]

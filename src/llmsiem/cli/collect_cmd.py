@@ -27,6 +27,7 @@ from llmsiem.cli.common import (
 
 if TYPE_CHECKING:
     from llmsiem.collect.fanout import SinkFanout
+    from llmsiem.collect.routed import RoutedFanout
     from llmsiem.deadletter import DeadLetter
     from llmsiem.rulepack import RuleSources
 
@@ -67,6 +68,27 @@ def _fanout(specs: tuple[str, ...], letters: DeadLetter) -> SinkFanout | None:
     return SinkFanout(sinks)
 
 
+def _routed_fanout(path: Path, letters: DeadLetter) -> RoutedFanout:
+    """The sinks of a routes file, each fed only its routes' share of every batch."""
+    from llmsiem.collect.routed import RoutedFanout
+    from llmsiem.connectors.registry import SINKS
+    from llmsiem.connectors.sink import SinkConfigError
+    from llmsiem.pipeline.routing import RoutesError, load_routes
+    from llmsiem.plugins import PluginError
+
+    try:
+        router = load_routes(path, SINKS.names())
+    except RoutesError as exc:
+        raise CommandError(str(exc)) from exc
+    sinks = {}
+    for name, spec in router.sinks.items():
+        try:
+            sinks[name] = SINKS.get(spec.type).create(spec.dest, letters)
+        except (SinkConfigError, PluginError) as exc:
+            raise CommandError(f"{path}: sinks.{name}: {exc}") from exc
+    return RoutedFanout(sinks, router)
+
+
 @click.command("collect")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=4318, show_default=True, help="Port (OTLP/HTTP's is 4318).")
@@ -76,6 +98,12 @@ def _fanout(specs: tuple[str, ...], letters: DeadLetter) -> SinkFanout | None:
     multiple=True,
     metavar="SINK[=DEST]",
     help="Send every event to this registered sink (`llmsiem sinks`); repeatable.",
+)
+@click.option(
+    "--routes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Routes file instead of --to: which events go to which sink "
+    "(connectors/routes.example.yml); alert routes apply when the alert fires.",
 )
 @click.option("--detect/--no-detect", default=True, show_default=True, help="Run the rule pack.")
 @rules_option
@@ -137,6 +165,7 @@ def collect_cmd(
     host: str,
     port: int,
     sinks: tuple[str, ...],
+    routes: Path | None,
     detect: bool,
     rules: RuleSources | None,
     tuning: Path | None,
@@ -180,14 +209,17 @@ def collect_cmd(
         )
     if no_auth and not (token or tls_client_ca) and not _is_loopback(host):
         raise CommandError(f"--no-auth on {host}: unauthenticated receivers bind loopback only")
+    if sinks and routes:
+        raise CommandError("give --to SINK or --routes FILE, not both")
     metrics = Metrics()
     letters = TallyingDeadLetter(dead_letter, metrics)
     pipeline = MeteredPipeline.around(make_pipeline(scrub_mode, letters), metrics)
+    routed = _routed_fanout(routes, letters) if routes else None
     collector = Collector(
         pipeline,
         letters,
         metrics,
-        fanout=_fanout(sinks, letters),
+        fanout=routed or _fanout(sinks, letters),
         max_queued=max_queued,
         max_batch=max_batch,
     )
@@ -198,6 +230,8 @@ def collect_cmd(
             Follower(load_engine_rules(rules, tuning), pipeline, collector.emit)
         )
         collector.alert_handlers.append(_alert_writer(alerts_path))
+        if routed is not None:
+            collector.alert_handlers.append(routed.on_alert)
         if respond:
             from llmsiem.cli.respond_cmd import make_runner
 
@@ -208,7 +242,7 @@ def collect_cmd(
     auth = "mTLS" if tls_client_ca else "bearer token" if token else "NO AUTHENTICATION"
     err_console.print(
         f"collect on {scheme}://{host}:{port} (/v1/traces, /v1/logs, /v1/litellm, /metrics; "
-        f"{auth}; sinks: {', '.join(sinks) or 'none'})"
+        f"{auth}; sinks: {', '.join(routed.sinks if routed else sinks) or 'none'})"
     )
     uvicorn.run(
         app,

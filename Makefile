@@ -87,7 +87,8 @@ chromium:
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
 # Debian's prometheus package: promtool runs the Grafana dashboard's PromQL in Prometheus's
-# engine (tests/test_dashboards.py).
+# engine (tests/test_dashboards.py); the prometheus server scrapes `collect`'s and `detect
+# --follow`'s /metrics (tests/test_metrics.py).
 prometheus:
 	command -v promtool >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends prometheus; }

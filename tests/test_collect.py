@@ -18,8 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from starlette.testclient import TestClient
 
+from collect_helpers import CollectServer, free_port, start_collect, wait_for
 from llmsiem.collect.otlp import PROTOBUF
 from llmsiem.collect.server import Settings, create_app
 from llmsiem.collect.worker import Collector, TallyingDeadLetter
@@ -42,86 +42,6 @@ from llmsiem.scrub import Scrubber
 
 TESTS = Path(__file__).parent
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def wait_for(what: Callable[[], Any], seconds: float = 60, message: str = "") -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message or what}")
-
-
-@dataclass
-class CollectServer:
-    url: str
-    token: str
-    folder: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def alerts(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.folder / "alerts.jsonl")
-
-    def events(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.folder / "events.jsonl")
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.folder / "dead.jsonl")
-
-
-def start_collect(folder: Path, *options: str) -> CollectServer:
-    """``llmsiem collect`` on a free port with a token, a JSONL sink, alerts and dead letters."""
-    token = secrets.token_urlsafe(24)
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("llmsiem")),
-            "collect",
-            "--port",
-            str(port),
-            "--to",
-            f"jsonl={folder / 'events.jsonl'}",
-            "--alerts",
-            str(folder / "alerts.jsonl"),
-            "--dead-letter",
-            str(folder / "dead.jsonl"),
-            *options,
-        ],
-        cwd=folder,
-        env={**os.environ, "LLMSIEM_COLLECT_TOKEN": token},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    server = CollectServer(f"http://127.0.0.1:{port}", token, folder, process)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"collect exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            return requests.get(f"{server.url}/metrics", headers=server.auth, timeout=2).ok
-        except (requests.ConnectionError, requests.Timeout):
-            return False
-
-    wait_for(ready, 120, "collect to listen")
-    return server
 
 
 @pytest.fixture(scope="module")

@@ -55,12 +55,24 @@ def _open_alerts(path: str, append: bool) -> IO[str]:
 )
 @click.option("--append", is_flag=True, help="Append to the --alerts file instead of replacing it.")
 @dead_letter_option
+@click.option(
+    "--chunk-events",
+    type=click.IntRange(min=1),
+    default=250_000,
+    show_default=True,
+    help="Events evaluated per step; memory grows with it, not with the input.",
+)
 @click.option("--follow", is_flag=True, help="Stream: keep reading a growing file or stdin.")
 @click.option("--interval", default=0.2, show_default=True, help="Follow poll interval (s).")
 @click.option(
     "--idle-exit",
     type=float,
     help="Follow mode: stop after this many seconds without new data.",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Follow mode: serve Prometheus /metrics on 127.0.0.1:PORT.",
 )
 @click.option(
     "--respond",
@@ -78,13 +90,19 @@ def detect_cmd(
     alerts_path: str,
     append: bool,
     dead_letter: Path,
+    chunk_events: int,
     follow: bool,
     interval: float,
     idle_exit: float | None,
+    metrics_port: int | None,
     respond: bool,
     output_format: str,
 ) -> None:
     """Run the whole rule pack (correlations included) over INPUTS (files or folders).
+
+    INPUTS are JSON/JSONL files, Parquet files, or folders of them (hive-partitioned
+    Parquet folders such as dt=2026-12-01/ included); they stream through the engine in
+    chunks, so memory does not grow with the input.
 
     With --follow, INPUT is one growing file, or stdin when omitted or '-'. Events are
     scrubbed as they would be before shipping (--scrub), so the engine sees what a SIEM sees.
@@ -100,7 +118,6 @@ def detect_cmd(
 
     from llmsiem.deadletter import DeadLetter
     from llmsiem.engine.batch import detect_files
-    from llmsiem.records import expand_inputs
 
     engine_rules = load_engine_rules(rules, tuning)
     if follow:
@@ -114,14 +131,26 @@ def detect_cmd(
             dead_letter,
             interval,
             idle_exit,
+            metrics_port,
         )
         return
     if not inputs:
         raise CommandError("no INPUTS given (files or folders; use --follow for stdin)")
     try:
-        paths = expand_inputs(inputs)
+        paths = _input_paths(inputs)
     except FileNotFoundError as exc:
         raise CommandError(str(exc)) from exc
+    stream = _open_alerts(alerts_path, append)
+    kept: list[dict[str, Any]] = []
+    summary: Counter[tuple[str, str, str]] = Counter()
+
+    def emit(alert: dict[str, Any]) -> None:
+        stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
+        about = alert["llmsiem"]["alert"]
+        summary[(about["level"], about["title"], about["kind"])] += 1
+        if respond:
+            kept.append(alert)
+
     with (
         DeadLetter(dead_letter) as letters,
         Progress(
@@ -131,7 +160,7 @@ def detect_cmd(
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
             console=err_console,
-            disable=output_format == "json" or (len(paths) < 2 and paths[0].stat().st_size < 5e6),
+            disable=output_format == "json" or (len(paths) < 2 and _size(paths[0]) < 5e6),
         ) as progress,
     ):
         task = progress.add_task("", total=len(paths))
@@ -140,37 +169,78 @@ def detect_cmd(
             progress.update(task, advance=1, description=f"{path.name}: {loaded:,} events")
 
         pipeline = make_pipeline(scrub_mode, letters, source_format)
-        run = detect_files(paths, engine_rules, pipeline, advance)
-    stream = _open_alerts(alerts_path, append)
-    for alert in run.alerts:
-        stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
+        run = detect_files(paths, engine_rules, pipeline, advance, emit, chunk_events)
     if stream is not sys.stdout:
         stream.close()
-    if respond and run.alerts:
+    if respond and kept:
         from llmsiem.cli.respond_cmd import make_runner, run_alerts
 
-        run_alerts(make_runner(None), run.alerts, output_format)
+        run_alerts(make_runner(None), kept, output_format)
     if output_format == "json":
         print_json(
             {
                 "files": run.files,
                 "events": run.loaded,
                 "rejected": run.rejected,
-                "alerts": len(run.alerts),
+                "quarantined": run.quarantined,
+                "late_events": run.late,
+                "alerts": run.alert_count,
                 "alerts_file": alerts_path,
                 "dead_letter": str(dead_letter) if run.rejected else None,
-                "by_rule": dict(Counter(a["rule"]["name"] for a in run.alerts)),
+                "by_rule": dict(run.by_rule),
                 "skipped_rules": [i.__dict__ for i in engine_rules.issues],
             }
         )
     elif alerts_path != "-":
-        console.print(alert_table(run.alerts))
+        # The table counts alerts by (level, title, kind); one stand-in per alert suffices.
         console.print(
-            f"{run.loaded:,} events from {run.files} file(s); {run.rejected} rejected"
+            alert_table(
+                [
+                    stand_in
+                    for (level, title, kind), count in summary.items()
+                    for stand_in in [
+                        {"llmsiem": {"alert": {"level": level, "title": title, "kind": kind}}}
+                    ]
+                    * count
+                ]
+            )
+        )
+        console.print(
+            f"{run.loaded:,} events from {run.files} input(s); {run.rejected} rejected"
             + (f" → {dead_letter}" if run.rejected else "")
             + f"; alerts → {alerts_path}"
         )
-    sys.exit(EXIT_FINDINGS if run.alerts or run.rejected else EXIT_OK)
+        if run.late:
+            err_console.print(
+                f"{run.late:,} events arrived older than events already evaluated; "
+                "correlations over them may differ from a run over time-sorted input"
+            )
+    sys.exit(EXIT_FINDINGS if run.alert_count or run.rejected else EXIT_OK)
+
+
+def _size(path: Path) -> float:
+    return float(path.stat().st_size) if path.is_file() else float("inf")
+
+
+def _input_paths(inputs: tuple[Path, ...]) -> list[Path]:
+    """Files to read: JSON/JSONL (folders searched), Parquet files, and folders of Parquet
+    files (hive partitions such as dt=2026-12-01/) read as one input each."""
+    from llmsiem.engine.batch import is_parquet
+    from llmsiem.records import expand_inputs
+
+    paths: list[Path] = []
+    for given in inputs:
+        if is_parquet(given):
+            paths.append(given)
+        if not given.is_dir() and is_parquet(given):
+            continue
+        found = expand_inputs([given])
+        paths.extend(found)
+    if not paths:
+        raise FileNotFoundError(
+            f"no JSON, JSONL or Parquet files under {', '.join(map(str, inputs))}"
+        )
+    return paths
 
 
 def _follow(
@@ -183,9 +253,11 @@ def _follow(
     dead_letter: Path,
     interval: float,
     idle_exit: float | None,
+    metrics_port: int | None,
 ) -> None:
     from llmsiem.deadletter import DeadLetter
     from llmsiem.engine.stream import Follower, LineSource
+    from llmsiem.metrics import MeteredDeadLetter, MeteredPipeline, Metrics
 
     if len(inputs) > 1:
         raise CommandError("--follow reads one file (or stdin)")
@@ -194,12 +266,28 @@ def _follow(
         raise CommandError(f"{path}: no such file")
     stream = _open_alerts(alerts_path, append)
 
+    metrics = None
+    if metrics_port is not None:
+        metrics = Metrics()
+        try:
+            metrics.serve(metrics_port)
+        except OSError as exc:
+            raise CommandError(f"--metrics-port {metrics_port}: {exc.strerror}") from exc
+
     def emit(alert: dict[str, Any]) -> None:
         stream.write(json.dumps(alert, ensure_ascii=False) + "\n")
         stream.flush()
+        if metrics is not None:
+            metrics.observe_alert(alert)
 
-    with DeadLetter(dead_letter) as letters:
-        follower = Follower(engine_rules, make_pipeline(scrub_mode, letters, source_format), emit)
+    letters = (
+        DeadLetter(dead_letter) if metrics is None else MeteredDeadLetter(dead_letter, metrics)
+    )
+    with letters:
+        pipeline = make_pipeline(scrub_mode, letters, source_format)
+        if metrics is not None:
+            pipeline = MeteredPipeline.around(pipeline, metrics)
+        follower = Follower(engine_rules, pipeline, emit)
         with contextlib.suppress(KeyboardInterrupt):
             follower.follow(LineSource.open(path), interval, idle_exit)
     err_console.print(f"{follower.events:,} events, {follower.emitted} alerts")

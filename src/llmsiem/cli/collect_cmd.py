@@ -215,6 +215,13 @@ def collect_cmd(
     letters = TallyingDeadLetter(dead_letter, metrics)
     pipeline = MeteredPipeline.around(make_pipeline(scrub_mode, letters), metrics)
     routed = _routed_fanout(routes, letters) if routes else None
+    if (
+        routed is not None
+        and routed.router is not None
+        and routed.router.uses_alerts
+        and not detect
+    ):
+        raise CommandError(f"{routes}: a route tests `alerted`, which needs --detect")
     collector = Collector(
         pipeline,
         letters,

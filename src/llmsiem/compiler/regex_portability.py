@@ -26,6 +26,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
 
+from llmsiem.compiler.lucene_jvm import LuceneUnavailableError, regex_matcher, start_jvm
 from llmsiem.compiler.lucene_regex import UntranslatableRegex, to_lucene_regexes
 
 LUCENE_TARGETS = "Lucene RegExp (elastic-lucene, opensearch-lucene, kibana-ndjson, ES|QL, EQL)"
@@ -88,17 +89,10 @@ def _re2_problems(nodes: Any) -> Iterator[str]:
 def _lucene_budget() -> Callable[[str], str | None] | None:
     """A real-Lucene complexity check, or None when Java/the jar/JPype are unavailable."""
     try:
-        import jpype
-
-        from llmsiem.compiler.lucene_jvm import (
-            LuceneUnavailableError,
-            regex_matcher,
-            start_jvm,
-        )
-
-        version = start_jvm()
-    except (ImportError, LuceneUnavailableError):
+        version = start_jvm()  # raises LuceneUnavailableError without JPype, Java or the jar
+    except LuceneUnavailableError:
         return None
+    import jpype
 
     def check(regex: str) -> str | None:
         try:

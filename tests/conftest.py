@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,45 @@ def conformance_corpus() -> SampleCorpus:
 def engine_reference(conformance_corpus: SampleCorpus) -> Verdicts:
     """The embedded engine's verdicts on the conformance corpus: what every target must give."""
     return engine_verdicts(conformance_corpus)
+
+
+def _user_env() -> dict[str, str]:
+    return {
+        k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("LLMSIEM_")
+    }
+
+
+@pytest.fixture(scope="session")
+def user_env() -> dict[str, str]:
+    """The environment of a user's shell: no PYTHONPATH into the checkout, no llmsiem
+    settings of the test run."""
+    return _user_env()
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The llmsiem wheel, built once per test session."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("llmsiem-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def fresh_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtual environment with the wheel and its dependencies installed from the
+    package index (pinned by constraints.txt, pip's cache shared), as a user installs it;
+    returns its ``bin`` folder."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    constraints = str(REPO / "constraints.txt")
+    subprocess.run([*pip, str(wheel), "-c", constraints], check=True, env=_user_env(), timeout=1200)
+    return venv / "bin"
 
 
 def shared_path(*parts: str) -> Path:

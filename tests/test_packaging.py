@@ -1,27 +1,13 @@
-"""The wheel carries the content folders, and an installed wheel finds them."""
+"""The wheel carries the content folders, and an installed wheel (a fresh venv with its
+dependencies from the package index) finds them."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = Path(__file__).resolve().parent.parent
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(repo)],
-        check=True,
-        capture_output=True,
-    )
-    (built,) = out.glob("llmsiem-*.whl")
-    return built
 
 
 @pytest.mark.slow
@@ -43,28 +29,27 @@ def test_wheel_lists_rules_mappings_playbooks_schema(wheel: Path) -> None:
 
 
 @pytest.mark.slow
-def test_installed_wheel_runs_demo_from_bundled_content(wheel: Path, tmp_path: Path) -> None:
-    target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel],
-        check=True,
-    )
-    env = {**os.environ, "PYTHONPATH": str(target)}
+def test_installed_wheel_runs_demo_from_bundled_content(
+    fresh_venv: Path, user_env: dict[str, str], tmp_path: Path
+) -> None:
+    """In a fresh venv, outside the checkout, the demo runs on the wheel's own content."""
+    python = str(fresh_venv / "python")
     where = subprocess.run(
-        [sys.executable, "-c", "from llmsiem.resources import content_root; print(content_root())"],
+        [python, "-c", "from llmsiem.resources import content_root; print(content_root())"],
         check=True,
         capture_output=True,
         text=True,
-        env=env,
+        env=user_env,
         cwd=tmp_path,
     ).stdout.strip()
-    assert where == str(target / "llmsiem" / "_data")
+    assert Path(where).parts[-3:] == ("site-packages", "llmsiem", "_data")
+    assert where.startswith(str(fresh_venv.parent))
     demo = subprocess.run(
-        [sys.executable, "-m", "llmsiem", "demo", "--format", "json"],
+        [str(fresh_venv / "llmsiem"), "demo", "--format", "json"],
         capture_output=True,
         text=True,
-        env=env,
+        env=user_env,
         cwd=tmp_path,
     )
     assert demo.returncode == 0, demo.stderr
-    assert str(target) in demo.stdout
+    assert where in demo.stdout

@@ -293,3 +293,37 @@ def test_elasticsearch_partial_delete_is_a_failure() -> None:
     assert "1 version conflicts" in (result.error or "") and "run forget again" in (
         result.error or ""
     )
+
+
+def test_forget_takes_the_stores_of_a_routes_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMSIEM_AUDIT_KEY", AUDIT_KEY)
+    routes = tmp_path / "routes.yml"
+    routes.write_text(
+        f"sinks:\n  cold: {{type: parquet, dest: {tmp_path}/cold}}\n"
+        f"  siem: {{type: jsonl, dest: {tmp_path}/siem.jsonl}}\n"
+        "routes:\n  - {name: all, to: cold}\n"
+        "  - {name: tools, to: siem, when: {field: event.action, equals: tool_call}}\n"
+    )
+    source = tmp_path / "in.jsonl"
+    _write_jsonl(source, _events())
+    arguments = ["ship", str(source), "--routes", str(routes), "--spool", str(tmp_path / "sp")]
+    assert CliRunner().invoke(cli, arguments).exit_code == 0
+    siem_before = (tmp_path / "siem.jsonl").read_bytes().splitlines(keepends=True)
+    forget_args = ["forget", "--user", TARGET, "--routes", str(routes), "--format", "json"]
+    forget_args += ["--spool", str(tmp_path / "sp"), "--state", str(tmp_path / "state")]
+    result = CliRunner().invoke(cli, [*forget_args, "--execute"])
+    assert result.exit_code == 0, result.output
+    erased = {r["location"]: r["erased"] for r in json.loads(result.output)["stores"]}
+    tools = sum(1 for e in _events() if _owned(e) and e["event"]["action"] == "tool_call")
+    assert erased == {
+        str(tmp_path / "sp" / "cold"): 35,
+        str(tmp_path / "sp" / "siem"): tools,
+        str(tmp_path / "cold"): 35,
+        str(tmp_path / "siem.jsonl"): tools,
+        str(tmp_path / "state"): 0,
+    }
+    kept = [line for line in siem_before if not _owned(json.loads(line))]
+    assert (tmp_path / "siem.jsonl").read_bytes().splitlines(keepends=True) == kept
+    assert json.loads(CliRunner().invoke(cli, forget_args).output)["found"] == 0

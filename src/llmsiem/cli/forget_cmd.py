@@ -37,20 +37,44 @@ def _jsonl_files(path: Path) -> list[Path]:
     return sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
 
 
-def _elasticsearch(index: str) -> Store:
+def _elasticsearch(index: str, url: str | None = None) -> Store:
     import os
 
     from elasticsearch import Elasticsearch
 
     from llmsiem.erasure.elastic import ElasticsearchStore
 
-    url = os.environ.get("LLMSIEM_ES_URL")
+    url = url or os.environ.get("LLMSIEM_ES_URL")
     if not url:
         raise CommandError("set LLMSIEM_ES_URL (credentials are read from the environment only)")
     client = Elasticsearch(
         url, api_key=os.environ.get("LLMSIEM_ES_API_KEY"), max_retries=0, request_timeout=300
     )
     return ElasticsearchStore(client, index)
+
+
+def _routed_stores(path: Path, es_index: str) -> list[Store]:
+    """The stores behind a routes file's sinks (its spools are under --spool)."""
+    from llmsiem.connectors.registry import SINKS
+    from llmsiem.pipeline.routing import RoutesError, load_routes
+
+    try:
+        router = load_routes(path, SINKS.names())
+    except RoutesError as exc:
+        raise CommandError(str(exc)) from exc
+    stores: list[Store] = []
+    for name, spec in router.sinks.items():
+        if spec.type == "elasticsearch":
+            stores.append(_elasticsearch(es_index, spec.dest))
+        elif spec.type in ("jsonl", "parquet") and spec.dest:
+            dest = Path(spec.dest)
+            stores.append(JsonlStore(dest) if spec.type == "jsonl" else ParquetStore(dest))
+        else:
+            raise CommandError(
+                f"{path}: sinks.{name}: llmsiem cannot erase from a {spec.type} sink; "
+                "erase there by its own means and leave it out of --routes"
+            )
+    return stores
 
 
 def _audit_log(state: Path) -> AuditLog:
@@ -87,6 +111,11 @@ def _audit_log(state: Path) -> AuditLog:
     "--dead-letter", "dead_letters", multiple=True, type=paths, help="Dead-letter JSONL file."
 )
 @click.option(
+    "--routes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also the sinks of this routes file (jsonl, parquet, elasticsearch).",
+)
+@click.option(
     "--elasticsearch",
     is_flag=True,
     help="Also Elasticsearch ($LLMSIEM_ES_URL, key in $LLMSIEM_ES_API_KEY).",
@@ -110,6 +139,7 @@ def forget_cmd(
     parquet: tuple[Path, ...],
     spools: tuple[Path, ...],
     dead_letters: tuple[Path, ...],
+    routes: Path | None,
     elasticsearch: bool,
     es_index: str,
     state: Path,
@@ -134,6 +164,8 @@ def forget_cmd(
     stores += [ParquetStore(p) for p in parquet]
     stores += [JsonlStore(f) for p in jsonl for f in _jsonl_files(p)]
     stores += [DeadLetterStore(p) for p in dead_letters]
+    if routes is not None:
+        stores += _routed_stores(routes, es_index)
     if elasticsearch:
         stores.append(_elasticsearch(es_index))
     if state.is_dir():

@@ -282,6 +282,9 @@ def test_kibana_objects_follow_the_saved_objects_import_rules() -> None:
             assert [a["id"] for a in state["aggs"]] == [
                 str(n) for n in range(1, len(state["aggs"]) + 1)
             ]
+            metrics = [a["id"] for a in state["aggs"] if a["schema"] == "metric"]
+            if state["type"] == "line":
+                assert [s["data"]["id"] for s in state["params"]["seriesParams"]] == metrics
             json.loads(attributes["uiStateJSON"])
         if obj["type"] == "dashboard":
             panels = json.loads(attributes["panelsJSON"])

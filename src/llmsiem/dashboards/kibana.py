@@ -97,10 +97,24 @@ def _buckets(panel: Panel, query: EventQuery, first_id: int) -> list[dict[str, A
 def _visualization(panel: Panel, query: EventQuery) -> dict[str, Any]:
     metrics = _metrics(query)
     vis_type = VIS_TYPES[panel.chart]
+    params: dict[str, Any] = {"type": vis_type, "addTooltip": True, "addLegend": True}
+    if vis_type == "line":  # one line per metric; the type's defaults fill in the axes
+        params["seriesParams"] = [
+            {
+                "show": True,
+                "type": "line",
+                "mode": "normal",
+                "data": {"id": metric["id"], "label": metric["params"].get("customLabel", "Count")},
+                "valueAxis": "ValueAxis-1",
+                "drawLinesBetweenPoints": True,
+                "showCircles": True,
+            }
+            for metric in metrics
+        ]
     vis_state = {
         "title": panel.title,
         "type": vis_type,
-        "params": {"type": vis_type, "addTooltip": True, "addLegend": True},
+        "params": params,
         "aggs": metrics + _buckets(panel, query, len(metrics) + 1),
     }
     view = ALERTS_VIEW if query.source == "alerts" else EVENTS_VIEW

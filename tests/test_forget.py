@@ -327,3 +327,20 @@ def test_forget_takes_the_stores_of_a_routes_file(
     kept = [line for line in siem_before if not _owned(json.loads(line))]
     assert (tmp_path / "siem.jsonl").read_bytes().splitlines(keepends=True) == kept
     assert json.loads(CliRunner().invoke(cli, forget_args).output)["found"] == 0
+
+
+@pytest.mark.vcr(str(CASSETTES / "es_delete_by_query.handwritten.yaml"), **EXACT)
+def test_cli_counts_in_elasticsearch_and_incident_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMSIEM_ES_URL", ES_URL)
+    arguments = ["forget", "--user", TARGET, "--elasticsearch", "--format", "json"]
+    result = CliRunner().invoke(cli, [*arguments, "--state", str(tmp_path / "none")])
+    assert result.exit_code == 0, result.output
+    (store,) = json.loads(result.output)["stores"]
+    assert store == {
+        "kind": "elasticsearch",
+        "location": "logs-llm-*,llmsiem-incidents",
+        "found": 35,
+        "erased": 0,
+    }

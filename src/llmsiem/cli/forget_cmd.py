@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 import uuid
 from pathlib import Path
 
 import click
+from elasticsearch import Elasticsearch
 from rich.table import Table
 
 from llmsiem.cli.common import (
@@ -18,6 +20,7 @@ from llmsiem.cli.common import (
     format_option,
     print_json,
 )
+from llmsiem.erasure.elastic import DEFAULT_INDEX, ElasticsearchStore
 from llmsiem.erasure.forget import ErasureReport, forget, record_erasure
 from llmsiem.erasure.jsonl import DeadLetterStore, JsonlStore
 from llmsiem.erasure.parquet import ParquetStore
@@ -38,12 +41,6 @@ def _jsonl_files(path: Path) -> list[Path]:
 
 
 def _elasticsearch(index: str, url: str | None = None) -> Store:
-    import os
-
-    from elasticsearch import Elasticsearch
-
-    from llmsiem.erasure.elastic import ElasticsearchStore
-
     url = url or os.environ.get("LLMSIEM_ES_URL")
     if not url:
         raise CommandError("set LLMSIEM_ES_URL (credentials are read from the environment only)")
@@ -121,7 +118,10 @@ def _audit_log(state: Path) -> AuditLog:
     help="Also Elasticsearch ($LLMSIEM_ES_URL, key in $LLMSIEM_ES_API_KEY).",
 )
 @click.option(
-    "--es-index", default="logs-llm-*", show_default=True, help="Index pattern for --elasticsearch."
+    "--es-index",
+    default=DEFAULT_INDEX,
+    show_default=True,
+    help="Indices or data streams for --elasticsearch (comma-separated; patterns allowed).",
 )
 @click.option(
     "--state",

@@ -10,11 +10,12 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from llmsiem.erasure.store import StoreError
 from llmsiem.erasure.subject import Subject
 
-DEFAULT_INDEX = "logs-llm-*"
+DEFAULT_INDEX = "logs-llm-*,llmsiem-incidents"
+"""The event data streams and the incident copies that outlive retention (keep-evidence)."""
 
 
 class ElasticsearchStore:
-    """The ``logs-llm-*`` data streams (or another index pattern)."""
+    """The ``logs-llm-*`` data streams and ``llmsiem-incidents`` (or other indices)."""
 
     kind = "elasticsearch"
     retained: str | None = None

@@ -84,6 +84,10 @@ def test_agentdojo_injected_calls_are_caught_in_context(
     )
     # the context rule never fires on an ordinary call after ordinary data
     assert "agent_tool_call_after_injected_result" not in report["ordinary_tool_calls"]["rules"]
+    assert report["ordinary_tool_calls"]["rate"] <= 0.005, report["ordinary_tool_calls"]
+    # a payee change alerts after an injected result, not as an ordinary write on its own
+    assert important["rules"].get("agent_payment_redirect_after_injected_result", 0) >= 1
+    assert "tool_payee_change" not in report["ordinary_tool_calls"]["rules"]
     # the injected call itself (not just its tool result) is what counts
     cases = agentdojo_traces(corpora)
     assert all(len(events) == 2 for _, _, events in cases)

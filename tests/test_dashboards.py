@@ -432,3 +432,13 @@ def test_deploy_elastic_imports_rules_then_the_dashboard(monkeypatch: pytest.Mon
     assert report["errors"] == [] and report["update"]
     assert report["saved_objects"][-1] == f"dashboard/{DESCRIPTION.uid}"
     assert len(report["saved_objects"]) == len(saved_objects(DESCRIPTION))
+
+
+def test_the_committed_grafana_copy_is_current() -> None:
+    """docs/dashboards holds what `llmsiem setup grafana --out docs/dashboards` writes."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "dashboards"
+    dashboard = grafana_dashboard(DESCRIPTION)
+    committed = json.loads((docs / "llmsiem-overview.json").read_text(encoding="utf-8"))
+    assert committed == dashboard, "regenerate: llmsiem setup grafana --out docs/dashboards"
+    preview = (docs / "llmsiem-overview-preview.html").read_text(encoding="utf-8")
+    assert preview == preview_html(dashboard)

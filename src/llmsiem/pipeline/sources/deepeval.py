@@ -5,7 +5,8 @@ Reads a test-run file (``DEEPEVAL_RESULTS_FOLDER``'s ``test_run_*.json`` or
 ``actualOutput``, ``retrievalContext``, ``metricsData[]`` of ``name``, ``score``,
 ``threshold``, ``success``, ``reason``, ``evaluationModel``, ``error``) or one test case.
 The case's input and output become the prompt and response text. A test case that
-evaluates a production interaction names it in ``additionalMetadata``: ``trace_id``,
+evaluates a production interaction names it in its additional metadata (``metadata`` in
+run files, ``additionalMetadata`` in test cases): ``trace_id``,
 ``user_id``, ``session_id``, ``service``, ``environment`` and ``timestamp`` (its time);
 a case without a timestamp gets the ingestion time, since test runs record none.
 """
@@ -20,6 +21,7 @@ from llmsiem.pipeline.sources.common import (
     apply_conversation,
     ingest_time,
     iso_timestamp,
+    mapping,
     record_id,
     set_path,
     to_parts,
@@ -52,8 +54,7 @@ def _number(value: Any) -> float | None:
 
 def case_to_events(case: dict[str, Any], run_file: str | None) -> Iterator[dict[str, Any]]:
     """One evaluation event per metric result of a test case."""
-    metadata = case.get("additionalMetadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
+    metadata = mapping(case.get("additionalMetadata") or case.get("metadata"))
     timestamp = iso_timestamp(metadata.get("timestamp")) or ingest_time()
     base_id = record_id("deepeval", {k: case.get(k) for k in ("name", "input", "actualOutput")})
     conversation = Conversation()

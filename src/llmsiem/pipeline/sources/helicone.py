@@ -6,8 +6,9 @@ Reads the request-log export (``HeliconeRequest`` objects: ``request_id``,
 ``delay_ms``, ``time_to_first_token``, ``country_code``; bare, in an array or in the query
 API's ``{"data": [...]}``) and webhook payloads (``request_id``, ``user_id``,
 ``request_body`` and ``response_body`` as JSON text, optional ``metadata`` with ``cost``,
-token counts and ``latencyMs``). The API key is kept as a fingerprint only: its SHA-256
-(``llmsiem.api_key.hash``) and the first 16 hex digits of it as ``llmsiem.api_key.id``. A
+token counts and ``latencyMs``). The API key is kept as a fingerprint only: the log's
+``user_api_key_hash`` (SHA-256 hex, else hashed again) as ``llmsiem.api_key.hash`` and its
+first 16 hex digits as ``llmsiem.api_key.id``; ``key_name`` is the alias. A
 webhook payload without ``created_at`` takes the completion's ``created`` time, else the
 ingestion time.
 """
@@ -31,7 +32,6 @@ from llmsiem.pipeline.sources.common import (
 )
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-RAW_KEY_FIELDS = ("api_key", "helicone_api_key", "provider_api_key")
 
 
 class RequestError(ValueError):
@@ -52,15 +52,11 @@ def _is_request(value: Any) -> bool:
 
 
 def _key_fingerprint(record: dict[str, Any], document: dict[str, Any]) -> None:
-    """API key hash and id; a raw key found in the record is hashed and never kept."""
-    digest = record.get("user_api_key_hash") or record.get("api_key_hash")
-    raw = next((record[k] for k in RAW_KEY_FIELDS if isinstance(record.get(k), str)), None)
-    if isinstance(digest, str) and SHA256_HEX.fullmatch(digest):
-        key_hash = digest
-    elif raw:
-        key_hash = sha256_hex(raw.removeprefix("Bearer ").strip())
-    else:
+    """API key hash and id from the log's key hash (re-hashed when it is not SHA-256 hex)."""
+    digest = record.get("user_api_key_hash")
+    if not isinstance(digest, str) or not digest:
         return
+    key_hash = digest if SHA256_HEX.fullmatch(digest) else sha256_hex(digest)
     set_path(document, "llmsiem.api_key.hash", key_hash)
     set_path(document, "llmsiem.api_key.id", key_hash[:16])
 

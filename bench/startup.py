@@ -23,6 +23,7 @@ COMMANDS = {
     "llmsiem --help": [LLMSIEM, "--help"],
     "llmsiem detect --help": [LLMSIEM, "detect", "--help"],
     "llmsiem validate --help": [LLMSIEM, "validate", "--help"],
+    "llmsiem compile --help": [LLMSIEM, "compile", "--help"],
 }
 TARGET_SECONDS = 0.3
 

@@ -52,3 +52,8 @@ def test_every_listed_command_resolves_to_itself() -> None:
 
 def test_validate_help_imports_only_its_own_module() -> None:
     assert _loaded("validate", "--help") == "[] ['llmsiem.cli.validate_cmd']"
+
+
+def test_compile_help_reads_target_names_from_the_registry_only() -> None:
+    registry = "['llmsiem.compiler', 'llmsiem.compiler.targets']"  # no target module, no sigma
+    assert _loaded("compile", "--help") == f"{registry} ['llmsiem.cli.compile_cmd']"

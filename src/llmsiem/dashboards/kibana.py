@@ -6,7 +6,9 @@ its migrations on import as it does for an export of an older release. Every cro
 link is a reference (``kibanaSavedObjectMeta.searchSourceJSON.index`` for a visualization's
 data view, ``<panel>:panel_<panel>`` for a dashboard panel), as Kibana's exports write them.
 Telemetry panels read the ``logs-llm*`` data view; alert panels read the Elastic Security
-alerts index, filtered to the rules ``llmsiem deploy elastic`` installs (tag ``llmsiem``).
+alerts alias of the default space, filtered to the rules ``llmsiem deploy elastic`` installs
+(tag ``llmsiem``). The alias is named exactly: its indices are hidden, so a wildcard would not
+expand to them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from llmsiem.dashboards.description import Dashboard, EventQuery, Panel, layout
 EVENTS_VIEW = {"id": "llmsiem-logs-llm", "title": "logs-llm*", "name": "llmsiem events"}
 ALERTS_VIEW = {
     "id": "llmsiem-security-alerts",
-    "title": ".alerts-security.alerts-*",
+    "title": ".alerts-security.alerts-default",
     "name": "llmsiem alerts (Elastic Security)",
 }
 ALERTS_QUERY = 'kibana.alert.rule.tags : "llmsiem"'

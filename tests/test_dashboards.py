@@ -227,17 +227,21 @@ def test_grafana_preview_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 # -- Kibana -----------------------------------------------------------------------------------
 
-# Kibana's dashboard attribute schema (dashboard_saved_object/schema/v1, unknown keys
-# forbidden) and the attributes the visualization and index-pattern types store.
-DASHBOARD_ATTRIBUTES = {
-    "title", "description", "kibanaSavedObjectMeta", "timeRestore", "timeFrom", "timeTo",
-    "refreshInterval", "controlGroupInput", "panelsJSON", "optionsJSON", "hits", "version",
+# Attribute schemas Kibana validates on import, unknown keys forbidden: the dashboard type's
+# (dashboard_saved_object/schema/v1) and the visualization type's (saved_objects/
+# visualization.ts, '8.8.0'); index-pattern attributes as data views store them.
+DASHBOARD_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
+    "title": str, "description": str, "kibanaSavedObjectMeta": dict, "timeRestore": bool,
+    "timeFrom": str, "timeTo": str, "refreshInterval": dict, "controlGroupInput": dict,
+    "panelsJSON": str, "optionsJSON": str, "hits": int, "version": int,
 }  # fmt: skip
-VISUALIZATION_ATTRIBUTES = {
-    "title", "description", "visState", "uiStateJSON", "version", "kibanaSavedObjectMeta",
-    "savedSearchRefName",
+VISUALIZATION_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
+    "title": str, "description": str, "version": int, "kibanaSavedObjectMeta": dict,
+    "uiStateJSON": str, "visState": str, "savedSearchRefName": str,
 }  # fmt: skip
-INDEX_PATTERN_ATTRIBUTES = {"title", "name", "timeFieldName", "fields", "fieldFormatMap"}
+INDEX_PATTERN_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
+    "title": str, "name": str, "timeFieldName": str, "fields": str, "fieldFormatMap": str,
+}  # fmt: skip
 AGGREGATABLE = {"keyword", "long", "double", "date", "boolean", "ip"}
 
 
@@ -268,7 +272,12 @@ def test_kibana_objects_follow_the_saved_objects_import_rules() -> None:
     for obj in objects:
         assert set(obj) <= {"type", "id", "attributes", "references"}
         attributes = obj["attributes"]
-        assert set(attributes) <= allowed[obj["type"]], obj["id"]
+        schema = allowed[obj["type"]]
+        assert set(attributes) <= set(schema), obj["id"]
+        for key, value in attributes.items():
+            assert isinstance(value, schema[key]), (obj["id"], key)
+        for key, value in attributes.get("kibanaSavedObjectMeta", {}).items():
+            assert key == "searchSourceJSON" and isinstance(value, str)
         assert isinstance(attributes["title"], str) and attributes["title"]
         for ref in obj["references"]:  # Kibana's import refuses missing references
             assert (ref["type"], ref["id"]) in ids, (obj["id"], ref)

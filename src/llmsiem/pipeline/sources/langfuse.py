@@ -5,12 +5,17 @@ and the UI JSON export return: traces with embedded ``observations``, bare obser
 an API page ``{"data": [...]}``. ``GENERATION`` observations become model-call events
 (prompt name and version, usage, cost, tool calls); ``TOOL`` observations and
 ``toolCalls`` become ``tool_call`` events; ``GUARDRAIL`` observations become guardrail
-events. Other observation types (SPAN, EVENT, AGENT, CHAIN ...) carry no model call and are
+events. Observations Langfuse ingested from OpenTelemetry keep the span's attributes in
+``metadata.attributes``: MCP and HTTP fields there (``mcp.method.name``, ``mcp.session.id``,
+the tool description and its SHA-256 ...) are copied onto the event, and a span of any type
+that carries ``mcp.method.name`` (``tools/call``, ``tools/list``) becomes a ``tool_call``
+event. Other observation types (SPAN, EVENT, AGENT, CHAIN ...) carry no model call and are
 reported as skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +26,18 @@ from llmsiem.pipeline.sources.common import (
     event_action,
     set_path,
     to_parts,
+)
+
+# Span attributes (OTel names) that Langfuse keeps in ``metadata.attributes`` and the schema has.
+SPAN_ATTRIBUTES = (
+    "mcp.method.name",
+    "mcp.session.id",
+    "mcp.resource.uri",
+    "mcp.protocol.version",
+    "gen_ai.tool.description",
+    "http.response.status_code",
+    "url.full",
+    "url.domain",
 )
 
 
@@ -156,6 +173,24 @@ def _tool(
         set_path(document, field, value)
 
 
+def _span_attributes(observation: dict[str, Any]) -> dict[str, Any]:
+    metadata = observation.get("metadata")
+    attributes = metadata.get("attributes") if isinstance(metadata, dict) else None
+    return attributes if isinstance(attributes, dict) else {}
+
+
+def _copy_span_attributes(document: dict[str, Any], attributes: dict[str, Any]) -> None:
+    for name in SPAN_ATTRIBUTES:
+        set_path(document, name, attributes.get(name))
+    for name, value in attributes.items():
+        if name.startswith("llmsiem.mcp.server."):
+            set_path(document, name, value)
+    description = attributes.get("gen_ai.tool.description")
+    if isinstance(description, str):
+        digest = hashlib.sha256(description.encode()).hexdigest()
+        set_path(document, "llmsiem.tool.description_sha256", digest)
+
+
 def observation_to_events(
     observation: dict[str, Any], trace: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -164,17 +199,19 @@ def observation_to_events(
     kind = str(observation.get("type", "")).upper()
     if kind == "GENERATION":
         return _generation(observation, trace)
-    if kind == "TOOL":
+    attributes = _span_attributes(observation)
+    if kind == "TOOL" or "mcp.method.name" in attributes:
         document = _base(observation, trace)
         status = "error" if observation.get("level") == "ERROR" else "success"
         _tool(
             document,
-            str(observation.get("name", "")),
-            observation.get("id"),
+            str(attributes.get("gen_ai.tool.name") or observation.get("name", "")),
+            attributes.get("gen_ai.tool.call.id") or observation.get("id"),
             _text(observation.get("input")),
             _text(observation.get("output")),
             status,
         )
+        _copy_span_attributes(document, attributes)
         return [document]
     if kind == "GUARDRAIL":
         document = _base(observation, trace)

@@ -334,8 +334,9 @@ def test_cli_counts_in_elasticsearch_and_incident_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMSIEM_ES_URL", ES_URL)
+    monkeypatch.chdir(tmp_path)  # no default spool, alerts or dead-letter file here
     arguments = ["forget", "--user", TARGET, "--elasticsearch", "--format", "json"]
-    result = CliRunner().invoke(cli, [*arguments, "--state", str(tmp_path / "none")])
+    result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 0, result.output
     (store,) = json.loads(result.output)["stores"]
     assert store == {
@@ -344,3 +345,18 @@ def test_cli_counts_in_elasticsearch_and_incident_copies(
         "found": 35,
         "erased": 0,
     }
+
+
+def test_the_default_files_of_the_commands_are_found_without_options(
+    stores: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = stores["root"]
+    (root / "alerts.jsonl").rename(root / "llmsiem-alerts.jsonl")  # collect --alerts default
+    (root / "dead.jsonl").rename(root / "llmsiem-deadletter.jsonl")  # --dead-letter default
+    (root / "pending").rename(root / ".llmsiem-spool")  # ship --spool default
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(cli, ["forget", "--user", TARGET, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = {r["location"]: r["found"] for r in json.loads(result.output)["stores"]}
+    assert found[".llmsiem-spool"] == 35 and found["llmsiem-deadletter.jsonl"] == 1
+    assert found["llmsiem-alerts.jsonl"] > 0

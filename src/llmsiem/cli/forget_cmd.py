@@ -32,6 +32,10 @@ from llmsiem.respond.audit import AUDIT_KEY_ENV, AuditKeyError, AuditLog, audit_
 
 DEFAULT_SPOOL = Path(".llmsiem-spool")
 DEFAULT_STATE = Path(".llmsiem")
+DEFAULT_DEAD_LETTER = Path("llmsiem-deadletter.jsonl")
+DEFAULT_ALERTS = Path("llmsiem-alerts.jsonl")
+"""Where the commands write by default; each is included when it exists and its option is
+not given."""
 
 paths = click.Path(exists=True, path_type=Path)
 
@@ -91,8 +95,8 @@ def _audit_log(state: Path) -> AuditLog:
     "jsonl",
     multiple=True,
     type=paths,
-    help="Event or alert JSONL file, or a folder of them "
-    "(ship --to jsonl, ingest --out, detect --alerts).",
+    help="Event or alert JSONL file, or a folder of them (ship --to jsonl, ingest --out, "
+    f"detect --alerts; default {DEFAULT_ALERTS} of collect when it exists).",
 )
 @click.option(
     "--parquet", multiple=True, type=paths, help="Folder of Parquet part files (ship --to parquet)."
@@ -105,7 +109,11 @@ def _audit_log(state: Path) -> AuditLog:
     help=f"Delivery spool folder (default {DEFAULT_SPOOL} when it exists).",
 )
 @click.option(
-    "--dead-letter", "dead_letters", multiple=True, type=paths, help="Dead-letter JSONL file."
+    "--dead-letter",
+    "dead_letters",
+    multiple=True,
+    type=paths,
+    help=f"Dead-letter JSONL file (default {DEFAULT_DEAD_LETTER} when it exists).",
 )
 @click.option(
     "--routes",
@@ -160,6 +168,10 @@ def forget_cmd(
     log = _audit_log(state) if execute else None
     if not spools and DEFAULT_SPOOL.is_dir():
         spools = (DEFAULT_SPOOL,)
+    if not jsonl and DEFAULT_ALERTS.is_file():
+        jsonl = (DEFAULT_ALERTS,)
+    if not dead_letters and DEFAULT_DEAD_LETTER.is_file():
+        dead_letters = (DEFAULT_DEAD_LETTER,)
     stores: list[Store] = [SpoolStore(f) for s in spools for f in spool_folders(s)]
     stores += [ParquetStore(p) for p in parquet]
     stores += [JsonlStore(f) for p in jsonl for f in _jsonl_files(p)]

@@ -61,7 +61,9 @@ def test_generation_logs_become_rail_verdicts(nemo_run: tuple[Path, Path], tmp_p
     assert len({e["event.id"] for e in events}) == 3
 
 
-def test_tracing_spans_become_the_same_verdicts(nemo_run: tuple[Path, Path], tmp_path: Path) -> None:
+def test_tracing_spans_become_the_same_verdicts(
+    nemo_run: tuple[Path, Path], tmp_path: Path
+) -> None:
     logs, spans = nemo_run
     events, letters = ingest(spans, tmp_path / "dead.jsonl")
     assert _verdicts(events) == EXPECTED

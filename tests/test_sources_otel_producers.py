@@ -54,7 +54,9 @@ def test_spans_normalize_field_by_field(exported: tuple[str, Path], tmp_path: Pa
     assert refusal["gen_ai.response.finish_reasons"] == ["stop"]
     assert refusal["llmsiem.end_user.id"] == "cust-77"
     assert refusal["llmsiem.prompt.text"] == INJECTION
-    assert refusal["llmsiem.system_instructions.sha256"] == hashlib.sha256(SYSTEM.encode()).hexdigest()
+    assert (
+        refusal["llmsiem.system_instructions.sha256"] == hashlib.sha256(SYSTEM.encode()).hexdigest()
+    )
     assert refusal["llmsiem.response.text"] == "I can't help with that request."
     assert refusal["llmsiem.response.refusal"] is True
     assert refusal["service.name"] == "support-bot"

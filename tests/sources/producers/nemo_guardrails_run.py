@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
+import stub_openai
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-import stub_openai
 from otlp_json import otlp_json
 
 PROMPTS = [
@@ -66,7 +66,7 @@ def main(logs: str, spans: str) -> None:
 
     config = RailsConfig.from_content(yaml_content=CONFIG.format(base_url=stub_openai.start()))
     rails = LLMRails(config)
-    with open(logs, "w", encoding="utf-8") as stream:
+    with Path(logs).open("w", encoding="utf-8") as stream:
         for prompt in PROMPTS:
             response = rails.generate(
                 messages=[{"role": "user", "content": prompt}],
@@ -74,7 +74,7 @@ def main(logs: str, spans: str) -> None:
             )
             stream.write(response.model_dump_json() + "\n")
     provider.force_flush()
-    with open(spans, "w", encoding="utf-8") as stream:
+    with Path(spans).open("w", encoding="utf-8") as stream:
         json.dump(otlp_json(exporter.get_finished_spans()), stream, indent=1)
 
 

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fake_bulk import API_KEY, BulkState, bulk_endpoint
 from llmsiem.connectors import spool as spool_module
 from llmsiem.connectors.elastic import document_id
+from llmsiem.connectors.sink import json_bytes, json_document
 from llmsiem.connectors.spool import Spool, SpoolBusyError, Spooled, SpoolWriteError
 from llmsiem.rule_samples import build_event
 
@@ -39,6 +42,25 @@ def _events(count: int) -> list[dict[str, Any]]:
 
 def _all(spool: Spool) -> list[dict[str, Any]]:
     return spool.read_batch(spool.cursor(), 10**7)[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**80), max_value=2**80)
+        | st.floats(allow_nan=False)
+        | st.text(),  # lone surrogates included
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+        max_leaves=20,
+    ).map(lambda value: {"value": value})
+)
+def test_spool_lines_read_back_exactly(document: dict[str, Any]) -> None:
+    """What the spool writes (orjson, else json) reads back equal, big integers included."""
+    line = json_bytes(document)
+    assert b"\n" not in line
+    assert json_document(line) == document == json.loads(line)
 
 
 def test_a_torn_tail_is_cut_on_open_with_a_message(tmp_path: Path) -> None:

@@ -11,6 +11,9 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from llmsiem.deadletter import DeadLetter
+from llmsiem.records import DIGITS_AS_ZERO, out_of_bounds
+
+LONG_DIGIT_RUN = b"0" * 20  # digits folded to 0: an integer that may not fit 64 bits
 
 
 @dataclass
@@ -114,10 +117,32 @@ def required_setting(name: str, given: str | None = None) -> str:
 def json_bytes(document: dict[str, Any]) -> bytes:
     """A document as compact UTF-8 JSON, the form every sink and the spool write.
 
-    orjson, with the standard library (ASCII escapes) for what orjson refuses: lone
-    surrogates, integers beyond 64 bits, non-string keys.
+    orjson where it writes what the standard library would; ``json`` (ASCII escapes) for
+    what orjson refuses (lone surrogates, integers beyond 64 bits, non-string keys) and
+    where it would write ``null`` for NaN or an infinity (checked only when ``null`` shows).
     """
     try:
-        return orjson.dumps(document)
+        data = orjson.dumps(document)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode()
+        return _standard_json(document)
+    if b"null" in data and out_of_bounds(document) is not None:
+        return _standard_json(document)
+    return data
+
+
+def _standard_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def json_document(line: bytes) -> Any:
+    """A JSON line read back: orjson, or the standard library where orjson is not exact.
+
+    orjson reads integers beyond 64 bits as floats and refuses lone surrogate escapes; a
+    line with a run of 20 digits, or one orjson refuses, is read by ``json`` instead.
+    """
+    if LONG_DIGIT_RUN in line.translate(DIGITS_AS_ZERO):
+        return json.loads(line)
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)

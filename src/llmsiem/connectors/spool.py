@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmsiem.connectors.sink import Delivery, Sink
+from llmsiem.connectors.sink import Delivery, Sink, json_bytes, json_document
 
 SEGMENT_EVENTS = 10_000
 FSYNC_EVENTS = 500
@@ -156,7 +156,7 @@ class Spool:
                     number, count = number + 1, 0
                     path = self._segment(number)
                     handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                self._write(handle, json.dumps(spooled.document, ensure_ascii=False) + "\n")
+                self._write(handle, json_bytes(spooled.document) + b"\n")
                 if key is not None:
                     progress[key] = seen[key]
                 count += 1
@@ -179,9 +179,8 @@ class Spool:
             self._save_progress(progress)
 
     @staticmethod
-    def _write(handle: int, line: str) -> None:
+    def _write(handle: int, data: bytes) -> None:
         """One whole line or nothing: a failed or short write is cut back before raising."""
-        data = line.encode("utf-8")
         size = os.fstat(handle).st_size
         try:
             if os.write(handle, data) == len(data):
@@ -224,7 +223,7 @@ class Spool:
                 for index, line in enumerate(stream):
                     if index < offset or not line.endswith(b"\n"):
                         continue
-                    batch.append(json.loads(line))
+                    batch.append(json_document(line))
                     offset = index + 1
                     if len(batch) >= size:
                         return batch, Cursor(segment, offset)

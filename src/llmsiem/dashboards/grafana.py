@@ -20,15 +20,37 @@ PANEL_TYPES = {"timeseries": "timeseries", "bar": "bargauge", "stat": "stat"}
 
 
 def _options(panel: Panel) -> dict[str, Any]:
+    """The panel plugin's options, every one its schema requires (Grafana's defaults where
+    llmsiem has no preference)."""
+    legend = {"calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": True}
     if panel.chart == "timeseries":
-        return {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        }
+        return {"legend": legend, "tooltip": {"mode": "multi", "sort": "desc"}}
     reduce = {"calcs": ["lastNotNull"], "fields": "", "values": False}
     if panel.chart == "bar":
-        return {"orientation": "horizontal", "displayMode": "basic", "reduceOptions": reduce}
-    return {"colorMode": "value", "graphMode": "none", "reduceOptions": reduce}
+        return {
+            "orientation": "horizontal",
+            "displayMode": "basic",
+            "valueMode": "color",
+            "namePlacement": "auto",
+            "showUnfilled": True,
+            "sizing": "auto",
+            "minVizWidth": 8,
+            "minVizHeight": 16,
+            "maxVizHeight": 300,
+            "legend": {**legend, "showLegend": False},
+            "reduceOptions": reduce,
+        }
+    return {
+        "orientation": "auto",
+        "colorMode": "value",
+        "graphMode": "none",
+        "justifyMode": "auto",
+        "textMode": "auto",
+        "wideLayout": True,
+        "showPercentChange": False,
+        "percentChangeColorMode": "standard",
+        "reduceOptions": reduce,
+    }
 
 
 def _panel(panel: Panel, number: int, x: int, y: int) -> dict[str, Any]:

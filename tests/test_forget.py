@@ -23,6 +23,7 @@ from llmsiem.connectors.spool import Cursor, Spool
 from llmsiem.deadletter import DeadLetter
 from llmsiem.erasure.elastic import ElasticsearchStore
 from llmsiem.erasure.forget import forget
+from llmsiem.erasure.jsonl import JsonlStore
 from llmsiem.erasure.parquet import ParquetStore
 from llmsiem.erasure.subject import Subject
 from llmsiem.resources import demo_telemetry
@@ -360,3 +361,17 @@ def test_the_default_files_of_the_commands_are_found_without_options(
     found = {r["location"]: r["found"] for r in json.loads(result.output)["stores"]}
     assert found[".llmsiem-spool"] == 35 and found["llmsiem-deadletter.jsonl"] == 1
     assert found["llmsiem-alerts.jsonl"] > 0
+
+
+def test_ids_a_json_encoder_escapes_are_still_found(tmp_path: Path) -> None:
+    person = 'renée/ö"q'
+    events = [
+        build_event({"user.id": person}, 1, "esc"),
+        build_event({"user.id": "renee"}, 2, "esc"),
+        build_event({"llmsiem.end_user.id": person}, 3, "esc"),
+    ]
+    path = tmp_path / "escaped.jsonl"  # written by an encoder that escapes non-ASCII and '/'
+    path.write_text("".join(json.dumps(e).replace("/", "\\/") + "\n" for e in events))
+    kept = path.read_bytes().splitlines(keepends=True)[1]
+    report = forget(Subject(person), [JsonlStore(path)], execute=True)
+    assert report.erased == 2 and path.read_bytes() == kept

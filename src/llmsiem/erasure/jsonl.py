@@ -22,6 +22,9 @@ class JsonlStore:
         self.location = str(path)
 
     def owns(self, subject: Subject, line: bytes) -> bool:
+        marker = subject.marker()
+        if marker is not None and marker not in line and b'"event_ids"' not in line:
+            return False  # neither names the person nor cites events: not parsed
         try:
             record = json.loads(line)
         except ValueError:

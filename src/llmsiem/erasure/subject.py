@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+PLAIN_ID = re.compile(r"[A-Za-z0-9._@:+=~ -]+")
+"""Ids no JSON encoder escapes."""
 USER_FIELDS = ("user.id", "llmsiem.end_user.id")
 """Fields naming the person an event is about: the ECS user and the application's end user."""
 
@@ -45,6 +48,11 @@ class Subject:
         event_id = _dotted(document, "event.id")
         if _dotted(document, "event.kind") != "alert" and isinstance(event_id, str):
             self.event_ids.add(event_id)
+
+    def marker(self) -> bytes | None:
+        """Bytes every JSON line naming the person contains, or None when the id has a
+        character some JSON encoder may escape (then every line is parsed)."""
+        return self.user_id.encode() if PLAIN_ID.fullmatch(self.user_id) else None
 
     def mentioned_in(self, text: str) -> bool:
         """The id appears as a whole JSON string in raw text (a dead-lettered record)."""

@@ -1,18 +1,30 @@
-"""Batch detection: the pipeline's events of every input file, then the pack once."""
+"""Batch detection: every input file streamed through the pack in chunks, memory bounded.
+
+Normalized JSONL is loaded in chunks of lines on the bulk path, Parquet files (and
+hive-partitioned folders of them) through DuckDB's Parquet reader, any other format record
+by record through the pipeline. After every ``chunk_lines`` events the pack evaluates
+what was loaded and the events older than the correlation window are dropped; alerts are
+the same as one evaluation over the whole input when the input is in time order (events
+that arrive older than already evaluated ones are counted as ``late``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules
-from llmsiem.engine.store import EventStore, LoadReport
+from llmsiem.engine.store import CHUNK_LINES, LoadReport, jsonl_chunks
+from llmsiem.engine.stream import DetectionStream
 from llmsiem.pipeline import Pipeline
 from llmsiem.pipeline.sources import NORMALIZED
 from llmsiem.records import JSONL_SUFFIXES, not_readable
+
+PARQUET_SUFFIX = ".parquet"
 
 
 @dataclass
@@ -20,23 +32,48 @@ class DetectRun:
     """The outcome of one ``llmsiem detect`` run."""
 
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    """Every alert, when the run was not given an ``emit`` callback."""
+    by_rule: Counter[str] = field(default_factory=Counter)
     loaded: int = 0
     rejected: int = 0
+    quarantined: int = 0
+    late: int = 0
     files: int = 0
 
+    @property
+    def alert_count(self) -> int:
+        return sum(self.by_rule.values())
 
-def load_file(store: EventStore, pipeline: Pipeline, path: Path) -> LoadReport:
-    """One file's events into ``store``: normalized JSONL in bulk, other formats per record."""
-    if (
+
+def is_parquet(path: Path) -> bool:
+    """A Parquet file, or a folder holding Parquet files (e.g. hive partitions)."""
+    if path.is_dir():
+        return next(path.rglob(f"*{PARQUET_SUFFIX}"), None) is not None
+    return path.suffix == PARQUET_SUFFIX
+
+
+def _loads(stream: DetectionStream, path: Path, chunk_lines: int) -> Iterator[LoadReport]:
+    """Load ``path`` piece by piece; each report is one piece of at most ``chunk_lines``."""
+    pipeline = stream.pipeline
+    if is_parquet(path):
+        # Folders in name order: hive partitions by date (dt=2026-12-01/) come in time order.
+        files = sorted(path.rglob(f"*{PARQUET_SUFFIX}")) if path.is_dir() else [path]
+        for part in files:
+            yield stream.load_parquet(part)
+    elif (
         path.suffix in JSONL_SUFFIXES
         and not_readable(path) is None
         and pipeline.file_source(path).name == NORMALIZED
     ):
-        return store.load_file(path, pipeline)
-    rejected_before = pipeline.rejected
-    report = store.load_events(pipeline.file_events(path))
-    report.rejected = pipeline.rejected - rejected_before
-    return report
+        for chunk in jsonl_chunks(path, chunk_lines):
+            yield stream.load_chunk(chunk)
+    else:
+        events = pipeline.file_events(path)
+        while True:
+            report = stream.load_events(islice(events, chunk_lines))
+            if not report.loaded and not report.rejected:
+                return
+            yield report
 
 
 def detect_files(
@@ -44,15 +81,46 @@ def detect_files(
     rules: EngineRules,
     pipeline: Pipeline,
     on_file: Callable[[Path, int], None] | None = None,
+    emit: Callable[[dict[str, Any]], None] | None = None,
+    chunk_lines: int = CHUNK_LINES,
 ) -> DetectRun:
-    """Load every file (bad records dead-lettered), then evaluate the pack once."""
-    store = EventStore()
+    """Stream every file through the pack; bad records are dead-lettered.
+
+    Alerts go to ``emit`` as they become certain (detections in input order, then the
+    correlations in the order one whole-input evaluation gives them), or into
+    ``run.alerts`` without one.
+    """
+    stream = DetectionStream(rules, pipeline)
     run = DetectRun(files=len(paths))
+    correlations: list[tuple[Any, dict[str, Any]]] = []
+
+    def deliver(alert: dict[str, Any]) -> None:
+        run.by_rule[alert["rule"]["name"]] += 1
+        if emit is None:
+            run.alerts.append(alert)
+        else:
+            emit(alert)
+
+    def step(final: bool) -> None:
+        evaluated = stream.step(final)
+        for alert in evaluated.detections:
+            deliver(alert)
+        correlations.extend(evaluated.correlations)
+
+    unevaluated = 0
     for path in paths:
-        report = load_file(store, pipeline, path)
-        run.loaded += report.loaded
-        run.rejected += report.rejected
+        loaded = 0
+        for report in _loads(stream, path, chunk_lines):
+            loaded += report.loaded
+            run.quarantined += report.quarantined
+            unevaluated += report.loaded
+            if unevaluated >= chunk_lines:
+                step(final=False)
+                unevaluated = 0
         if on_file is not None:
-            on_file(path, report.loaded)
-    run.alerts = Detector(rules, store).run()
+            on_file(path, loaded)
+    step(final=True)
+    for _, alert in sorted(correlations, key=lambda item: item[0]):
+        deliver(alert)
+    run.loaded, run.rejected, run.late = stream.events, stream.rejected, stream.late
     return run

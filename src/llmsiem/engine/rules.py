@@ -9,6 +9,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from llmsiem.columns import column_ref, field_types
 from llmsiem.compiler.compile import correlation_only_rule_names, load_pipeline
 from llmsiem.engine.evidence import Matcher, rule_matchers
 from llmsiem.engine.sql_backend import DuckDBSigmaBackend, rule_expression
@@ -85,6 +86,18 @@ class EngineRules:
     @property
     def max_timespan(self) -> float:
         return max((c.timespan for c in self.correlations), default=0.0)
+
+    def fields(self) -> set[str]:
+        """Every schema field a detection reads, a matcher cites or a correlation groups
+        by or measures: the columns a columnar input needs to provide."""
+        named = {m.field for rule in self.detections for m in rule.matchers}
+        for correlation in self.correlations:
+            named |= set(correlation.group_by)
+            if correlation.condition is not None and correlation.condition.field:
+                named.add(correlation.condition.field)
+        sql = " ".join(rule.sql for rule in self.detections)
+        named |= {name for name in field_types() if column_ref(name) in sql}
+        return named & set(field_types())
 
 
 def _meta(rule: AnyRule, path: str) -> RuleMeta:

@@ -1,28 +1,31 @@
 """The DuckDB event table, filled with the events of the pipeline.
 
-A normalized JSONL file is loaded with DuckDB's typed ``read_json`` in one go (the fast
-path), and only the rows the scrubber changes are replaced by the pipeline's per-record
-result. When the file has any malformed line, type error or missing required field, it
-goes through the pipeline record by record instead, so each bad record reaches the dead
-letter with its line number and reason, and the good ones are loaded.
+A normalized JSONL file is loaded in chunks of lines, each with DuckDB's typed
+``read_json`` in one go (the fast path); only the rows the scrubber changes are replaced
+by the pipeline's per-record result. A line DuckDB cannot take (not a JSON object, a field
+outside the schema, a type error, a missing required field) is quarantined: it alone goes
+through the pipeline record by record, so it reaches the dead letter with its line number
+and reason, and the rest of the chunk stays on the fast path.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from llmsiem.columns import columns_sql, field_types, read_json_columns
+from llmsiem.columns import DUCKDB_TYPES, columns_sql, field_types, read_json_columns
 from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
-from llmsiem.pipeline.bulk import scrub_table, select_lines
+from llmsiem.pipeline.bulk import scrub_table
 from llmsiem.pipeline.staging import NamelessJsonl
-from llmsiem.records import RawRecord, iter_jsonl, max_line_bytes, within_bounds
+from llmsiem.records import RawRecord, bounded_lines, iter_jsonl, max_line_bytes, within_bounds
 from llmsiem.validation import check_record
 
 META_COLUMNS = {"_seq": "BIGINT", "_source": "VARCHAR", "_line": "BIGINT", "_ts": "DOUBLE"}
@@ -38,6 +41,84 @@ class LoadReport:
     fast_path: bool = True
     rescrubbed: int = 0
     """Rows of a bulk load that went through the per-record pipeline to be scrubbed."""
+    quarantined: int = 0
+    """Lines of a bulk load that DuckDB could not take, sent through the per-record pipeline."""
+
+
+CHUNK_LINES = 250_000
+PARQUET_ALWAYS = frozenset(
+    {
+        "@timestamp",
+        "event.action",
+        "event.kind",
+        "event.id",
+        "llmsiem.redaction.mode",
+        "llmsiem.redaction.types",
+        "llmsiem.redaction.count",
+    }
+)
+"""Read from Parquet whatever the rules need: what validation and the alerts rely on."""
+MAX_TYPED_RETRIES = 16
+FAILED_LINE = re.compile(r"\bin line (\d+)")
+PLACEHOLDER = b"{}\n"
+
+
+@dataclass
+class JsonlChunk:
+    """Consecutive lines of a JSONL file: raw bytes, ``None`` for a line over the length
+    cap; blank lines are kept so that a line's position gives its number."""
+
+    source: str
+    first_line: int
+    lines: list[bytes | None]
+
+    @cached_property
+    def _irregular(self) -> frozenset[int]:
+        return frozenset(i for i, raw in enumerate(self.lines) if raw is None or not raw.strip())
+
+    def irregular(self) -> set[int]:
+        """Positions of blank lines and of lines over the length cap."""
+        return set(self._irregular)
+
+    def staged(self, suspects: set[int]) -> bytes:
+        """The lines as DuckDB reads them: one per position, ``{}`` in place of suspects."""
+        return b"".join(
+            PLACEHOLDER
+            if raw is None or i in suspects
+            else raw
+            if raw.endswith(b"\n")
+            else raw + b"\n"
+            for i, raw in enumerate(self.lines)
+        )
+
+    def malformed(self, expected: int) -> set[int]:
+        """Positions of lines that are no JSON object, looked for among lines that do not
+        look like one (a torn line, a stray array); the caller checks the count."""
+        found: set[int] = set()
+        for i, raw in enumerate(self.lines):
+            if raw is None or i in self._irregular:
+                continue
+            text = raw.strip()
+            if text[:1] != b"{" or text[-1:] != b"}":
+                record = next(iter_jsonl([raw], self.source, self.first_line + i))
+                if record.data is None:
+                    found.add(i)
+                    if len(found) == expected:
+                        break
+        return found
+
+
+def jsonl_chunks(path: Path, size: int = CHUNK_LINES) -> Iterator[JsonlChunk]:
+    """A JSONL file as chunks of ``size`` lines."""
+    with path.open("rb") as stream:
+        first, lines = 1, []
+        for raw in bounded_lines(stream, max_line_bytes()):
+            lines.append(raw)
+            if len(lines) == size:
+                yield JsonlChunk(str(path), first, lines)
+                first, lines = first + size, []
+        if lines:
+            yield JsonlChunk(str(path), first, lines)
 
 
 def unknown_fields(structure: dict[str, Any], prefix: str = "") -> list[str]:
@@ -98,10 +179,13 @@ class EventStore:
         row = self.con.execute("SELECT max(_ts) FROM events").fetchone()
         return None if not row or row[0] is None else float(row[0])
 
-    def _insert_from_json(self, path: Path, source: str, meta: tuple[str, ...] = ()) -> int:
+    def _insert_from_json(
+        self, path: Path, source: str, meta: tuple[str, ...] = (), first_line: int = 1
+    ) -> int:
         """Insert a JSONL file of event documents; ``meta`` names the ``_line``/``_seq`` it carries.
 
-        Rows without ``_seq`` are numbered after the existing ones in file order.
+        Rows without ``_seq`` are numbered after the existing ones in file order, and
+        without ``_line`` from ``first_line``.
         """
         columns = dict(self.schema_columns)
         columns.update({name: META_COLUMNS[name] for name in meta})
@@ -117,96 +201,238 @@ class EventStore:
             """,
             [source, str(path), max_line_bytes()],
         )
+        return self._number_new_rows(first_line)
+
+    def _number_new_rows(self, first_line: int = 1) -> int:
+        """Give rows without ``_seq`` the next numbers in row-id order (and a ``_line`` from
+        ``first_line`` to those without one); returns how many."""
         # Numbering the new rows afterwards in row-id order (insertion order is preserved,
         # so that is file order) is much cheaper than row_number() OVER () in the INSERT,
         # which materialises the whole file in one thread.
         row = self.con.execute(
             """
-            UPDATE events SET _seq = $seq - 1 + numbered.n, _line = coalesce(_line, numbered.n)
+            UPDATE events SET _seq = $seq - 1 + numbered.n,
+                              _line = coalesce(_line, $line - 1 + numbered.n)
             FROM (SELECT rowid AS r, row_number() OVER (ORDER BY rowid) AS n
                   FROM events WHERE _seq IS NULL) AS numbered
             WHERE events.rowid = numbered.r
             """,
-            {"seq": self.next_seq},
+            {"seq": self.next_seq, "line": first_line},
         ).fetchone()
         added = int(row[0]) if row else 0  # DuckDB answers an UPDATE with its row count
         self.next_seq += added
         return added
 
-    def _known_fields_only(self, path: Path) -> bool:
-        """True when every key of every line is a schema field (typed reads drop the rest)."""
-        try:
-            row = self.con.execute(
-                "SELECT json_group_structure(json) FROM read_ndjson_objects(?, "
-                "maximum_object_size = ?)",
-                [str(path), max_line_bytes()],
-            ).fetchone()
-        except duckdb.Error:
-            return False
-        structure = json.loads(row[0]) if row and row[0] else {}
-        return isinstance(structure, dict) and not unknown_fields(structure)
-
-    def _invalid_rows(self, first_seq: int) -> int:
+    def _survey(self, path: Path) -> tuple[int, list[str]]:
+        """Lines that are no JSON object, and names outside the schema, in one parse."""
         row = self.con.execute(
-            f"""SELECT count(*) FROM events WHERE _seq >= ? AND ("@timestamp" IS NULL
-                OR "event" IS NULL OR "event"."action" IS NULL
-                OR "event"."action" NOT IN ({ACTIONS}))""",
-            [first_seq],
+            """SELECT count(*) FILTER (WHERE json IS NULL OR json_type(json) <> 'OBJECT'),
+                      json_group_structure(CASE WHEN json_type(json) = 'OBJECT' THEN json END)
+               FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?)""",
+            [str(path), max_line_bytes()],
         ).fetchone()
-        return int(row[0]) if row else 0
+        assert row is not None
+        structure = json.loads(row[1]) if row[1] else {}
+        unknown = unknown_fields(structure) if isinstance(structure, dict) else ["(mixed)"]
+        return int(row[0]), unknown
 
-    def load_file(self, path: Path, pipeline: Pipeline) -> LoadReport:
-        """Load one normalized JSONL file through ``pipeline``, in bulk where possible.
+    def _rows_holding(self, path: Path, names: list[str]) -> set[int]:
+        """0-based positions of the lines that hold any of the dotted ``names`` (or are
+        no object); the rare path, so a single-threaded numbered scan is fine."""
+        held = " OR ".join(
+            "json_exists(json, '$." + ".".join(f'"{p}"' for p in name.split(".")) + "')"
+            for name in names
+            if name != "(mixed)"
+        )
+        rows = self.con.execute(
+            f"""SELECT n - 1 FROM (
+                    SELECT row_number() OVER () AS n, json
+                    FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?))
+                WHERE json IS NULL OR json_type(json) <> 'OBJECT' OR {held or "false"}""",
+            [str(path), max_line_bytes()],
+        ).fetchall()
+        return {n for (n,) in rows}
 
-        DuckDB reads the whole file and the pipeline scrubs the new rows in bulk; rows it
-        cannot scrub in SQL are replaced by what the per-record pipeline makes of their
-        lines. A file with any row DuckDB cannot type or that lacks a required field goes
-        through the pipeline record by record instead, so each bad record reaches the dead
-        letter with its line.
+    def _insert_chunk(self, chunk: JsonlChunk, suspects: set[int]) -> int | None:
+        """Insert the chunk's lines in one typed read, the ``suspects`` as empty rows; on a
+        line DuckDB cannot type, that line joins the suspects and the read is retried.
+        None when too many lines fail (the caller then goes record by record)."""
+        for _ in range(MAX_TYPED_RETRIES):
+            with NamelessJsonl() as staged:
+                staged.write_lines(chunk.staged(suspects), len(chunk.lines))
+                self.con.execute("BEGIN TRANSACTION")
+                try:
+                    added = self._insert_from_json(
+                        staged.ready(), chunk.source, first_line=chunk.first_line
+                    )
+                except duckdb.Error as exc:
+                    self.con.execute("ROLLBACK")
+                    found = FAILED_LINE.search(str(exc))
+                    if found is None or not 0 < int(found[1]) <= len(chunk.lines):
+                        return None
+                    suspects.add(int(found[1]) - 1)
+                    continue
+            return added
+        return None
+
+    def load_chunk(self, chunk: JsonlChunk, pipeline: Pipeline) -> LoadReport:
+        """Load consecutive lines of a normalized JSONL file through ``pipeline``, in bulk.
+
+        DuckDB reads the lines in one typed read and the pipeline scrubs the new rows in
+        bulk. A line that is no JSON object, holds a field outside the schema, fails a type
+        or lacks a required field is quarantined: it goes through the per-record pipeline
+        (which dead-letters it with its line and reason), and the rest stays on the fast
+        path. Rows the bulk scrubber cannot rewrite in SQL go the same way.
         """
         first_seq = self.next_seq
         rejected_before = pipeline.rejected
-        typed = False
-        self.con.execute("BEGIN TRANSACTION")
-        if within_bounds(path) and self._known_fields_only(path):
-            try:
-                added = self._insert_from_json(path, str(path))
-                typed = self._invalid_rows(first_seq) == 0
-            except duckdb.Error:
-                pass
-        if typed:
-            # Scrubbing after the commit is cheaper than rewriting rows inside the load's
-            # transaction; if it fails, the file's rows go, so none is left unscrubbed.
-            self.con.execute("COMMIT")
-            try:
-                replaced = self._rescrub(path, pipeline, first_seq)
-            except BaseException:
-                self.con.execute("DELETE FROM events WHERE _seq >= ?", [first_seq])
-                raise
-            rejected = pipeline.rejected - rejected_before
-            return LoadReport(loaded=added - rejected, rejected=rejected, rescrubbed=replaced)
-        self.con.execute("ROLLBACK")
-        self.next_seq = first_seq
-        report = self.load_events(pipeline.file_events(path))
+        suspects = chunk.irregular()
+        with NamelessJsonl() as staged:
+            staged.write_lines(chunk.staged(suspects), len(chunk.lines))
+            path = staged.ready()
+            if not within_bounds(path):
+                return self._load_records(chunk, range(len(chunk.lines)), pipeline, first_seq)
+            malformed, unknown = self._survey(path)
+            if malformed:
+                suspects |= chunk.malformed(malformed)
+            if unknown or malformed > len(suspects - chunk.irregular()):
+                suspects |= self._rows_holding(path, unknown)
+        added = self._insert_chunk(chunk, suspects)
+        if added is None:
+            self.next_seq = first_seq
+            return self._load_records(chunk, range(len(chunk.lines)), pipeline, first_seq)
+        invalid = self.con.execute(
+            f"""DELETE FROM events WHERE _seq >= ? AND ("@timestamp" IS NULL OR "event" IS NULL
+                OR "event"."action" IS NULL OR "event"."action" NOT IN ({ACTIONS}))
+                RETURNING _seq""",
+            [first_seq],
+        ).fetchall()
+        suspects |= {seq - first_seq for (seq,) in invalid}
+        # Scrubbing after the commit is cheaper than rewriting rows inside the load's
+        # transaction; if it fails, the chunk's rows go, so none is left unscrubbed.
+        self.con.execute("COMMIT")
+        try:
+            rescrub = scrub_table(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber)
+            if rescrub:
+                self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [rescrub])
+            report = self._load_records(
+                chunk, sorted(suspects | {s - first_seq for s in rescrub}), pipeline, first_seq
+            )
+        except BaseException:
+            self.con.execute("DELETE FROM events WHERE _seq >= ?", [first_seq])
+            raise
+        report.loaded += added - len(invalid) - len(rescrub)
         report.rejected = pipeline.rejected - rejected_before
+        report.rescrubbed = len(rescrub)
+        report.quarantined = len(suspects - chunk.irregular())
         return report
 
-    def _rescrub(self, path: Path, pipeline: Pipeline, first_seq: int) -> int:
-        """Scrub the new rows in bulk; rows it cannot are replaced by their pipeline events."""
-        seqs = scrub_table(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber)
-        if not seqs:
-            return 0
-        self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [seqs])
-        with path.open("rb") as stream:
-            lines = select_lines(stream, {seq - first_seq + 1 for seq in seqs})
+    def _load_records(
+        self, chunk: JsonlChunk, positions: Iterable[int], pipeline: Pipeline, first_seq: int
+    ) -> LoadReport:
+        """The chunk's lines at ``positions`` through the per-record pipeline, each kept at
+        its own ``_seq``."""
+        rejected_before = pipeline.rejected
         with _Staging() as staged:
-            for seq in seqs:
-                line, raw = lines[seq - first_seq + 1]
-                for event in pipeline.normalized_events(iter_jsonl([raw], str(path), line)):
+            for position in positions:
+                line = chunk.first_line + position
+                for event in pipeline.normalized_events(
+                    iter_jsonl([chunk.lines[position]], chunk.source, line)
+                ):
+                    staged.write(event, first_seq + position)
+            if staged.count:
+                self._insert_from_json(staged.ready(), chunk.source, ("_seq", "_line"))
+        self.next_seq = first_seq + len(chunk.lines)
+        return LoadReport(staged.count, pipeline.rejected - rejected_before, fast_path=False)
+
+    def load_file(self, path: Path, pipeline: Pipeline) -> LoadReport:
+        """Load a whole normalized JSONL file, chunk by chunk (see ``load_chunk``)."""
+        total = LoadReport()
+        for chunk in jsonl_chunks(path):
+            report = self.load_chunk(chunk, pipeline)
+            total.loaded += report.loaded
+            total.rejected += report.rejected
+            total.rescrubbed += report.rescrubbed
+            total.quarantined += report.quarantined
+        return total
+
+    def load_parquet(
+        self, path: Path, pipeline: Pipeline, fields: Iterable[str] | None = None
+    ) -> LoadReport:
+        """Load one Parquet file (the schema's nested columns, as ``ship --to parquet``
+        writes, or flat dotted column names), reading only ``fields`` (all when None).
+
+        Rows are taken in time order and scrubbed in bulk like JSONL; a row without a valid
+        timestamp and action, or that the bulk scrubber leaves to the pipeline, goes
+        through the per-record pipeline as the document its columns make.
+        """
+        wanted = set(field_types() if fields is None else fields) | PARQUET_ALWAYS
+        source = str(path)
+        try:
+            relation = self.con.sql(
+                "SELECT * FROM read_parquet(?, hive_partitioning = true)", params=[source]
+            )
+            present = dict(zip(relation.columns, relation.types, strict=True))
+        except duckdb.Error as exc:
+            pipeline.reject(source, 0, f"cannot read as Parquet: {exc}"[:500], None)
+            return LoadReport(fast_path=False)
+        columns = _parquet_columns(present, wanted)
+        first_seq = self.next_seq
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                f"""INSERT INTO events BY NAME
+                    SELECT NULL AS _seq, ? AS _source, file_row_number + 1 AS _line,
+                           epoch_ms("@timestamp") / 1000.0 AS _ts, * EXCLUDE (file_row_number)
+                    FROM (SELECT {columns}, file_row_number
+                          FROM read_parquet(?, hive_partitioning = true, file_row_number = true))
+                    ORDER BY "@timestamp", _line""",
+                [source, source],
+            )
+        except duckdb.Error as exc:
+            self.con.execute("ROLLBACK")
+            pipeline.reject(source, 0, f"cannot read as events: {exc}"[:500], None)
+            return LoadReport(fast_path=False)
+        added = self._number_new_rows()
+        self.con.execute("COMMIT")
+        rejected_before = pipeline.rejected
+        redo = self.con.execute(
+            f"""SELECT _seq FROM events WHERE _seq >= ? AND ("@timestamp" IS NULL
+                OR "event"."action" IS NULL OR "event"."action" NOT IN ({ACTIONS}))""",
+            [first_seq],
+        ).fetchall()
+        seqs = {seq for (seq,) in redo}
+        seqs |= set(scrub_table(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber))
+        redone = self._revalidate_rows(sorted(seqs), pipeline) if seqs else 0
+        return LoadReport(
+            loaded=added - len(seqs) + redone, rejected=pipeline.rejected - rejected_before
+        )
+
+    def _revalidate_rows(self, seqs: list[int], pipeline: Pipeline) -> int:
+        """Replace the rows ``seqs`` by what the per-record pipeline makes of them."""
+        document = ", ".join(
+            f'"{name}" := '
+            + (
+                "strftime(\"@timestamp\", '%Y-%m-%dT%H:%M:%S.%fZ')"
+                if name == "@timestamp"
+                else f'"{name}"'
+            )
+            for name in self.schema_columns
+        )
+        rows = self.con.execute(
+            f"""SELECT _seq, _source, _line, to_json(struct_pack({document}))
+                FROM events WHERE _seq IN (SELECT unnest(?)) ORDER BY _seq""",
+            [seqs],
+        ).fetchall()
+        self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [seqs])
+        with _Staging() as staged:
+            for seq, source, line, document in rows:
+                record = RawRecord(source, int(line), _without_nulls(json.loads(document)))
+                for event in pipeline.normalized_events([record]):
                     staged.write(event, seq)
             if staged.count:
-                self._insert_from_json(staged.ready(), str(path), ("_seq", "_line"))
-        return len(seqs)
+                self._insert_from_json(staged.ready(), staged.source, ("_seq", "_line"))
+        return staged.count
 
     def load_events(self, events: Iterable[Event]) -> LoadReport:
         """Load events the pipeline produced (scrubbed and validated)."""
@@ -237,3 +463,68 @@ class EventStore:
             "DELETE FROM events WHERE _ts < ? RETURNING 1", [cutoff_ts]
         ).fetchall()
         return len(row)
+
+
+def _schema_tree() -> dict[str, Any]:
+    """The schema's fields as nested dicts of DuckDB leaf types."""
+    tree: dict[str, Any] = {}
+    for name, kind in field_types().items():
+        *parents, leaf = [name] if name == "@timestamp" else name.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = DUCKDB_TYPES[kind]
+    return tree
+
+
+def _parquet_columns(present: dict[str, Any], wanted: set[str]) -> str:
+    """The SELECT list that turns Parquet columns ``present`` into the event table's."""
+    flat = {name for name in present if "." in name}
+    selected = []
+    for name, sub in _schema_tree().items():
+        ref = f'"{name}"' if name in present else None
+        value, _ = _parquet_value(sub, name, ref, present.get(name), flat, wanted)
+        selected.append(f'{value} AS "{name}"')
+    return ", ".join(selected)
+
+
+def _parquet_value(
+    sub: Any, dotted: str, ref: str | None, node: Any, flat: set[str], wanted: set[str]
+) -> tuple[str, list[str]]:
+    """SQL for one schema column or struct member from Parquet: the member at ``ref``
+    (``node`` its Parquet type), a flat column named by its dotted name, or NULL; and the
+    SQL conditions under which it is present."""
+    if isinstance(sub, str):
+        if dotted not in wanted:
+            return f"NULL::{sub}", []
+        if dotted in flat:
+            return f'CAST("{dotted}" AS {sub})', [f'"{dotted}" IS NOT NULL']
+        if ref is not None:
+            return f"CAST({ref} AS {sub})", [f"{ref} IS NOT NULL"]
+        return f"NULL::{sub}", []
+    children = dict(node.children) if node is not None and node.id == "struct" else {}
+    members, present = [], [] if ref is None else [f"{ref} IS NOT NULL"]
+    for member, inner in sub.items():
+        child = children.get(member)
+        value, conditions = _parquet_value(
+            inner,
+            f"{dotted}.{member}",
+            f'{ref}."{member}"' if ref is not None and child is not None else None,
+            child,
+            flat,
+            wanted,
+        )
+        members.append(f'"{member}" := {value}')
+        if ref is None:
+            present.extend(conditions)
+    packed = f"struct_pack({', '.join(members)})"
+    return f"CASE WHEN {' OR '.join(present) or 'false'} THEN {packed} END", present
+
+
+def _without_nulls(value: Any) -> Any:
+    """A JSON value without null members (a Parquet row names every column)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

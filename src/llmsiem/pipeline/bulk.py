@@ -21,7 +21,6 @@ ingest``, which scans every value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from llmsiem.columns import DUCKDB_TYPES, column_ref, field_types
@@ -187,18 +186,3 @@ def _updated(ref: str, tree: dict[str, Any]) -> str:
         for name, sub in tree.items()
     )
     return f"CASE WHEN {ref} IS NULL THEN NULL ELSE struct_update({ref}, {members}) END"
-
-
-def select_lines(lines: Iterable[bytes], wanted: set[int]) -> dict[int, tuple[int, bytes]]:
-    """Of the non-blank ``lines``, those at 1-based positions ``wanted``, with line numbers."""
-    found: dict[int, tuple[int, bytes]] = {}
-    position = 0
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        position += 1
-        if position in wanted:
-            found[position] = (number, raw)
-            if len(found) == len(wanted):
-                break
-    return found

@@ -20,18 +20,23 @@ class NamelessJsonl:
     def __init__(self) -> None:
         self.count = 0
         self._named = not PROC_FD.is_dir()
-        self._out: IO[str] = (
+        self._out: IO[bytes] = (
             tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and deleted by __exit__
-                "w+", encoding="utf-8", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
+                "w+b", prefix="llmsiem-batch-", suffix=".jsonl", delete=False
             )
             if self._named
-            else tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - as above
+            else tempfile.TemporaryFile("w+b")  # noqa: SIM115 - as above
         )
         self.path = Path(self._out.name) if self._named else PROC_FD / str(self._out.fileno())
 
     def write_line(self, line: str) -> None:
-        self._out.write(line + "\n")
+        self._out.write(line.encode() + b"\n")
         self.count += 1
+
+    def write_lines(self, block: bytes, count: int) -> None:
+        """Lines already encoded, each ending in a newline."""
+        self._out.write(block)
+        self.count += count
 
     def ready(self) -> Path:
         """The path to read, everything written so far flushed."""

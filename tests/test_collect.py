@@ -173,7 +173,8 @@ def test_otlp_json_partial_success_and_protobuf_gzip(collect: CollectServer) -> 
     partial = answer.json()["partialSuccess"]
     assert partial["rejectedSpans"] == "1"
     assert "not a GenAI span" in partial["errorMessage"]
-    assert "prompt_injection_ignore_instructions" in alerts_of_trace(collect, trace)
+    fired = wait_for(lambda: alerts_of_trace(collect, trace), message="the span's alerts")
+    assert "prompt_injection_ignore_instructions" in fired
 
     request = ExportTraceServiceRequest()
     second = secrets.token_hex(16)

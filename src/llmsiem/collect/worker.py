@@ -1,14 +1,18 @@
-"""The collector's one consumer: a bounded queue of requests and the thread that drains it.
+"""The collector's consumer: a bounded queue of requests, a worker thread and an engine thread.
 
-Requests are queued as lists of records (one per span, log record or LiteLLM payload). A
-worker thread takes whole requests in batches and passes them through the one pipeline
-(normalize, scrub, validate; rejected records go to the dead letter), sends the events to
-every sink, and then to the streaming engine, whose new alerts go to the alert handlers
-(alerts file, metrics, response runner). A request is answered when its batch is done, so a
-success means its events reached every sink; when a sink could not take them the request
-fails as retryable (503) and the sender sends it again. When the queue holds
-``max_queued`` records, new requests are refused (503 with Retry-After) before their body
-is read: nothing is dropped without the sender knowing.
+Requests are queued as lists of records (one per span, log record or LiteLLM payload). The
+worker thread takes whole requests in batches, passes them through the one pipeline
+(normalize, scrub, validate; rejected records go to the dead letter) and sends the events
+to every sink; then it answers the requests, so a success means the request's events
+reached every sink, and a sink that could not take them fails the request as retryable
+(503) for the sender to send again. The events then wait for the engine thread, which
+evaluates everything that arrived since its last run in one micro-batch of the streaming
+engine (the pack's cost is mostly per run, so a busy collector evaluates larger batches)
+and hands new alerts to the alert handlers (alerts file, metrics, response runner).
+
+When ``max_queued`` records wait for the pipeline, or as many events wait for the engine,
+new requests are refused (503 with Retry-After) before their body is read: nothing is
+dropped without the sender knowing.
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ class TallyingDeadLetter(MeteredDeadLetter):
 
 
 class Collector:
-    """Queue, worker thread, and the path of every batch to sinks, engine and handlers."""
+    """The request queue, the worker and engine threads, and the path of every batch."""
 
     def __init__(
         self,
@@ -104,10 +108,17 @@ class Collector:
         self.max_batch = max_batch
         self.queue: deque[Submission] = deque()
         self.queued = 0
+        self.backlog: deque[list[Event]] = deque()
+        self.unevaluated = 0
         self.sequence = 0
         self.closed = False
+        self.drained = False
         self.condition = threading.Condition()
+        self.delivery = threading.Lock()  # sinks are used by one thread at a time
         self.thread = threading.Thread(target=self._run, name="llmsiem-collect", daemon=True)
+        self.engine_thread = threading.Thread(
+            target=self._run_engine, name="llmsiem-collect-engine", daemon=True
+        )
 
     def attach_engine(self, follower: Follower) -> None:
         """Evaluate every batch with ``follower`` (built with ``self.emit`` as its callback)."""
@@ -117,21 +128,28 @@ class Collector:
         if self.fanout is not None:
             self.fanout.open()
         self.thread.start()
+        self.engine_thread.start()
 
     def stop(self) -> None:
-        """Finish every queued request, then close the sinks and the dead letter."""
+        """Finish every queued request and evaluate its events, then close sinks and dead letter."""
         with self.condition:
             self.closed = True
-            self.condition.notify()
+            self.condition.notify_all()
         if self.thread.is_alive():
             self.thread.join()
+        with self.condition:
+            self.drained = True
+            self.condition.notify_all()
+        if self.engine_thread.is_alive():
+            self.engine_thread.join()
         if self.fanout is not None:
             self.fanout.close()
         self.dead_letter.close()
 
     @property
     def full(self) -> bool:
-        return self.closed or self.queued >= self.max_queued
+        """No room: records waiting for the pipeline or events waiting for the engine."""
+        return self.closed or max(self.queued, self.unevaluated) >= self.max_queued
 
     def submit(
         self, kind: str, source_format: str, records: list[dict[str, Any]], unique_ids: bool = False
@@ -143,7 +161,7 @@ class Collector:
                 f"{len(records)} records in one request; the limit is {self.max_queued}"
             )
         with self.condition:
-            if self.closed or self.queued + len(records) > self.max_queued:
+            if self.full or self.queued + len(records) > self.max_queued:
                 raise QueueFullError("the collector's queue is full")
             self.sequence += 1
             submission = Submission(
@@ -151,17 +169,53 @@ class Collector:
             )
             self.queue.append(submission)
             self.queued += len(records)
-            self.condition.notify()
+            self.condition.notify_all()
         return submission.result
 
     def emit(self, alert: dict[str, Any]) -> None:
         """One new alert to every handler; a failing handler does not stop the others."""
         self.metrics.observe_alert(alert)
-        for handler in self.alert_handlers:
-            try:
-                handler(alert)
-            except Exception:
-                log.exception("alert handler %r failed on alert %s", handler, alert["event"]["id"])
+        with self.delivery:  # a handler may send to the sinks (collect --routes)
+            for handler in self.alert_handlers:
+                try:
+                    handler(alert)
+                except Exception:
+                    log.exception(
+                        "alert handler %r failed on alert %s", handler, alert["event"]["id"]
+                    )
+
+    def process(self, batch: list[Submission]) -> list[Outcome]:
+        """One batch through pipeline, sinks and engine, synchronously; each request's outcome."""
+        outcomes, events = self.accept(batch)
+        if self.follower is not None and events:
+            self.follower.process_events(events)
+        return outcomes
+
+    def accept(self, batch: list[Submission]) -> tuple[list[Outcome], list[Event]]:
+        """One batch through the pipeline to the sinks: each request's outcome, and the events."""
+        by_source = {submission.source: submission for submission in batch}
+        records = [
+            RawRecord(submission.source, line, record)
+            for submission in batch
+            for line, record in enumerate(submission.records, 1)
+        ]
+        events: list[Event] = []
+        for source_format in {submission.source_format for submission in batch}:
+            group = [r for r in records if by_source[r.source].source_format == source_format]
+            events.extend(self.pipeline.events(group, SOURCES.get(source_format)))
+        for event in events:
+            if by_source[event.source].unique_ids:
+                _make_id_unique(event, by_source[event.source].records[event.line - 1])
+        if self.fanout is not None and events:
+            with self.delivery:
+                self._deliver([event.document for event in events])
+        outcomes = []
+        for submission in batch:
+            rejected = self.dead_letter.tally.pop(submission.source, {})
+            reason = next(iter(rejected.values()), "")
+            accepted = len(submission.records) - len(rejected)
+            outcomes.append(Outcome(accepted, len(rejected), reason))
+        return outcomes, events
 
     def _next_batch(self) -> list[Submission] | None:
         with self.condition:
@@ -177,47 +231,47 @@ class Collector:
             return batch
 
     def _run(self) -> None:
+        """Worker thread: batches of requests through pipeline and sinks, then answered; their
+        events queue for the engine thread, so a request waits for its sinks, not the rules."""
         while (batch := self._next_batch()) is not None:
             try:
-                outcomes = self.process(batch)
+                outcomes, events = self.accept(batch)
             except Exception as exc:
                 if not isinstance(exc, SinkUnavailableError):
                     log.exception("batch of %d requests failed", len(batch))
                 for submission in batch:
                     submission.result.set_exception(exc)
             else:
+                if self.follower is not None and events:
+                    with self.condition:
+                        self.backlog.append(events)
+                        self.unevaluated += len(events)
+                        self.condition.notify_all()
                 for submission, outcome in zip(batch, outcomes, strict=True):
                     submission.result.set_result(outcome)
             finally:
                 with self.condition:
                     self.queued -= sum(len(s.records) for s in batch)
 
-    def process(self, batch: list[Submission]) -> list[Outcome]:
-        """One batch through pipeline, sinks and engine; each request's outcome."""
-        by_source = {submission.source: submission for submission in batch}
-        records = [
-            RawRecord(submission.source, line, record)
-            for submission in batch
-            for line, record in enumerate(submission.records, 1)
-        ]
-        events: list[Event] = []
-        for source_format in {submission.source_format for submission in batch}:
-            group = [r for r in records if by_source[r.source].source_format == source_format]
-            events.extend(self.pipeline.events(group, SOURCES.get(source_format)))
-        for event in events:
-            if by_source[event.source].unique_ids:
-                _make_id_unique(event, by_source[event.source].records[event.line - 1])
-        if self.fanout is not None and events:
-            self._deliver([event.document for event in events])
-        if self.follower is not None and events:
-            self.follower.process_events(events)
-        outcomes = []
-        for submission in batch:
-            rejected = self.dead_letter.tally.pop(submission.source, {})
-            reason = next(iter(rejected.values()), "")
-            accepted = len(submission.records) - len(rejected)
-            outcomes.append(Outcome(accepted, len(rejected), reason))
-        return outcomes
+    def _run_engine(self) -> None:
+        """Engine thread: everything that arrived since the last run, evaluated at once."""
+        while True:
+            with self.condition:
+                while not self.backlog and not self.drained:
+                    self.condition.wait()
+                if not self.backlog:
+                    return
+                events = [event for batch in self.backlog for event in batch]
+                self.backlog.clear()
+            try:
+                if self.follower is not None:
+                    self.follower.process_events(events)
+            except Exception:
+                log.exception("the engine failed on %d events (they are in the sinks)", len(events))
+            finally:
+                with self.condition:
+                    self.unevaluated -= len(events)
+                    self.condition.notify_all()
 
     def _deliver(self, documents: list[dict[str, Any]]) -> None:
         assert self.fanout is not None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from llmsiem.cli import test_cmd
 from llmsiem.cli.main import cli
+from llmsiem.compiler.targets import TARGETS
 from user_rule_helpers import USER_SAMPLES, write_user_folder
 
 RULE = "agent_disables_audit_logging"
@@ -65,9 +66,8 @@ def test_partial_true_positive_is_reported(tmp_path: Path) -> None:
 def test_missing_evaluator_is_not_available_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(
-        test_cmd.EVALUATORS, "loki-logql", ("no_such_evaluator", "verdicts", "result", None)
-    )
+    missing = replace(TARGETS["loki-logql"], evaluator="llmsiem.conformance.no_such:verdicts")
+    monkeypatch.setitem(TARGETS._loaded, "loki-logql", missing)
     result = _run(str(_folder(tmp_path)), "--targets", "loki-logql", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

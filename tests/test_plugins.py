@@ -12,10 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmsiem.engine.sqlite_reference import SqliteReference
 from llmsiem.plugins import PluginError, Registry
-from llmsiem.rule_samples import load_samples_file, samples_file
-from llmsiem.rulepack import RulePack
 
 PLUGIN_ROOT = Path(__file__).parent / "plugins"
 RULES = Path(__file__).parent.parent / "rules"
@@ -138,7 +135,8 @@ def test_toy_target_compiles_from_the_cli_and_its_queries_run(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     """The plugin target is a --target choice, gets a coverage column, applies its own
-    mapping file, and its query gives each sample case its labelled verdict in SQLite."""
+    mapping file, and its queries give each sample case its labelled verdict in SQLite
+    (``llmsiem test --targets`` with the plugin's evaluator); sigma-cli converts alike."""
     assert "toy-sqlite" in _llmsiem(env, "compile", "--help").stdout
     assert "toy-sqlite" not in _llmsiem(os.environ.copy(), "compile", "--help").stdout
     out = tmp_path / "out"
@@ -153,14 +151,11 @@ def test_toy_target_compiles_from_the_cli_and_its_queries_run(
     (query,) = next(item["queries"] for item in listing if item["name"] == INJECTION)
     assert "prompt_text" in query and "llmsiem.prompt.text" not in query
 
-    samples = load_samples_file(samples_file(rule, INJECTION), INJECTION)
-    table = SqliteReference(RulePack.load(rule))
-    positives = [event for case in samples.true_positives for event in case]
-    negatives = [event for case in samples.true_negatives for event in case]
-    table.load(positives + negatives)
-    table.con.execute('ALTER TABLE logs RENAME COLUMN "llmsiem.prompt.text" TO prompt_text')
-    matched = {row[0] for row in table.con.execute(query.replace("*", '"event.id"', 1))}
-    assert matched == {event["event"]["id"] for event in positives}
+    tested = _llmsiem(env, "test", str(rule), "--targets", "toy-sqlite", "--format", "json")
+    assert tested.returncode == 0, tested.stderr
+    cases = json.loads(tested.stdout)["cases"]
+    assert {case["expected"] for case in cases} == {"fires", "silent"}  # the rule's samples
+    assert all(case["verdicts"]["toy-sqlite"] == case["expected"] for case in cases)
 
     plugins = subprocess.run(
         [str(SIGMA), "convert", "-t", "sqlite", "-p", "llmsiem_toy_sqlite", str(rule)],

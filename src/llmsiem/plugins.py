@@ -27,7 +27,8 @@ class PluginError(LookupError):
     """A component name that is not registered, or a registration that cannot be loaded."""
 
 
-def _load(reference: str) -> object:
+def load_reference(reference: str) -> object:
+    """The object a ``"module:attribute"`` reference names, its module imported."""
     module, _, attribute = reference.partition(":")
     value: object = importlib.import_module(module)
     for part in attribute.split(".") if attribute else ():
@@ -66,7 +67,7 @@ class Registry(Generic[T]):
         if reference is None:
             raise PluginError(f"no {self.group} component named {name!r}; one of {self.names()}")
         try:
-            component = _load(reference)
+            component = load_reference(reference)
         except (ImportError, AttributeError) as exc:
             raise PluginError(
                 f"{self.group} {name!r} ({reference}) cannot be loaded: {exc}"

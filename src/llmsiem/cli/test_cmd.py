@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import click
 from rich import box
@@ -29,20 +28,13 @@ from llmsiem.compiler.compile import CompileResult, PackCompiler
 from llmsiem.compiler.targets import TARGETS
 from llmsiem.conformance.corpus import CorrelationCase, SampleCorpus, SampleOrigin
 from llmsiem.conformance.verdicts import Verdicts, engine_verdicts
+from llmsiem.plugins import PluginError, load_reference
 from llmsiem.rule_samples import SampleError, load_samples_file, samples_file
 from llmsiem.rulepack import AnyRule, RuleLoadError, RulePack, RuleSources
 
-# Target -> (conformance module, verdict function, what it takes: the result or its rules,
-# the module's filter of compiled rules it can evaluate or None).
-EVALUATORS: dict[str, tuple[str, str, str, str | None]] = {
-    "elastic-lucene": ("lucene", "lucene_verdicts", "result", None),
-    "opensearch-lucene": ("lucene", "lucene_verdicts", "result", None),
-    "elastic-esql": ("esql", "esql_verdicts", "rules", "compiled_esql"),
-    "elastic-eql": ("eql", "eql_verdicts", "rules", "compiled_eql"),
-    "splunk-spl": ("spl", "spl_verdicts", "result", None),
-    "loki-logql": ("logql", "logql_verdicts", "result", None),
-}
 FIRES, SILENT = "fires", "silent"
+Evaluator = Callable[[CompileResult, SampleCorpus], Verdicts]
+# Column headings of the verdict table (other targets: their name).
 SHORT_NAMES = {
     "elastic-lucene": "lucene",
     "opensearch-lucene": "os-lucene",
@@ -117,32 +109,33 @@ def _target_verdicts(
     target: str, pack: RulePack, corpus: SampleCorpus, tuning: Path | None
 ) -> Verdicts | str:
     """A target's verdicts, or why they are not available (missing extra, no runtime)."""
-    module_name, function, takes, keep = EVALUATORS[target]
-    try:
-        module = importlib.import_module(f"llmsiem.conformance.{module_name}")
-    except ImportError as exc:
-        return f"not available: {exc}"
+    reference = TARGETS[target].evaluator
+    assert reference is not None  # _targets keeps only targets with an evaluator
     result: CompileResult = PackCompiler(pack, TARGETS[target], tuning).compile()
-    evaluate: Callable[[Any, SampleCorpus], Verdicts] = getattr(module, function)
-    argument: Any = result
-    if takes == "rules":
-        has_query = getattr(module, keep) if keep else bool
-        argument = [rule for rule in result.compiled if has_query(rule)]
     try:
-        return evaluate(argument, corpus)
+        evaluate = cast(Evaluator, load_reference(reference))
+    except (ImportError, AttributeError) as exc:
+        return f"not available: {reference}: {exc}"
+    try:
+        return evaluate(result, corpus)
     except (ImportError, OSError, RuntimeError) as exc:
         return f"not available: {exc}"
 
 
 def _targets(value: str | None) -> list[str]:
+    """The targets of ``--targets``: named ones, or all registered targets with an evaluator."""
     if not value:
         return []
-    names = list(EVALUATORS) if value == "all" else [n.strip() for n in value.split(",")]
-    unknown = [n for n in names if n not in EVALUATORS]
+    try:
+        evaluable = [name for name in TARGETS if TARGETS[name].evaluator]
+    except PluginError as exc:
+        raise CommandError(str(exc)) from exc
+    names = evaluable if value == "all" else [n.strip() for n in value.split(",")]
+    unknown = [n for n in names if n not in evaluable]
     if unknown:
         raise CommandError(
             f"--targets: no evaluator for {', '.join(unknown)}; choose from "
-            f"{', '.join(EVALUATORS)} or all"
+            f"{', '.join(evaluable)} or all"
         )
     return names
 
@@ -165,7 +158,9 @@ def _targets(value: str | None) -> list[str]:
     "--targets",
     "target_list",
     metavar="all|NAME,...",
-    help=f"Also evaluate the compiled queries of these targets ({', '.join(EVALUATORS)}).",
+    help="Also evaluate the compiled queries of these targets: all, or names of registered "
+    "targets with an evaluator (built-in: elastic-lucene, opensearch-lucene, elastic-esql, "
+    "elastic-eql, splunk-spl, loki-logql).",
 )
 @click.option(
     "--tuning",

@@ -49,7 +49,10 @@ class Target:
     ``pipelines`` are file names in the bundled ``mappings/`` folder or absolute paths (a
     plugin's own mappings); ``detection`` converts detection rules, ``correlation`` lists the
     stages tried in turn for a correlation (empty: the target has none); ``writer`` lays out
-    ``compile --out`` (None: ``queries.json`` and ``queries.txt``).
+    ``compile --out`` (None: ``queries.json`` and ``queries.txt``); ``evaluator`` is the
+    ``"module:function"`` that says what the compiled queries match on a sample corpus,
+    ``(CompileResult, SampleCorpus) -> Verdicts`` (``llmsiem.conformance.evaluators``), for
+    ``llmsiem test --targets`` (None: the target has none).
     """
 
     name: str
@@ -58,6 +61,7 @@ class Target:
     detection: Stage
     correlation: tuple[Stage, ...]
     writer: Writer | None = None
+    evaluator: str | None = None
 
 
 BUILTIN_TARGETS = {

@@ -26,9 +26,32 @@ def _eql(pipeline: ProcessingPipeline) -> Backend:
     return FixedEqlBackend(pipeline, index_names=[ELASTIC_INDEX])
 
 
-LUCENE = Target("elastic-lucene", "Elasticsearch Lucene query strings", ELASTIC, Stage(_lucene), ())
-ESQL = Target("elastic-esql", "Elasticsearch ES|QL queries", ELASTIC, Stage(_esql), (Stage(_esql),))
-EQL = Target("elastic-eql", "Elasticsearch EQL queries", ELASTIC, Stage(_eql), (Stage(_eql),))
+EVALUATORS = "llmsiem.conformance.evaluators"
+
+LUCENE = Target(
+    "elastic-lucene",
+    "Elasticsearch Lucene query strings",
+    ELASTIC,
+    Stage(_lucene),
+    (),
+    evaluator=f"{EVALUATORS}:lucene",
+)
+ESQL = Target(
+    "elastic-esql",
+    "Elasticsearch ES|QL queries",
+    ELASTIC,
+    Stage(_esql),
+    (Stage(_esql),),
+    evaluator=f"{EVALUATORS}:esql",
+)
+EQL = Target(
+    "elastic-eql",
+    "Elasticsearch EQL queries",
+    ELASTIC,
+    Stage(_eql),
+    (Stage(_eql),),
+    evaluator=f"{EVALUATORS}:eql",
+)
 KIBANA_NDJSON = Target(
     "kibana-ndjson",
     "Elastic Security detection rules for /api/detection_engine/rules/_import",

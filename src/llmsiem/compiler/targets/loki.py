@@ -19,4 +19,5 @@ LOGQL = Target(
     ("tuning.yml", "loki.yml"),
     Stage(_loki),
     (Stage(_loki),),
+    evaluator="llmsiem.conformance.evaluators:logql",
 )

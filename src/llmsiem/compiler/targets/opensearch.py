@@ -14,5 +14,10 @@ def _opensearch(pipeline: ProcessingPipeline) -> Backend:
 
 
 LUCENE = Target(
-    "opensearch-lucene", "OpenSearch Lucene query strings", ELASTIC, Stage(_opensearch), ()
+    "opensearch-lucene",
+    "OpenSearch Lucene query strings",
+    ELASTIC,
+    Stage(_opensearch),
+    (),
+    evaluator="llmsiem.conformance.evaluators:lucene",
 )

@@ -39,7 +39,14 @@ def _splunk_saved(pipeline: ProcessingPipeline) -> Backend:
     )
 
 
-SPL = Target("splunk-spl", "Splunk SPL searches", SPLUNK, Stage(_splunk), (Stage(_splunk),))
+SPL = Target(
+    "splunk-spl",
+    "Splunk SPL searches",
+    SPLUNK,
+    Stage(_splunk),
+    (Stage(_splunk),),
+    evaluator="llmsiem.conformance.evaluators:spl",
+)
 SAVEDSEARCHES = Target(
     "splunk-savedsearches",
     "Splunk app folder with savedsearches.conf and filter macros",

@@ -226,3 +226,16 @@ def test_setup_print_shows_every_body_and_changes_nothing() -> None:
     }
     lifetimes = _lifetimes(bodies["_ilm/policy/llmsiem-logs"]["policy"])
     assert min(lifetimes) >= 90 * 24 and max(lifetimes) <= 91 * 24
+
+
+def test_setup_against_an_unreachable_elasticsearch_exits_2_without_traceback() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "llmsiem", "setup", "elastic", "--url", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "LLMSIEM_ES_API_KEY": "not-logged"},
+    )
+    assert run.returncode == 2 and "error: elasticsearch:" in run.stderr
+    assert "Traceback" not in run.stderr and "not-logged" not in run.stderr + run.stdout

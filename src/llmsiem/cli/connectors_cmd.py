@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import click
+import requests
 
 from llmsiem.cli.common import (
     EXIT_FINDINGS,
@@ -344,6 +346,17 @@ def _elasticsearch(url: str | None) -> Any:
     )
 
 
+@contextmanager
+def _siem_errors(name: str) -> Iterator[None]:
+    """A SIEM that is down, refuses the key or rejects a body: exit 2 with its message."""
+    from elasticsearch import ApiError, TransportError
+
+    try:
+        yield
+    except (ApiError, TransportError, requests.RequestException) as exc:
+        raise CommandError(f"{name}: {exc}") from exc
+
+
 @setup_group.command("elastic")
 @click.option("--url", help="Elasticsearch URL (default $LLMSIEM_ES_URL).")
 @click.option(
@@ -362,7 +375,9 @@ def setup_elastic(url: str | None, retention_days: int, print_only: bool) -> Non
     if print_only:
         print_json(retention_bodies(retention_days))
         return
-    for line in install_retention(_elasticsearch(url), retention_days):
+    with _siem_errors("elasticsearch"):
+        installed = install_retention(_elasticsearch(url), retention_days)
+    for line in installed:
         console.print(f"installed {line}", highlight=False)
 
 
@@ -410,7 +425,8 @@ def keep_evidence_cmd(alerts: tuple[Path, ...], url: str | None, output_format: 
                 documents.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise CommandError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-    kept = keep_evidence(_elasticsearch(url), documents)
+    with _siem_errors("elasticsearch"):
+        kept = keep_evidence(_elasticsearch(url), documents)
     summary = {
         "cited": kept.cited,
         "copied": kept.copied,
@@ -465,13 +481,14 @@ def deploy_elastic(
         _env("LLMSIEM_KIBANA_URL", kibana), _env("LLMSIEM_KIBANA_API_KEY", None, False)
     )
     documents = [json.loads(line) for line in ndjson.splitlines()]
-    plan = deployer.plan(documents) if dry_run else deployer.deploy(ndjson)
-    if dashboards:
-        objects = saved_objects(load_dashboard())
-        if dry_run:
-            plan.saved_objects = [f"{obj['type']}/{obj['id']}" for obj in objects]
-        else:
-            deployer.import_saved_objects(to_ndjson(objects), plan)
+    with _siem_errors("kibana"):
+        plan = deployer.plan(documents) if dry_run else deployer.deploy(ndjson)
+        if dashboards:
+            objects = saved_objects(load_dashboard())
+            if dry_run:
+                plan.saved_objects = [f"{obj['type']}/{obj['id']}" for obj in objects]
+            else:
+                deployer.import_saved_objects(to_ndjson(objects), plan)
     _report(plan.as_dict(), output_format, dry_run)
     sys.exit(EXIT_FINDINGS if plan.errors else EXIT_OK)
 

@@ -1,6 +1,7 @@
 """Benchmark of ``llmsiem collect``: spans per second and the span-to-alert latency.
 
     python bench/collect.py [--spans 10000] [--per-request 100] [--senders 4] [--attack-every 20]
+                            [--rate SPANS_PER_SECOND]
 
 Starts ``llmsiem collect`` (bearer token, a JSONL sink, the rule pack, the response runner
 in dry-run: the default set-up) on 127.0.0.1 and sends GenAI spans as OTLP/HTTP protobuf
@@ -9,7 +10,9 @@ span carries a prompt injection with its own trace id. Prints spans/s (all spans
 over the wall time from the first request to the last answer; an answer means the batch
 passed the pipeline, the sink and the engine) and p50/p99 from sending a span's request
 to its alert appearing in the alerts file. 503 answers (queue full) are retried after
-Retry-After and counted.
+Retry-After and counted. Without ``--rate`` the senders send as fast as they are answered
+(throughput; the latency then includes the engine's backlog); with ``--rate`` below that,
+the latency is the steady-state span-to-alert time.
 """
 
 from __future__ import annotations
@@ -124,6 +127,9 @@ def main() -> None:
     parser.add_argument("--per-request", type=int, default=100)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--attack-every", type=int, default=20)
+    parser.add_argument(
+        "--rate", type=float, help="Send at most this many spans/s (default: as fast as answered)."
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="llmsiem-bench-collect-"))
     token = secrets.token_urlsafe(24)
@@ -167,7 +173,7 @@ def main() -> None:
         sent_at: dict[str, float] = {}
         busy = [0]
         lock = threading.Lock()
-        queue = list(reversed(bodies))
+        queue = list(reversed(list(enumerate(bodies))))
 
         def sender() -> None:
             with requests.Session() as session:
@@ -175,7 +181,14 @@ def main() -> None:
                     with lock:
                         if not queue:
                             return
-                        body, attacks = queue.pop()
+                        number, (body, attacks) = queue.pop()
+                    if args.rate:
+                        time.sleep(
+                            max(
+                                0.0,
+                                begin + number * args.per_request / args.rate - time.monotonic(),
+                            )
+                        )
                     started = time.monotonic()
                     for trace in attacks:
                         sent_at[trace] = started

@@ -413,3 +413,115 @@ def test_litellm_proxy_generic_api_logger(collect: CollectServer, tmp_path: Path
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _certificates(folder: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    paths: dict[str, Path] = {}
+
+    def issue(
+        name: str, issuer: tuple[x509.Name, Any] | None, **kind: Any
+    ) -> tuple[x509.Name, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        signer_name, signer_key = issuer or (subject, key)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(signer_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
+        )
+        if "usage" in kind:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([kind["usage"]]), False)
+        if "ip" in kind:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(kind["ip"]))]),
+                False,
+            )
+        certificate = builder.sign(signer_key, hashes.SHA256())
+        paths[name] = folder / f"{name}.pem"
+        paths[name].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        paths[f"{name}-key"] = folder / f"{name}.key"
+        paths[f"{name}-key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return subject, key
+
+    ca = issue("ca", None)
+    issue("server", ca, usage=ExtendedKeyUsageOID.SERVER_AUTH, ip="127.0.0.1")
+    issue("client", ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    issue("stranger", None)  # self-signed: not from the CA
+    return paths
+
+
+def test_mtls_admits_only_clients_with_a_certificate_from_the_ca(tmp_path: Path) -> None:
+    certs = _certificates(tmp_path)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LLMSIEM_COLLECT_TOKEN"}
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("llmsiem")),
+            "collect",
+            "--no-detect",
+            "--port",
+            str(port),
+            "--tls-cert",
+            str(certs["server"]),
+            "--tls-key",
+            str(certs["server-key"]),
+            "--tls-client-ca",
+            str(certs["ca"]),
+            "--dead-letter",
+            str(tmp_path / "dead.jsonl"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"https://127.0.0.1:{port}"
+    client = (str(certs["client"]), str(certs["client-key"]))
+    try:
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
+            try:
+                return requests.get(
+                    f"{url}/metrics", cert=client, verify=str(certs["ca"]), timeout=2
+                ).ok
+            except (requests.ConnectionError, requests.Timeout):
+                return False
+
+        wait_for(ready, 120, "collect over TLS")
+        body = _otlp_json(secrets.token_hex(16), "hello")
+        answer = requests.post(
+            f"{url}/v1/traces", json=body, cert=client, verify=str(certs["ca"]), timeout=30
+        )
+        assert answer.status_code == 200
+        assert answer.json()["partialSuccess"]["rejectedSpans"] == "1"
+        for cert in (None, (str(certs["stranger"]), str(certs["stranger-key"]))):
+            with pytest.raises(requests.ConnectionError):  # SSLError, or a reset after it
+                requests.post(
+                    f"{url}/v1/traces", json=body, cert=cert, verify=str(certs["ca"]), timeout=30
+                )
+    finally:
+        process.terminate()
+        process.wait(timeout=60)

@@ -24,6 +24,7 @@ from collect_helpers import free_port, start_collect, wait_for
 from llmsiem.metrics import Metrics
 
 LLM_ACTIONS = {"prompt", "response", "usage", "refusal"}
+EXAMPLES = Path(__file__).parents[1] / "schema" / "examples"
 
 
 def test_model_and_provider_labels_are_bounded() -> None:
@@ -59,6 +60,12 @@ def _expected(events: list[dict[str, Any]]) -> dict[str, float]:
             for e in calls
         ),
         "durations": sum("duration" in e["event"] for e in calls),
+        "cost": sum(e.get("llmsiem", {}).get("usage", {}).get("cost", 0) for e in calls),
+        "guardrail_blocks": sum(
+            e["event"]["action"] == "guardrail"
+            and e.get("llmsiem", {}).get("guardrail", {}).get("action") == "block"
+            for e in events
+        ),
     }
 
 
@@ -109,7 +116,14 @@ def test_prometheus_scrapes_detect_follow_and_collect(
         [llmsiem, "generate", "--count", "300", "--out", str(telemetry)], check=True, timeout=120
     )
     events = [json.loads(line) for line in telemetry.read_text().splitlines()]
+    guardrail = json.loads((EXAMPLES / "guardrail.json").read_text())
+    blocks = []
+    for number in range(3):
+        guardrail["event"]["id"] = f"guardrail-block-{number}"
+        blocks.append(json.dumps(guardrail))
+    events += [json.loads(line) for line in blocks]
     with telemetry.open("a") as stream:
+        stream.write("\n".join(blocks) + "\n")
         stream.write('{"not json\n{"event": {"action": "prompt"}}\n')  # two dead letters
     detect_port = free_port()
     detect = subprocess.Popen(
@@ -173,9 +187,11 @@ def test_prometheus_scrapes_detect_follow_and_collect(
         wait_for(ready, 60, "prometheus")
         expected = _expected(events)
         assert expected["requests"] > 100 and expected["input_tokens"] > 0
+        assert expected["cost"] > 0 and expected["guardrail_blocks"] == 3
 
         def scraped(promql: str, value: float) -> bool:
-            return _query(url, promql) == value
+            found = _query(url, promql)
+            return found is not None and abs(found - value) <= 1e-9 * max(1.0, value)
 
         checks = {
             'sum(llm_requests_total{job="detect"})': expected["requests"],
@@ -183,6 +199,8 @@ def test_prometheus_scrapes_detect_follow_and_collect(
             'sum(llm_tokens_total{job="detect",direction="output"})': expected["output_tokens"],
             'sum(llm_refusals_total{job="detect"})': expected["refusals"],
             'sum(llm_request_duration_seconds_count{job="detect"})': expected["durations"],
+            'sum(llm_cost_usd_total{job="detect"})': expected["cost"],
+            'llmsiem_guardrail_blocks_total{job="detect"}': expected["guardrail_blocks"],
             'llmsiem_events_dead_lettered_total{job="detect"}': 2,
             'sum(llm_requests_total{job="collect",model="gpt-4o",provider="openai"})': 5,
             'sum(llm_tokens_total{job="collect",direction="input"})': 510,

@@ -171,6 +171,12 @@ def test_toy_target_compiles_from_the_cli_and_its_queries_run(
 
 def test_registry_refuses_unknown_duplicate_and_wrong_kind() -> None:
     registry: Registry[int] = Registry("llmsiem.test", int, {"one": "math:pi"})
+    assert (list(registry), len(registry), "one" in registry, "two" in registry) == (
+        ["one"],
+        1,
+        True,
+        False,
+    )
     with pytest.raises(PluginError, match="not a int"):
         registry.get("one")
     with pytest.raises(PluginError, match=r"no llmsiem\.test component named 'two'"):

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -121,23 +121,6 @@ def jsonl_chunks(path: Path, size: int = CHUNK_LINES) -> Iterator[JsonlChunk]:
             yield JsonlChunk(str(path), first, lines)
 
 
-def unknown_fields(structure: dict[str, Any], prefix: str = "") -> list[str]:
-    """Keys of a ``json_group_structure`` that the schema does not define (free objects aside)."""
-    kinds = field_types()
-    unknown: list[str] = []
-    for key, sub in structure.items():
-        name = prefix + key
-        if name in kinds:
-            continue
-        if not any(field.startswith(name + ".") for field in kinds):
-            unknown.append(name)
-        elif isinstance(sub, dict):
-            unknown.extend(unknown_fields(sub, name + "."))
-        elif sub != "NULL":
-            unknown.append(name)  # a parent object given as a scalar or list
-    return unknown
-
-
 class _Staging(NamelessJsonl):
     """Nameless staging of event documents with their ``_line`` (and ``_seq``)."""
 
@@ -224,17 +207,27 @@ class EventStore:
         return added
 
     def _survey(self, path: Path) -> tuple[int, list[str]]:
-        """Lines that are no JSON object, and names outside the schema, in one parse."""
-        row = self.con.execute(
-            """SELECT count(*) FILTER (WHERE json IS NULL OR json_type(json) <> 'OBJECT'),
-                      json_group_structure(CASE WHEN json_type(json) = 'OBJECT' THEN json END)
-               FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?)""",
-            [str(path), max_line_bytes()],
-        ).fetchone()
-        assert row is not None
-        structure = json.loads(row[1]) if row[1] else {}
-        unknown = unknown_fields(structure) if isinstance(structure, dict) else ["(mixed)"]
-        return int(row[0]), unknown
+        """How many lines are no JSON object (or an empty one), and the dotted names
+        outside the schema, from one parse: the distinct key sets of every object level."""
+        parents = _schema_parents()
+        paths = ["$" + "".join(f'."{p}"' for p in name.split(".") if p) for name in parents]
+        rows = self.con.execute(
+            """SELECT json_keys(json, ?) AS keys, count(*)
+               FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?)
+               GROUP BY keys""",
+            [paths, str(path), max_line_bytes()],
+        ).fetchall()
+        malformed = 0
+        unknown: set[str] = set()
+        for keys, count in rows:
+            if keys is None or not keys[0]:
+                malformed += count
+                continue
+            for (parent, known), present in zip(parents.items(), keys, strict=True):
+                unknown.update(
+                    f"{parent}.{k}" if parent else k for k in present or () if k not in known
+                )
+        return malformed, sorted(unknown)
 
     def _rows_holding(self, path: Path, names: list[str]) -> set[int]:
         """0-based positions of the lines that hold any of the dotted ``names`` (or are
@@ -463,6 +456,19 @@ class EventStore:
             "DELETE FROM events WHERE _ts < ? RETURNING 1", [cutoff_ts]
         ).fetchall()
         return len(row)
+
+
+@cache
+def _schema_parents() -> dict[str, frozenset[str]]:
+    """Every object level of the schema ("" for the top) and the member names it allows;
+    free-form objects (``object`` fields) are leaves, so their members are not listed."""
+    children: dict[str, set[str]] = {"": set()}
+    for name in field_types():
+        parts = [name] if name == "@timestamp" else name.split(".")
+        for depth, part in enumerate(parts):
+            parent = ".".join(parts[:depth])
+            children.setdefault(parent, set()).add(part)
+    return {parent: frozenset(names) for parent, names in children.items()}
 
 
 def _schema_tree() -> dict[str, Any]:

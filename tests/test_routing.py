@@ -243,3 +243,36 @@ def test_collect_routes_alerted_events_when_the_alert_fires(tmp_path: Path) -> N
     assert set(siem) == field_flagged | cited
     assert cited - field_flagged  # some reached the SIEM only through their alert
     assert _ids(tmp_path / "cold.jsonl") == [r["event"]["id"] for r in records]
+
+
+def test_a_sink_that_is_down_keeps_its_share_and_the_others_are_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMSIEM_RETRY_DEADLINE", "0.5")
+    routes = tmp_path / "routes.yml"
+    text = f"""
+sinks:
+  cold: {{type: jsonl, dest: {tmp_path}/cold.jsonl}}
+  siem: {{type: elasticsearch, dest: "http://127.0.0.1:9"}}
+routes:
+  - {{name: all, to: cold}}
+  - {{name: tools, to: siem, when: {{field: event.action, equals: tool_call}}}}
+"""
+    routes.write_text(text)
+    source = str(demo_telemetry())
+    spool = ["--spool", str(tmp_path / "spool")]
+    down = CliRunner().invoke(cli, ["ship", source, "--routes", str(routes), *spool])
+    assert down.exit_code == 2 and "siem: " in down.output and "stay in" in down.output
+    records = [json.loads(line) for line in demo_telemetry().read_text().splitlines()]
+    assert _ids(tmp_path / "cold.jsonl") == [r["event"]["id"] for r in records]
+    routes.write_text(
+        text.replace(
+            '{type: elasticsearch, dest: "http://127.0.0.1:9"}',
+            f"{{type: jsonl, dest: {tmp_path}/siem.jsonl}}",
+        )
+    )
+    up = CliRunner().invoke(cli, ["ship", "--routes", str(routes), *spool, "--format", "json"])
+    assert up.exit_code == 0, up.output
+    tools = [r["event"]["id"] for r in records if r["event"]["action"] == "tool_call"]
+    assert _ids(tmp_path / "siem.jsonl") == tools  # the waiting share, once, in order
+    assert json.loads(up.output)["sinks"]["cold"]["delivered"] == 0

@@ -32,7 +32,7 @@ from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.output import write_kibana
 from llmsiem.connectors.deploy import KibanaDeployer, SplunkDeployer, saved_searches
 from llmsiem.connectors.registry import SINKS
-from llmsiem.connectors.sink import SinkConfigError
+from llmsiem.connectors.sink import Sink, SinkConfigError
 from llmsiem.connectors.spool import Spool, SpoolBusyError, Spooled
 from llmsiem.deadletter import DeadLetter
 from llmsiem.pipeline import Event, Pipeline
@@ -179,19 +179,22 @@ def ship_cmd(
             if dry_run:
                 _print_shares(shares, output_format)
                 return
-            summaries = {
-                name: _ship_to(
-                    spec.type, spec.dest, spool_dir / name, shares.get(name), letters, batch_size
-                )
-                for name, spec in router.sinks.items()
+            sinks = {n: _sink(s.type, s.dest, letters) for n, s in router.sinks.items()}
+            summaries = {  # every sink's share is spooled even when another sink is down
+                name: _ship_to(name, sink, spool_dir / name, shares.get(name), batch_size)
+                for name, sink in sinks.items()
             }
             summary: dict[str, Any] = {"sinks": summaries, "routes": str(routes)}
         else:
             assert target is not None
             items = _spooled(inputs, pipeline) if inputs else None
-            summary = _ship_to(target, dest, spool_dir, items, letters, batch_size)
+            sink = _sink(target, dest, letters)
+            summary = _ship_to(target, sink, spool_dir, items, batch_size)
             summary["target"] = target
         summary["dead_lettered"] = letters.count
+    stopped = [one.pop("stopped") for one in summary.get("sinks", {target: summary}).values()]
+    if any(stopped):
+        raise CommandError("; ".join(filter(None, stopped)))
     if output_format == "json":
         print_json(summary)
     else:
@@ -201,15 +204,18 @@ def ship_cmd(
     sys.exit(EXIT_FINDINGS if letters.count else EXIT_OK)
 
 
+def _sink(sink_type: str, dest: str | None, letters: DeadLetter) -> Sink:
+    try:
+        return SINKS.get(sink_type).create(dest, letters)
+    except (SinkConfigError, PluginError) as exc:
+        raise CommandError(str(exc)) from exc
+
+
 def _ship_to(
-    sink_type: str,
-    dest: str | None,
-    spool_dir: Path,
-    items: Iterable[Spooled] | None,
-    letters: DeadLetter,
-    batch_size: int,
+    name: str, sink: Sink, spool_dir: Path, items: Iterable[Spooled] | None, batch_size: int
 ) -> dict[str, Any]:
-    """Spool ``items`` for one sink, then deliver everything its spool holds."""
+    """Spool ``items`` for one sink, then deliver everything its spool holds; ``stopped``
+    says why delivery stopped early (the rest waits in the spool)."""
     try:
         spool = Spool(spool_dir)
         spool.lock()
@@ -218,10 +224,6 @@ def _ship_to(
     if spool.repaired:
         console.print(f"[yellow]spool {spool_dir}: {spool.repaired}[/]", highlight=False)
     try:
-        try:
-            sink = SINKS.get(sink_type).create(dest, letters)
-        except (SinkConfigError, PluginError) as exc:
-            raise CommandError(str(exc)) from exc
         spooled = 0
         if items is not None:
             try:
@@ -235,23 +237,19 @@ def _ship_to(
         try:
             drained = spool.drain(sink, batch_size)
         except OSError as exc:
-            raise CommandError(
-                f"{sink_type}: {exc}; undelivered events stay in {spool_dir}"
-            ) from exc
+            raise CommandError(f"{name}: {exc}; undelivered events stay in {spool_dir}") from exc
         finally:
             sink.close()
     finally:
         spool.unlock()
-    if drained.stopped:
-        raise CommandError(
-            f"{sink_type}: {drained.stopped}; undelivered events stay in {spool_dir}"
-        )
     total = drained.total
     return {
         "spooled": spooled,
         "delivered": total.delivered,
         "duplicates": total.duplicate,
         "retries": total.retries,
+        "stopped": drained.stopped
+        and f"{name}: {drained.stopped}; undelivered events stay in {spool_dir}",
     }
 
 

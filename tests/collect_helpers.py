@@ -95,3 +95,39 @@ def start_collect(folder: Path, *options: str) -> CollectServer:
 
     wait_for(ready, 120, "collect to listen")
     return server
+
+
+def otlp_json(trace: str, prompt: str) -> dict[str, Any]:
+    now = time.time_ns()
+    genai = {
+        "traceId": trace,
+        "spanId": "00f067aa0ba902b7",
+        "name": "chat gpt-4o",
+        "startTimeUnixNano": str(now),
+        "endTimeUnixNano": str(now + 5_000_000),
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},
+            {
+                "key": "gen_ai.input.messages",
+                "value": {
+                    "stringValue": json.dumps(
+                        [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
+                    )
+                },
+            },
+        ],
+        "unknownFutureField": 1,
+    }
+    plain = {**genai, "spanId": "00f067aa0ba902b8", "name": "GET /", "attributes": []}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "a"}}]
+                },
+                "scopeSpans": [{"scope": {"name": "t"}, "spans": [genai, plain]}],
+            }
+        ]
+    }

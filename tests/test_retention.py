@@ -18,12 +18,13 @@ import pytest
 from elastic_transport import Transport
 from elasticsearch import Elasticsearch
 
-from llmsiem.connectors.elastic import DEFAULT_DATA_STREAM
+from llmsiem.connectors.elastic import DEFAULT_DATA_STREAM, document_id
 from llmsiem.connectors.retention import (
     INCIDENTS_STREAM,
     events_policy,
     install_retention,
     keep_evidence,
+    kibana_alerts,
 )
 from llmsiem.resources import content_dir, demo_telemetry
 
@@ -145,12 +146,29 @@ def test_setup_installs_policies_that_templates_and_backing_indices_use(
     assert not fnmatchcase(INCIDENTS_STREAM, "logs-llm-*")
 
 
+REFUSALS = 16  # what the recorded reindex answers count
+
+
 @pytest.fixture(scope="module")
-def refusal_alerts(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """The engine's alerts of the model-refusal rule on the demo telemetry."""
-    out = tmp_path_factory.mktemp("alerts") / "alerts.jsonl"
+def telemetry() -> list[dict[str, Any]]:
+    """The demo telemetry's first 16 refusals among its first 200 other events."""
+    documents = [json.loads(line) for line in demo_telemetry().read_text().splitlines()]
+    refusals = [d for d in documents if d["event"]["action"] == "refusal"][:REFUSALS]
+    others = [d for d in documents if d["event"]["action"] != "refusal"][:200]
+    assert len(refusals) == REFUSALS, "the demo telemetry needs 16 refusals"
+    return sorted(refusals + others, key=lambda d: str(d["@timestamp"]))
+
+
+@pytest.fixture(scope="module")
+def refusal_alerts(
+    telemetry: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> list[dict[str, Any]]:
+    """The engine's alerts of the model-refusal rule on that telemetry."""
+    folder = tmp_path_factory.mktemp("alerts")
+    events, out = folder / "events.jsonl", folder / "alerts.jsonl"
+    events.write_text("".join(json.dumps(d) + "\n" for d in telemetry))
     rule = content_dir("rules") / "guardrail" / "model_refusal.yml"
-    command = [sys.executable, "-m", "llmsiem", "detect", str(demo_telemetry())]
+    command = [sys.executable, "-m", "llmsiem", "detect", str(events)]
     run = subprocess.run(
         [*command, "--rules", str(rule), "--alerts", str(out)],
         capture_output=True,
@@ -173,7 +191,9 @@ def _terms_query(query: dict[str, Any], document: dict[str, Any]) -> bool:
 
 @pytest.mark.vcr(str(CASSETTES / "es_keep_evidence.handwritten.yaml"))
 def test_alert_evidence_is_copied_once_to_the_incident_stream(
-    refusal_alerts: list[dict[str, Any]], sent: list[tuple[str, str, Any]]
+    telemetry: list[dict[str, Any]],
+    refusal_alerts: list[dict[str, Any]],
+    sent: list[tuple[str, str, Any]],
 ) -> None:
     first = keep_evidence(_client(), refusal_alerts)
     second = keep_evidence(_client(), refusal_alerts)
@@ -182,7 +202,7 @@ def test_alert_evidence_is_copied_once_to_the_incident_stream(
     (method, target, body), _ = sent
     assert method == "POST" and target.startswith("/_reindex")
     # What the request copies: run its query over the telemetry as indexed.
-    documents = [json.loads(line) for line in demo_telemetry().read_text().splitlines()]
+    documents = telemetry
     copied = {d["event"]["id"] for d in documents if _terms_query(body["source"]["query"], d)}
     cited = {i for alert in refusal_alerts for i in alert["llmsiem"]["alert"]["event_ids"]}
     assert copied == cited and len(cited) == 16
@@ -191,6 +211,36 @@ def test_alert_evidence_is_copied_once_to_the_incident_stream(
     # Into the never-deleted stream, creating only (kept _ids make a re-run a no-op).
     assert body["dest"] == {"index": INCIDENTS_STREAM, "op_type": "create"}
     assert body["conflicts"] == "proceed" and "script" not in body
+
+
+def _ids_query(query: dict[str, Any], document_id_: str) -> bool:
+    """Elasticsearch's ``ids`` query: the document's ``_id`` is one of the values."""
+    return document_id_ in query["ids"]["values"]
+
+
+@pytest.mark.vcr(str(CASSETTES / "es_keep_kibana_evidence.handwritten.yaml"))
+def test_elastic_security_alerts_evidence_is_copied(sent: list[tuple[str, str, Any]]) -> None:
+    """Alerts of the deployed Kibana rules cite their events as ancestors (``_id`` in a
+    ``logs-llm-*`` backing index); building-block ancestors and other data streams are not
+    copied."""
+    client = _client()
+    kept = keep_evidence(client, kibana_alerts(client, "24h"))
+    assert (kept.cited, kept.copied, kept.missing, kept.failures) == (3, 3, 0, [])
+    (_, search_target, search), (_, _, reindex) = sent
+    assert search_target.startswith("/.alerts-security.alerts-default/_search")
+    filters = search["query"]["bool"]["filter"]
+    assert {"term": {"kibana.alert.rule.tags": "llmsiem"}} in filters
+    assert {"range": {"@timestamp": {"gte": "now-24h"}}} in filters
+    documents = [{"event": {"id": f"evt-7-{n:08d}"}} for n in range(1, 200)]
+    copied = {
+        d["event"]["id"]
+        for d in documents
+        if _ids_query(reindex["source"]["query"], document_id(d))  # the sink's _id
+    }
+    assert copied == {"evt-7-00000058", "evt-7-00000078", "evt-7-00000006"}
+    assert reindex["dest"] == {"index": INCIDENTS_STREAM, "op_type": "create"}
+    with pytest.raises(ValueError, match="duration"):
+        kibana_alerts(client, "yesterday")
 
 
 def test_keep_evidence_names_the_bad_line_and_exits_2(tmp_path: Path) -> None:

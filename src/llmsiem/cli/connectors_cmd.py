@@ -402,14 +402,25 @@ def setup_grafana(out: Path) -> None:
 
 
 @click.command("keep-evidence")
-@click.argument("alerts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("alerts", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--url", help="Elasticsearch URL (default $LLMSIEM_ES_URL).")
+@click.option(
+    "--kibana-since",
+    metavar="DURATION",
+    help="Also read Elastic Security alerts of llmsiem's rules from this long ago (e.g. 24h).",
+)
 @format_option
-def keep_evidence_cmd(alerts: tuple[Path, ...], url: str | None, output_format: str) -> None:
-    """Copy the events that ALERTS (engine alert JSONL) cite into the llmsiem-incidents data
-    stream, which retention never deletes. Running it again copies nothing twice."""
-    from llmsiem.connectors.retention import keep_evidence
+def keep_evidence_cmd(
+    alerts: tuple[Path, ...], url: str | None, kibana_since: str | None, output_format: str
+) -> None:
+    """Copy the events that alerts cite into the llmsiem-incidents data stream, which retention
+    never deletes: ALERTS files (engine alert JSONL, or exported Elastic Security alerts)
+    and, with --kibana-since, Elastic Security alerts searched in Elasticsearch. Running it
+    again copies nothing twice."""
+    from llmsiem.connectors.retention import keep_evidence, kibana_alerts
 
+    if not alerts and not kibana_since:
+        raise CommandError("give alert files, --kibana-since, or both")
     documents: list[dict[str, Any]] = []
     for path in alerts:
         try:
@@ -423,8 +434,13 @@ def keep_evidence_cmd(alerts: tuple[Path, ...], url: str | None, output_format: 
                 documents.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise CommandError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+    client = _elasticsearch(url)
     with _siem_errors("elasticsearch"):
-        kept = keep_evidence(_elasticsearch(url), documents)
+        try:
+            documents += kibana_alerts(client, kibana_since) if kibana_since else []
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        kept = keep_evidence(client, documents)
     summary = {
         "cited": kept.cited,
         "copied": kept.copied,

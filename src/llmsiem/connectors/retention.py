@@ -5,16 +5,19 @@ each backing index is deleted ``days`` after its rollover, so an event lives bet
 and ``days + 1`` days. ``PUT _index_template/logs-llm`` names the policy for new backing
 indices, and ``PUT logs-llm-*/_settings`` attaches it to the ones that already exist.
 
-Events an alert cites are copied by ``_reindex`` (``op_type: create``, ``_id`` kept, so a
-second copy is a harmless version conflict) into the ``llmsiem-incidents`` data stream,
-whose policy ``llmsiem-incidents`` rolls over monthly and has no delete phase.
+Events an alert cites (an engine alert's ``llmsiem.alert.event_ids``, an Elastic Security
+alert's ``kibana.alert.ancestors``) are copied by ``_reindex`` (``op_type: create``, ``_id``
+kept, so a second copy is a harmless version conflict) into the ``llmsiem-incidents`` data
+stream, whose policy ``llmsiem-incidents`` rolls over monthly and has no delete phase.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -28,6 +31,8 @@ INCIDENTS_STREAM = "llmsiem-incidents"
 INCIDENTS_TEMPLATE = "llmsiem-incidents"
 DEFAULT_RETENTION_DAYS = 30
 REINDEX_BATCH = 1000  # event ids per _reindex request (terms query)
+KIBANA_ALERTS = ".alerts-security.alerts-default"  # Elastic Security alerts, default space
+MAX_KIBANA_ALERTS = 10_000  # one search page
 META = {"managed_by": "llmsiem"}
 
 
@@ -129,7 +134,7 @@ def install_retention(client: Elasticsearch, days: int = DEFAULT_RETENTION_DAYS)
 class KeptEvidence:
     """What one ``keep_evidence`` run copied."""
 
-    cited: int = 0  # distinct event ids the alerts cite
+    cited: int = 0  # distinct events the alerts cite
     found: int = 0  # of those, events still in logs-llm-*
     copied: int = 0  # newly copied into the incident stream
     already_kept: int = 0  # copied by an earlier run (version conflicts)
@@ -141,36 +146,87 @@ class KeptEvidence:
         return self.cited - self.found
 
 
-def cited_event_ids(alerts: Iterable[dict[str, Any]]) -> list[str]:
-    """The distinct ``event.id`` values that engine alerts cite as evidence, sorted."""
-    ids: set[str] = set()
+@dataclass
+class CitedEvidence:
+    """The events alerts cite: by ``event.id`` (engine alerts) or by ``_id`` in the events
+    data stream (Elastic Security alerts' ancestors)."""
+
+    event_ids: set[str] = field(default_factory=set)
+    document_ids: set[str] = field(default_factory=set)
+
+
+def _ancestors(alert: dict[str, Any]) -> list[dict[str, Any]]:
+    """``kibana.alert.ancestors``: dotted keys in alert documents, nested in exports."""
+    flat = alert.get("kibana.alert.ancestors")
+    if flat is None:
+        flat = alert.get("kibana", {}).get("alert", {}).get("ancestors", [])
+    return list(flat)
+
+
+def cited_evidence(alerts: Iterable[dict[str, Any]]) -> CitedEvidence:
+    """What engine alerts (``llmsiem.alert.event_ids``) and Elastic Security alerts (ancestors
+    of type ``event`` in a ``logs-llm-*`` backing index) cite as evidence."""
+    cited = CitedEvidence()
     for alert in alerts:
-        ids.update(alert.get("llmsiem", {}).get("alert", {}).get("event_ids", []))
-    return sorted(ids)
+        cited.event_ids.update(alert.get("llmsiem", {}).get("alert", {}).get("event_ids", []))
+        for ancestor in _ancestors(alert):
+            index = str(ancestor.get("index", "")).removeprefix(".ds-")
+            if ancestor.get("type") == "event" and fnmatchcase(index, EVENTS_PATTERN):
+                cited.document_ids.add(str(ancestor["id"]))
+    return cited
 
 
-def evidence_reindex_body(event_ids: list[str]) -> dict[str, Any]:
-    """One ``_reindex`` body: the events with these ids, created in the incident stream."""
+def evidence_reindex_body(field_name: str, values: list[str]) -> dict[str, Any]:
+    """One ``_reindex`` body: the events whose ``field_name`` (``event.id`` or ``_id``) is one
+    of ``values``, created in the incident stream."""
+    query = {"ids": {"values": values}} if field_name == "_id" else {"terms": {field_name: values}}
     return {
         "conflicts": "proceed",
-        "source": {"index": EVENTS_PATTERN, "query": {"terms": {"event.id": event_ids}}},
+        "source": {"index": EVENTS_PATTERN, "query": query},
         "dest": {"index": INCIDENTS_STREAM, "op_type": "create"},
     }
 
 
+def kibana_alerts(client: Elasticsearch, since: str) -> list[dict[str, Any]]:
+    """Elastic Security alerts of llmsiem's rules from the last ``since`` (e.g. ``24h``), with
+    their ancestors. Raises ValueError past 10,000 alerts (ask for a shorter window)."""
+    if not re.fullmatch(r"\d+[smhd]", since):
+        raise ValueError(f"--kibana-since {since!r}: use a duration such as 30m, 24h or 7d")
+    response = client.search(
+        index=KIBANA_ALERTS,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"kibana.alert.rule.tags": "llmsiem"}},
+                    {"range": {"@timestamp": {"gte": f"now-{since}"}}},
+                ]
+            }
+        },
+        source_includes=["kibana.alert.ancestors"],
+        size=MAX_KIBANA_ALERTS,
+        track_total_hits=True,
+    )
+    hits = response["hits"]["hits"]
+    if int(response["hits"]["total"]["value"]) > len(hits):
+        raise ValueError(f"more than {MAX_KIBANA_ALERTS:,} alerts since now-{since}: shorten it")
+    return [hit["_source"] for hit in hits]
+
+
 def keep_evidence(client: Elasticsearch, alerts: Iterable[dict[str, Any]]) -> KeptEvidence:
     """Copy every event the alerts cite into the incident stream (idempotent)."""
-    ids = cited_event_ids(alerts)
-    kept = KeptEvidence(cited=len(ids))
-    for start in range(0, len(ids), REINDEX_BATCH):
-        body = evidence_reindex_body(ids[start : start + REINDEX_BATCH])
-        response = client.reindex(**body, refresh=True, wait_for_completion=True)
-        kept.found += int(response.get("total", 0))
-        kept.copied += int(response.get("created", 0))
-        kept.already_kept += int(response.get("version_conflicts", 0))
-        for failure in response.get("failures", []):
-            cause = failure.get("cause", {})
-            kept.failures.append(
-                f"{failure.get('id', '?')}: {cause.get('type', '?')} {cause.get('reason', '')}"
-            )
+    cited = cited_evidence(alerts)
+    kept = KeptEvidence(cited=len(cited.event_ids) + len(cited.document_ids))
+    for field_name, values in (("event.id", cited.event_ids), ("_id", cited.document_ids)):
+        ordered = sorted(values)
+        for start in range(0, len(ordered), REINDEX_BATCH):
+            body = evidence_reindex_body(field_name, ordered[start : start + REINDEX_BATCH])
+            response = client.reindex(**body, refresh=True, wait_for_completion=True)
+            kept.found += int(response.get("total", 0))
+            kept.copied += int(response.get("created", 0))
+            kept.already_kept += int(response.get("version_conflicts", 0))
+            for failure in response.get("failures", []):
+                cause = failure.get("cause", {})
+                kept.failures.append(
+                    f"{failure.get('id', '?')}: {cause.get('type', '?')} {cause.get('reason', '')}"
+                )
     return kept

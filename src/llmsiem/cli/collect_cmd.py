@@ -187,7 +187,7 @@ def collect_cmd(
     """Receive telemetry over HTTP: OTLP traces and logs, LiteLLM's generic API logger.
 
     Routes: POST /v1/traces and /v1/logs (OTLP/HTTP, protobuf or JSON), POST /v1/litellm
-    (LiteLLM `callbacks: ["generic_api"]` with GENERIC_LOGGER_ENDPOINT pointing here), GET
+    (a LiteLLM callback with `callback_type: generic_api` and its endpoint here), GET
     /metrics (Prometheus). Every request passes the one pipeline (normalize, scrub,
     validate), reaches every --to sink, and the rule pack; alerts go to --alerts and to
     the response runner (a dry run unless --execute). Senders authenticate with a bearer

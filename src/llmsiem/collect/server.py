@@ -189,7 +189,6 @@ async def _collect(
     collector: Collector,
     settings: Settings,
     request: Request,
-    kind: str,
     parse: Callable[[bytes], list[dict[str, Any]]],
     source: str,
     source_format: str,
@@ -237,7 +236,6 @@ def create_app(collector: Collector, settings: Settings) -> Starlette:
                     collector,
                     settings,
                     request,
-                    kind,
                     lambda body: _otlp_records(signal, body, kind),
                     f"otlp-{signal}",
                     "otlp",
@@ -252,7 +250,7 @@ def create_app(collector: Collector, settings: Settings) -> Starlette:
     async def litellm_endpoint(request: Request) -> Response:
         try:
             outcome = await _collect(
-                collector, settings, request, JSON, litellm.payloads, "litellm", "litellm"
+                collector, settings, request, litellm.payloads, "litellm", "litellm"
             )
         except RefusedError as refusal:
             return refusal_response(refusal, JSON)

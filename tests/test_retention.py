@@ -289,3 +289,19 @@ def test_setup_against_an_unreachable_elasticsearch_exits_2_without_traceback() 
     )
     assert run.returncode == 2 and "error: elasticsearch:" in run.stderr
     assert "Traceback" not in run.stderr and "not-logged" not in run.stderr + run.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([], "give alert files, --kibana-since, or both"),
+        (["--kibana-since", "yesterday"], "use a duration such as 30m, 24h or 7d"),
+    ],
+)
+def test_keep_evidence_usage_errors_exit_2(arguments: list[str], message: str) -> None:
+    from click.testing import CliRunner
+
+    from llmsiem.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["keep-evidence", "--url", ES_URL, *arguments])
+    assert result.exit_code == 2 and message in " ".join(result.output.split())

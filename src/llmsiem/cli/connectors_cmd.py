@@ -333,7 +333,7 @@ def sinks_cmd(output_format: str) -> None:
 
 @click.group("setup")
 def setup_group() -> None:
-    """Prepare a SIEM for llmsiem events (index templates, retention)."""
+    """Prepare a SIEM for llmsiem events: index templates, retention, Grafana dashboard."""
 
 
 def _elasticsearch(url: str | None) -> Any:

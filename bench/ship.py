@@ -1,42 +1,74 @@
-"""Benchmark of the shipping path against a local loopback Elasticsearch-compatible endpoint.
+"""The shipping path next to plain bulk clients, on the same batches, against loopback endpoints.
 
-    python bench/ship.py [--events 20000]
+    python bench/ship.py [--events 20000] [--runs 3]
 
-Prints events/s for: the full path (read OTLP JSON -> normalize -> scrub -> validate ->
-serialize -> HTTP bulk), the same path without scrubbing (so the scrubbing cost shows on its
-own), and plain ``elasticsearch.helpers.streaming_bulk`` on pre-built documents.
+Two inputs of ``--events`` events each: OTLP spans (one export request per line, as an
+OpenTelemetry collector writes them) and normalized JSONL (``llmsiem generate`` events, as
+``llmsiem ingest`` writes them; about 2.5% hold a secret or an e-mail address).
+
+For each input and each destination, side by side in alternating runs (medians of ``--runs``):
+
+- **ship path**: read, normalize, scrub, validate (``Pipeline``), then the sink's ``send`` per
+  batch of 500 (what ``llmsiem ship --batch-size 500`` hands a sink), serialize and HTTP;
+- **plain client**: the documents the ship path produced, pre-built, in the same batches of
+  500: ``elasticsearch.helpers.streaming_bulk`` (``create`` with the same ``_id``) for
+  Elasticsearch; for Splunk HEC, pre-built envelopes posted with ``requests`` (``json.dumps``
+  per envelope), the plain way to feed HEC.
+
+It prints each figure as the ship path's throughput in percent of the plain client's, and,
+for the normalized input, the same path through the disk spool (append with fsync per 500
+events, then drain: the whole of ``llmsiem ship``) and without scrubbing. Both endpoints run
+in a separate process (as a real SIEM does) and answer every event as accepted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import orjson
+import requests
 from elasticsearch import Elasticsearch, helpers
 
-from llmsiem.connectors.elastic import ElasticsearchSink
+from llmsiem.connectors.elastic import DEFAULT_DATA_STREAM, ElasticsearchSink, document_id
+from llmsiem.connectors.sink import Sink
+from llmsiem.connectors.splunk_hec import SplunkHecSink, envelope
+from llmsiem.connectors.spool import Spool
 from llmsiem.deadletter import DeadLetter
 from llmsiem.pipeline import Pipeline
 from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import generate
 
+BATCH = 500
+HEC_TOKEN = "bench-token"
 
-class BulkEndpoint(BaseHTTPRequestHandler):
-    """Accepts _bulk requests and answers 201 for every action, as Elasticsearch does."""
 
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        actions = body.strip().split("\n")[0::2]
-        items = [
-            {"create": {"_id": json.loads(a)["create"].get("_id"), "status": 201}} for a in actions
-        ]
-        payload = json.dumps({"took": 1, "errors": False, "items": items}).encode()
+class Endpoint(BaseHTTPRequestHandler):
+    """``_bulk`` answered with 201 per action, as Elasticsearch does; HEC with code 0."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path.startswith("/services/collector"):
+            answer: dict[str, Any] = {"text": "Success", "code": 0}
+        else:
+            items = [
+                {"create": {"_id": orjson.loads(line)["create"].get("_id"), "status": 201}}
+                for line in body.splitlines()[0::2]
+            ]
+            answer = {"took": 1, "errors": False, "items": items}
+        payload = orjson.dumps(answer)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Elastic-Product", "Elasticsearch")
@@ -44,39 +76,34 @@ class BulkEndpoint(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_POST = do_PUT  # noqa: N815
+    do_PUT = do_POST  # noqa: N815
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def serve() -> None:
+    """The endpoint process: prints its port, serves until stdin closes."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(server.server_port, flush=True)
+    sys.stdin.read()
 
 
 def otlp_file(path: Path, count: int) -> None:
     """Synthetic events re-expressed as OTLP spans (one export request per line)."""
     with path.open("w", encoding="utf-8") as out:
         for event in generate(count, seed=9):
+            text = event["llmsiem"].get("prompt", {}).get("text", "hello")
+            messages = [{"role": "user", "parts": [{"type": "text", "content": text}]}]
             attributes = [
                 {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
                 {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
                 {"key": "user.id", "value": {"stringValue": event["user"]["id"]}},
                 {
                     "key": "gen_ai.input.messages",
-                    "value": {
-                        "stringValue": json.dumps(
-                            [
-                                {
-                                    "role": "user",
-                                    "parts": [
-                                        {
-                                            "type": "text",
-                                            "content": event["llmsiem"]
-                                            .get("prompt", {})
-                                            .get("text", "hello"),
-                                        }
-                                    ],
-                                }
-                            ]
-                        )
-                    },
+                    "value": {"stringValue": json.dumps(messages)},
                 },
             ]
             span = {
@@ -90,50 +117,156 @@ def otlp_file(path: Path, count: int) -> None:
             out.write(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}) + "\n")
 
 
+def normalized_file(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for event in generate(count, seed=9):
+            out.write(json.dumps(event) + "\n")
+
+
 class _NoScrub(Scrubber):
-    """Passes documents through untouched, to time the path without scrubbing."""
+    """Passes documents through untouched, to show what scrubbing costs."""
 
     def scrub_document(self, document: dict[str, Any]) -> dict[str, Any]:
         return document
 
 
-def full_path(path: Path, client: Elasticsearch, scrub: bool) -> tuple[float, int]:
-    start = time.perf_counter()
-    letters = DeadLetter(None)
-    scrubber = Scrubber() if scrub else _NoScrub()
-    pipeline = Pipeline(scrubber, letters, "otlp")
-    documents = [event.document for event in pipeline.file_events(path)]
-    sink = ElasticsearchSink(client, letters)
-    report = sink.send(documents)
-    return time.perf_counter() - start, report.sent
+def _batches(path: Path, form: str, scrubber: Scrubber) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for event in Pipeline(scrubber, DeadLetter(None), form).file_events(path):
+        batch.append(event.document)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ship_path(path: Path, form: str, sink: Sink, scrubber: Scrubber | None = None) -> int:
+    """Pipeline then ``sink.send`` per batch; the events delivered."""
+    delivered = 0
+    for batch in _batches(path, form, scrubber or Scrubber()):
+        report = sink.send(batch)
+        assert report.complete, report
+        delivered += report.delivered
+    return delivered
+
+
+def spooled_path(path: Path, form: str, sink: Sink) -> int:
+    """``llmsiem ship``: pipeline into a fresh disk spool, then drained to the sink."""
+    with tempfile.TemporaryDirectory() as scratch:
+        spool = Spool(Path(scratch))
+        spool.append(
+            e.document for e in Pipeline(Scrubber(), DeadLetter(None), form).file_events(path)
+        )
+        drained = spool.drain(sink, BATCH)
+    assert drained.stopped is None, drained.stopped
+    return drained.total.delivered
+
+
+def plain_bulk(client: Elasticsearch, documents: list[dict[str, Any]]) -> int:
+    actions = (
+        {"_op_type": "create", "_index": DEFAULT_DATA_STREAM, "_id": key, "_source": document}
+        for key, document in ((document_id(d), d) for d in documents)
+    )
+    return sum(ok for ok, _ in helpers.streaming_bulk(client, actions, chunk_size=BATCH))
+
+
+def plain_hec(url: str, envelopes: list[dict[str, Any]]) -> int:
+    delivered = 0
+    with requests.Session() as session:
+        for start in range(0, len(envelopes), BATCH):
+            batch = envelopes[start : start + BATCH]
+            body = "\n".join(json.dumps(e, ensure_ascii=False) for e in batch).encode()
+            response = session.post(
+                f"{url}/services/collector/event",
+                data=body,
+                headers={"Authorization": f"Splunk {HEC_TOKEN}"},
+                timeout=30,
+            )
+            assert response.json()["code"] == 0
+            delivered += len(batch)
+    return delivered
+
+
+def timed(work: Callable[[], int]) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds of one run."""
+    start, cpu = time.perf_counter(), time.process_time()
+    count = work()
+    elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+    assert count > 0
+    return elapsed, used
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BulkEndpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = Elasticsearch(f"http://127.0.0.1:{server.server_port}")
+    if args.serve:
+        serve()
+        return
+    endpoint = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert endpoint.stdout is not None
+    url = f"http://127.0.0.1:{int(endpoint.stdout.readline())}"
+    client = Elasticsearch(url)
+    es = ElasticsearchSink(client, DeadLetter(None))
+    hec = SplunkHecSink(url, HEC_TOKEN, DeadLetter(None))
     Scrubber().scrub_text("warm up the recognizers: bob@example.com")
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "otlp.jsonl"
-        otlp_file(path, args.events)
-        scrubbed_s, sent = full_path(path, client, scrub=True)
-        plain_s, _ = full_path(path, client, scrub=False)
-    documents = list(generate(args.events, seed=9))
-    start = time.perf_counter()
-    for _ in helpers.streaming_bulk(
-        client,
-        ({"_op_type": "create", "_index": "logs-llm-default", "_source": d} for d in documents),
-    ):
-        pass
-    bulk_s = time.perf_counter() - start
-    server.shutdown()
-    print(f"full path with scrubbing:    {sent / scrubbed_s:,.0f} events/s ({scrubbed_s:.2f}s)")
-    print(f"full path, without scrubbing: {sent / plain_s:,.0f} events/s ({plain_s:.2f}s)")
-    print(f"scrubbing cost:              {(scrubbed_s - plain_s) / sent * 1e3:.2f} ms/event")
-    print(f"plain streaming_bulk:        {len(documents) / bulk_s:,.0f} events/s ({bulk_s:.2f}s)")
+        inputs = {"otlp": Path(scratch) / "otlp.jsonl", "jsonl": Path(scratch) / "events.jsonl"}
+        otlp_file(inputs["otlp"], args.events)
+        normalized_file(inputs["jsonl"], args.events)
+        built = {
+            form: [d for b in _batches(p, form, Scrubber()) for d in b]
+            for form, p in inputs.items()
+        }
+        wrapped = {
+            form: [envelope(d, "llm", "llmsiem") for d in docs] for form, docs in built.items()
+        }
+        work: dict[str, Callable[[], int]] = {}
+        for form, path in inputs.items():
+            work[f"es ship {form}"] = lambda p=path, f=form: ship_path(p, f, es)
+            work[f"es plain {form}"] = lambda f=form: plain_bulk(client, built[f])
+            work[f"hec ship {form}"] = lambda p=path, f=form: ship_path(p, f, hec)
+            work[f"hec plain {form}"] = lambda f=form: plain_hec(url, wrapped[f])
+        work["es spool jsonl"] = lambda: spooled_path(inputs["jsonl"], "jsonl", es)
+        work["es noscrub jsonl"] = lambda: ship_path(inputs["jsonl"], "jsonl", es, _NoScrub())
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in work}
+        names = list(work)
+        for run in range(args.runs):
+            order = names if run % 2 == 0 else names[::-1]
+            for name in order:
+                times[name].append(timed(work[name]))
+    endpoint.stdin.close()  # type: ignore[union-attr]
+    endpoint.wait()
+    median = {name: statistics.median(wall for wall, _ in runs) for name, runs in times.items()}
+    cpu = {name: statistics.median(used for _, used in runs) for name, runs in times.items()}
+    rate = {name: args.events / seconds for name, seconds in median.items()}
+
+    def share(ship: str, plain: str) -> str:
+        us = {name: cpu[name] / args.events * 1e6 for name in (ship, plain)}
+        return (
+            f"{median[plain] / median[ship]:.0%} of plain"
+            f" ({rate[ship]:,.0f} vs {rate[plain]:,.0f} events/s;"
+            f" client CPU {us[ship]:,.0f} vs {us[plain]:,.0f} us/event)"
+        )
+
+    print(f"{args.events:,} events, medians of {args.runs} alternating runs, batches of {BATCH};")
+    print("each figure: ship path throughput in percent of the plain client's, same documents")
+    for form, label in (("otlp", "OTLP spans"), ("jsonl", "normalized JSONL")):
+        es_figure = share(f"es ship {form}", f"es plain {form}")
+        hec_figure = share(f"hec ship {form}", f"hec plain {form}")
+        print(f"{label} input:")
+        print(f"  Elasticsearch ship path vs plain streaming_bulk: {es_figure}")
+        print(f"  Splunk HEC ship path vs plain requests posts:    {hec_figure}")
+    print("normalized JSONL input, Elasticsearch, other paths vs plain streaming_bulk:")
+    spooled = share("es spool jsonl", "es plain jsonl")
+    unscrubbed = share("es noscrub jsonl", "es plain jsonl")
+    print(f"  with the disk spool (all of llmsiem ship): {spooled}")
+    print(f"  ship path without scrubbing:               {unscrubbed}")
 
 
 if __name__ == "__main__":

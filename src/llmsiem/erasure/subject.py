@@ -9,19 +9,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmsiem.event import get_dotted
+
 PLAIN_ID = re.compile(r"[A-Za-z0-9._@:+=~ -]+")
 """Ids no JSON encoder escapes."""
 USER_FIELDS = ("user.id", "llmsiem.end_user.id")
 """Fields naming the person an event is about: the ECS user and the application's end user."""
-
-
-def _dotted(document: dict[str, Any], name: str) -> Any:
-    value: Any = document
-    for part in name.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 @dataclass
@@ -34,19 +27,19 @@ class Subject:
 
     def owns_event(self, document: dict[str, Any]) -> bool:
         """The document names the person in one of ``USER_FIELDS``."""
-        return any(_dotted(document, name) == self.user_id for name in USER_FIELDS)
+        return any(get_dotted(document, name) == self.user_id for name in USER_FIELDS)
 
     def owns(self, document: dict[str, Any]) -> bool:
         """An event or alert of the person, or an alert citing one of their events."""
         if self.owns_event(document):
             return True
-        cited = _dotted(document, "llmsiem.alert.event_ids")
+        cited = get_dotted(document, "llmsiem.alert.event_ids")
         return isinstance(cited, list) and not self.event_ids.isdisjoint(map(str, cited))
 
     def learn(self, document: dict[str, Any]) -> None:
         """Remember the id of an event found to be the person's."""
-        event_id = _dotted(document, "event.id")
-        if _dotted(document, "event.kind") != "alert" and isinstance(event_id, str):
+        event_id = get_dotted(document, "event.id")
+        if get_dotted(document, "event.kind") != "alert" and isinstance(event_id, str):
             self.event_ids.add(event_id)
 
     def marker(self) -> bytes | None:

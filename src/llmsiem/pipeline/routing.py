@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from llmsiem.columns import field_types
+from llmsiem.event import get_dotted
 
 Scalar = str | int | float | bool
 
@@ -78,7 +79,7 @@ class FieldCondition(_Strict):
         return self
 
     def matches(self, document: dict[str, Any], alerted: bool) -> bool:
-        value = _dotted(document, self.field)
+        value = get_dotted(document, self.field)
         if self.exists is not None:
             return (value is not None) == self.exists
         wanted = self.in_ if self.in_ is not None else [self.equals]
@@ -190,15 +191,6 @@ def _uses_alerts(condition: Condition) -> bool:
     return False
 
 
-def _dotted(document: dict[str, Any], name: str) -> Any:
-    value: Any = document
-    for part in name.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
 class Router:
     """The routes of one file, applied to events."""
 
@@ -225,7 +217,7 @@ class Router:
         """Each sink's share of a batch (sinks with no event left out)."""
         shares: dict[str, list[dict[str, Any]]] = {}
         for document in documents:
-            alerted = _dotted(document, "event.id") in alerted_ids
+            alerted = get_dotted(document, "event.id") in alerted_ids
             for name in self.destinations(document, alerted):
                 shares.setdefault(name, []).append(document)
         return shares
@@ -236,7 +228,7 @@ def alerted_event_ids(alerts: Iterable[dict[str, Any]]) -> set[str]:
     return {
         str(event_id)
         for alert in alerts
-        for event_id in (_dotted(alert, "llmsiem.alert.event_ids") or [])
+        for event_id in (get_dotted(alert, "llmsiem.alert.event_ids") or [])
     }
 
 

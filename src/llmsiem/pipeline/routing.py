@@ -194,9 +194,8 @@ def _uses_alerts(condition: Condition) -> bool:
 class Router:
     """The routes of one file, applied to events."""
 
-    def __init__(self, routes: RoutesFile, source: str = "routes") -> None:
+    def __init__(self, routes: RoutesFile) -> None:
         self.routes = routes
-        self.source = source
         self.sinks = routes.sinks
         self.uses_alerts = any(route.uses_alerts() for route in routes.routes)
         """Some route tests ``alerted``: detection must run before routing."""
@@ -264,4 +263,4 @@ def load_routes(path: Path, sink_types: Collection[str]) -> Router:
                 f"{path}: sinks.{name}.type: {spec.type!r} is not a registered sink "
                 f"({', '.join(sorted(sink_types))})"
             )
-    return Router(routes, str(path))
+    return Router(routes)

@@ -1,34 +1,50 @@
-"""Benchmark of the embedded engine: throughput, parse limit, SQLite baseline, streaming latency.
+"""Benchmark of the embedded engine against the parse limit and stock pySigma backends.
 
     python bench/engine.py [--events 1000000] [--baseline-events 100000] [--repeat 3]
+                           [--rss-events 1000000 5000000]
 
-Prints, in one run on the same generated telemetry:
-- events/s of the full pack (all detections and correlations) in the DuckDB engine;
-- the DuckDB parse limit: a typed read_json of the same file and nothing else;
-- pySigma's SQLite backend (Zircolite-style: flatten into SQLite, NOCASE columns, Python
-  REGEXP) on the same rules; its correlations are super-linear, so it runs on the first
-  --baseline-events events and the engine is timed on that same slice for the ratio;
-- streaming p99 latency from an event being appended to its alert being emitted;
-- peak resident memory.
+Prints, in one run on the same generated telemetry (each comparison measured side by
+side: runs alternate, medians are compared, as this machine's speed drifts):
+- events/s of ``llmsiem detect`` (pipeline, scrub, all detections and correlations, alerts
+  built; streamed in chunks) and its ratio to the DuckDB parse limit, a typed read_json of
+  the same file into a table and nothing else;
+- the stock pySigma DuckDB backend (pysigma-backend-duckdb) on the same detections: the
+  file read into a flat table of dotted columns, then each rule's query; against the
+  engine with correlations left out;
+- pySigma's SQLite backend (Zircolite-style) on the first --baseline-events events,
+  detections only and with correlations, against the engine on the same slice;
+- the same file with 10 malformed lines (torn, as a live writer leaves them) next to the
+  clean one, and the same events as Parquet next to JSONL;
+- peak resident memory of ``llmsiem detect`` (a child process) at each --rss-events size;
+- streaming p99 latency from an event being appended to its alert being emitted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from llmsiem.columns import columns_sql, read_json_columns
+import duckdb
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+from sigma_backend_duckdb.backend import DuckDBBackend
+
+from llmsiem.columns import column_ref, columns_sql, field_types, read_json_columns
+from llmsiem.compiler.compile import load_pipeline
 from llmsiem.deadletter import DeadLetter
-from llmsiem.engine.detect import Detector
-from llmsiem.engine.rules import compile_for_engine
+from llmsiem.engine.batch import detect_files
+from llmsiem.engine.rules import ENGINE_PIPELINES, EngineRules, compile_for_engine
 from llmsiem.engine.sqlite_reference import SqliteReference
 from llmsiem.engine.store import EventStore
 from llmsiem.engine.stream import Follower, LineSource
@@ -38,25 +54,45 @@ from llmsiem.rulepack import RulePack
 from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import Generator, generate
 
+BAD_LINES = 10
+
 
 def write_events(path: Path, count: int) -> int:
     with path.open("w", encoding="utf-8") as out:
-        written = 0
         for event in islice(generate(count, seed=42, attack_every=40), count):
             out.write(json.dumps(event) + "\n")
-            written += 1
-    return written
+    return count
 
 
-def engine_run(path: Path, rules: Any) -> tuple[float, float, int, int]:
-    """Seconds to load and to detect, events loaded, alerts raised."""
+def with_bad_lines(source: Path, target: Path, count: int, bad: int = BAD_LINES) -> None:
+    """A copy of ``source`` with ``bad`` lines spread evenly and cut in half (torn)."""
+    every = count // bad
+    with source.open("rb") as src, target.open("wb") as dst:
+        for number, line in enumerate(src):
+            dst.write(line[: len(line) // 2] + b"\n" if number % every == every // 2 else line)
+
+
+def as_parquet(source: Path, target: Path) -> None:
+    duckdb.connect().execute(
+        f"""COPY (SELECT * FROM read_json(?, format='newline_delimited',
+                  columns={columns_sql(read_json_columns())}))
+            TO '{target}' (FORMAT parquet)""",
+        [str(source)],
+    )
+
+
+def engine_run(path: Path, rules: EngineRules) -> tuple[float, int, int]:
+    """``llmsiem detect`` without the CLI: seconds, events loaded, alerts."""
+    alerts = 0
+
+    def count(_: dict[str, Any]) -> None:
+        nonlocal alerts
+        alerts += 1
+
     start = time.perf_counter()
-    store = EventStore()
     with DeadLetter(None) as letters:
-        report = store.load_file(path, Pipeline(Scrubber(), letters))
-    loaded = time.perf_counter()
-    alerts = Detector(rules, store).run()
-    return loaded - start, time.perf_counter() - loaded, report.loaded, len(alerts)
+        run = detect_files([path], rules, Pipeline(Scrubber(), letters), emit=count)
+    return time.perf_counter() - start, run.loaded, alerts
 
 
 def parse_limit(path: Path) -> float:
@@ -71,16 +107,92 @@ def parse_limit(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def sqlite_baseline(path: Path, pack: RulePack) -> float:
+def stock_duckdb_queries(pack: RulePack) -> list[str]:
+    """Each detection as pysigma-backend-duckdb converts it (through the engine's field
+    pipeline), selecting only the event id; rules it cannot convert are left out."""
+    queries = []
+    for _, rule in pack.parse_all():
+        if not isinstance(rule, SigmaRule):
+            continue
+        backend = DuckDBBackend(load_pipeline(ENGINE_PIPELINES))
+        try:
+            (query,) = backend.convert_rule(rule.__class__.from_dict(rule.to_dict()))
+        except (SigmaError, NotImplementedError, ValueError):
+            continue
+        queries.append(str(query).replace("SELECT *", 'SELECT "event.id"', 1))
+    return queries
+
+
+def stock_duckdb(path: Path, queries: list[str]) -> tuple[float, int]:
+    """The file as a flat ``logs`` table (typed read), then every query; seconds, queries run."""
+    start = time.perf_counter()
+    con = duckdb.connect()
+    flat = ", ".join(f'{column_ref(f)} AS "{f}"' for f in field_types())
+    con.execute(
+        f"CREATE TABLE logs AS SELECT {flat} FROM read_json(?, format='newline_delimited', "
+        f"columns={columns_sql(read_json_columns())})",
+        [str(path)],
+    )
+    ran = 0
+    for query in queries:
+        try:
+            con.execute(query).fetchall()
+            ran += 1
+        except duckdb.Error:
+            continue
+    return time.perf_counter() - start, ran
+
+
+def sqlite_baseline(path: Path, pack: RulePack) -> tuple[float, float]:
+    """Seconds for load + detections, and for load + detections + correlations."""
     start = time.perf_counter()
     reference = SqliteReference(pack)
     with path.open(encoding="utf-8") as stream:
         reference.load(json.loads(line) for line in stream)
     for name in reference.detections:
         reference.detection_matches(name)
+    detections = time.perf_counter() - start
     for name in reference.correlations:
         reference.correlation_groups(name)
-    return time.perf_counter() - start
+    return detections, time.perf_counter() - start
+
+
+def peak_rss_mb(path: Path) -> tuple[float, float]:
+    """Seconds and peak resident memory (MB) of ``llmsiem detect`` in a child process."""
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [
+            sys.executable,
+            "-c",
+            "from llmsiem.cli.main import cli; cli()",
+            "detect",
+            str(path),
+            "--alerts",
+            os.devnull,
+            "--dead-letter",
+            str(Path(scratch) / "dead.jsonl"),
+            "--format",
+            "json",
+        ]
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"llmsiem detect failed on {path}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def rss(path: Path, size: int) -> None:
+    """Print the time and peak memory of ``llmsiem detect`` on ``size`` events at ``path``
+    (generated there unless it exists)."""
+    if not path.exists():
+        write_events(path, size)
+    seconds, peak = peak_rss_mb(path)
+    print(
+        f"llmsiem detect on {size:,} events ({path.stat().st_size / 1e9:.1f} GB): "
+        f"{seconds:.1f}s = {size / seconds:,.0f} events/s, peak resident memory {peak:,.0f} MB",
+        flush=True,
+    )
 
 
 def streaming_latency(rules: Any, events: int = 400, rate: float = 200.0) -> list[float]:
@@ -119,54 +231,124 @@ def streaming_latency(rules: Any, events: int = 400, rate: float = 200.0) -> lis
     return latencies
 
 
+def side_by_side(repeat: int, **runs: Callable[[], float]) -> dict[str, list[float]]:
+    """Seconds of each run, alternating them ``repeat`` times."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            times[name].append(run())
+    return times
+
+
+def median(times: list[float]) -> str:
+    return f"{statistics.median(times):.2f}s (runs {', '.join(f'{t:.1f}' for t in times)})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--baseline-events", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the 1M measurements")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per comparison")
+    parser.add_argument("--rss-events", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--only-rss", action="store_true", help="measure peak memory only")
     args = parser.parse_args()
+    if args.only_rss:
+        with tempfile.TemporaryDirectory() as scratch_dir:
+            for size in args.rss_events:
+                rss(Path(scratch_dir) / f"rss-{size}.jsonl", size)
+        return
     pack = RulePack.load()
     rules = compile_for_engine(pack)
-    with tempfile.TemporaryDirectory() as scratch:
-        full = Path(scratch) / "events.jsonl"
+    detections_only = EngineRules(detections=rules.detections)
+    stock_queries = stock_duckdb_queries(pack)
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        full = scratch / "events.jsonl"
         started = time.perf_counter()
         count = write_events(full, args.events)
         print(
             f"generated {count:,} events ({full.stat().st_size / 1e6:,.0f} MB) "
-            f"in {time.perf_counter() - started:.1f}s"
+            f"in {time.perf_counter() - started:.1f}s; pack: {len(rules.detections)} "
+            f"detections, {len(rules.correlations)} correlations"
         )
-        # This machine's speed drifts between runs; alternate the two measurements and
-        # compare medians.
-        parses, loads, detects = [], [], []
-        for _ in range(args.repeat):
-            parses.append(parse_limit(full))
-            load, detect, loaded, alerts = engine_run(full, rules)
-            loads.append(load)
-            detects.append(detect)
-        parse = statistics.median(parses)
-        seconds = statistics.median(a + b for a, b in zip(loads, detects, strict=True))
+        torn = scratch / "torn.jsonl"
+        with_bad_lines(full, torn, count)
+        parquet = scratch / "events.parquet"
+        as_parquet(full, parquet)
+        facts: dict[str, Any] = {}
+
+        def engine(path: Path, which: EngineRules = rules, key: str = "") -> Callable[[], float]:
+            def run() -> float:
+                seconds, loaded, alerts = engine_run(path, which)
+                facts[key] = (loaded, alerts)
+                return seconds
+
+            return run
+
+        def stock() -> float:
+            seconds, facts["stock_ran"] = stock_duckdb(full, stock_queries)
+            return seconds
+
+        times = side_by_side(
+            args.repeat,
+            parse=lambda: parse_limit(full),
+            engine=engine(full, key="full"),
+            detections=engine(full, detections_only, "detections"),
+            stock=stock,
+            torn=engine(torn, key="torn"),
+            parquet=engine(parquet, key="parquet"),
+        )
+        m = {name: statistics.median(values) for name, values in times.items()}
+        loaded, alerts = facts["full"]
+        print(f"DuckDB parse limit (typed read_json into a table): {median(times['parse'])}")
         print(
-            f"parse limit (DuckDB typed read_json): {parse:.2f}s = {count / parse:,.0f} events/s "
-            f"(median of {args.repeat}: {', '.join(f'{p:.2f}' for p in parses)})"
+            f"engine, full pack (llmsiem detect, streamed in chunks): {median(times['engine'])}"
+            f" = {loaded / m['engine']:,.0f} events/s, {alerts:,} alerts"
+        )
+        print(f"  ratio to the parse limit: {m['engine'] / m['parse']:.2f}x (target <= 2x)")
+        print(
+            f"stock pySigma DuckDB backend, {facts['stock_ran']} of {len(stock_queries)} "
+            f"detection queries ran: {median(times['stock'])}; engine, "
+            f"{len(rules.detections)} detections only: {median(times['detections'])}"
         )
         print(
-            f"engine, full pack ({len(rules.detections)} detections, "
-            f"{len(rules.correlations)} correlations): {seconds:.2f}s = "
-            f"{loaded / seconds:,.0f} events/s, {alerts:,} alerts; load "
-            f"{statistics.median(loads):.2f}s + detect {statistics.median(detects):.2f}s; "
-            f"{seconds / parse:.2f}x the parse limit (target <= 3x)"
+            f"  engine vs stock pySigma DuckDB (detections only): "
+            f"{m['stock'] / m['detections']:.2f}x faster (target >= 3x)"
         )
-        slice_path = Path(scratch) / "slice.jsonl"
-        with full.open(encoding="utf-8") as src, slice_path.open("w", encoding="utf-8") as dst:
+        torn_loaded, _ = facts["torn"]
+        print(
+            f"same file with {BAD_LINES} torn lines: {median(times['torn'])} = "
+            f"{torn_loaded / m['torn']:,.0f} events/s, {m['torn'] / m['engine']:.2f}x the "
+            "clean file's time (target <= 1.2x)"
+        )
+        parquet_loaded, parquet_alerts = facts["parquet"]
+        print(
+            f"same events as Parquet ({parquet.stat().st_size / 1e6:,.0f} MB): "
+            f"{median(times['parquet'])} = {parquet_loaded / m['parquet']:,.0f} events/s vs "
+            f"JSONL {loaded / m['engine']:,.0f} events/s; {parquet_alerts:,} alerts"
+        )
+        head = scratch / "slice.jsonl"
+        with full.open(encoding="utf-8") as src, head.open("w", encoding="utf-8") as dst:
             dst.writelines(islice(src, args.baseline_events))
-        load, detect, _, _ = engine_run(slice_path, rules)
-        engine_slice = load + detect
-        baseline = sqlite_baseline(slice_path, pack)
-        print(
-            f"on the first {args.baseline_events:,} events: engine {engine_slice:.2f}s, "
-            f"pySigma SQLite backend {baseline:.2f}s = {baseline / engine_slice:.1f}x faster "
-            "(target >= 10x)"
+        sqlite_times: dict[str, list[float]] = {"detections": [], "all": []}
+        slice_times = side_by_side(
+            1,
+            engine_detections=engine(head, detections_only, "slice"),
+            engine=engine(head, key="slice"),
         )
+        for _ in range(1):
+            only, everything = sqlite_baseline(head, pack)
+            sqlite_times["detections"].append(only)
+            sqlite_times["all"].append(everything)
+        s = {name: statistics.median(v) for name, v in {**slice_times, **sqlite_times}.items()}
+        print(
+            f"first {args.baseline_events:,} events, pySigma SQLite backend: detections "
+            f"{s['detections']:.1f}s vs engine {s['engine_detections']:.2f}s = "
+            f"{s['detections'] / s['engine_detections']:.1f}x; with correlations "
+            f"{s['all']:.1f}s vs engine {s['engine']:.2f}s = {s['all'] / s['engine']:.1f}x"
+        )
+        for size in args.rss_events:
+            rss(full if size == count else scratch / f"rss-{size}.jsonl", size)
     latencies = streaming_latency(rules)
     if latencies:
         ordered = sorted(latencies)
@@ -175,8 +357,6 @@ def main() -> None:
             f"streaming: {len(latencies)} alerts, latency p50 {statistics.median(ordered):.3f}s, "
             f"p99 {p99:.3f}s (target < 1s)"
         )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

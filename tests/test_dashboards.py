@@ -64,6 +64,14 @@ def test_a_broken_description_names_the_file_and_field(tmp_path: Path) -> None:
         load_dashboard(path)
     with pytest.raises(DescriptionError, match=r"missing\.yaml"):
         load_dashboard(tmp_path / "missing.yaml")
+    path.write_text(
+        text.replace(
+            "events: {measure: sum, by: user.id, over_time: false}",
+            "prometheus: [{expr: up, legend: x}]",
+        ).replace("chart: bar", "chart: table")
+    )
+    with pytest.raises(DescriptionError, match=r"panels\.0: .*not table"):
+        load_dashboard(path)
 
 
 def test_every_target_shows_the_described_panels_in_order() -> None:

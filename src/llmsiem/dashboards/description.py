@@ -69,6 +69,8 @@ class Panel(_Strict):
     def _consistent(self) -> Panel:
         if not self.prometheus and self.events is None:
             raise ValueError("a panel needs `prometheus`, `events` or both")
+        if self.prometheus and self.chart == "table":
+            raise ValueError("Grafana panels here are timeseries, bar or stat, not table")
         if self.events is not None and (self.chart == "timeseries") != self.events.over_time:
             raise ValueError("chart 'timeseries' goes with events.over_time: true, and only it")
         return self

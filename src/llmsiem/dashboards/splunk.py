@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from llmsiem.dashboards.description import GRID_COLUMNS, Dashboard, EventQuery, Panel
+from llmsiem.dashboards.description import Dashboard, EventQuery, Panel, layout
 
 VIEW_NAME = "llmsiem_overview"
 TELEMETRY_SEARCH = 'index="llm" sourcetype="llmsiem:telemetry"'
@@ -77,16 +77,18 @@ def _element(panel: Panel, query: EventQuery, app: str, earliest: str) -> ET.Ele
 
 
 def simple_xml(description: Dashboard, app: str) -> str:
-    """The dashboard's Simple XML: rows of panels, each row at most 24 columns wide."""
+    """The dashboard's Simple XML: one row per row of the description's 24-column layout."""
     root = ET.Element("dashboard", version="1.1", theme="dark")
     ET.SubElement(root, "label").text = f"llmsiem: {description.title}"
     ET.SubElement(root, "description").text = description.description
     earliest = "-" + description.time_from.removeprefix("now-")
-    row, used = root, GRID_COLUMNS  # the first panel always opens a row
-    for panel, query in description.event_panels():
-        if used + panel.width > GRID_COLUMNS:
-            row, used = ET.SubElement(root, "row"), 0
-        used += panel.width
+    pairs = description.event_panels()
+    placed = layout([panel for panel, _ in pairs], height=1)
+    rows: dict[int, ET.Element] = {}
+    for (panel, query), (_, _, y) in zip(pairs, placed, strict=True):
+        row = rows.get(y)
+        if row is None:
+            row = rows[y] = ET.SubElement(root, "row")
         node = ET.SubElement(row, "panel")
         ET.SubElement(node, "title").text = panel.title
         node.append(_element(panel, query, app, earliest))

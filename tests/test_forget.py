@@ -44,7 +44,7 @@ def _owned(document: dict[str, Any]) -> bool:
 
 
 def _events() -> list[dict[str, Any]]:
-    """Demo telemetry (40 users) plus an end-user event of the person and two near misses."""
+    """Demo telemetry (over 40 users) plus an end-user event of the person and two near misses."""
     demo = [json.loads(line) for line in demo_telemetry().read_text().splitlines()]
     extra = [
         build_event({"user.id": "u-0099", "llmsiem.end_user.id": TARGET}, 1, "forget"),

@@ -186,3 +186,27 @@ def test_follow_reads_a_backlog_in_bounded_polls(
     batch = _detect(rules, [path], WHOLE).alerts
     # --follow reports an island when it opens: same alerts (ids), the metric may be lower.
     assert sorted(a["event"]["id"] for a in emitted) == sorted(a["event"]["id"] for a in batch)
+
+
+def test_eval_reads_labelled_rows_from_parquet_folders(tmp_path: Path) -> None:
+    """``eval --extra-corpus`` takes the hard negatives as a hive-partitioned Parquet folder
+    (``source=...`` as the partition key) and finds the rows the JSONL file holds."""
+    import duckdb
+
+    from llmsiem.evaluation import labelled_rows
+
+    source = Path("corpora/hard_negatives/llmsiem_hard_negatives.jsonl")
+    folder = tmp_path / "negatives"
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM read_json_auto('{source}')) TO '{folder}' "
+        "(FORMAT parquet, PARTITION_BY (source))"
+    )
+    assert len(list(folder.glob("source=*"))) >= 2
+
+    def rows(path: Path) -> list[str]:
+        return sorted(
+            json.dumps([case_id.split(":", 1)[1], *rest], sort_keys=True)
+            for case_id, *rest in labelled_rows(path)
+        )
+
+    assert rows(folder) == rows(source) and len(rows(source)) > 100

@@ -212,23 +212,58 @@ SOURCES: tuple[Callable[[Path], Iterator[Row]], ...] = (
 )
 
 
-def labelled_rows(path: Path) -> Iterator[Row]:
-    """Rows of a labelled JSONL file (``id``, ``text``, ``label``, ``set``, optional
-    ``context``), such as the project's own hard-negative set."""
+LABELLED_COLUMNS = ("id", "text", "label", "set", "kind", "context")
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Numbered rows of a Parquet file or a (hive-partitioned) folder of Parquet files,
+    reading only the labelled-row columns; partition keys such as ``set=...`` count too."""
+    import duckdb
+
+    pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+    try:
+        con = duckdb.connect()
+        quoted = pattern.replace("'", "''")
+        source = f"read_parquet('{quoted}', hive_partitioning = true)"
+        present = con.sql(f"SELECT * FROM {source} LIMIT 0").columns
+        columns = ", ".join(f'"{c}"' for c in LABELLED_COLUMNS if c in present)
+        cursor = con.execute(f"SELECT {columns or 'NULL AS id'} FROM {source}")
+    except duckdb.Error as exc:
+        raise ValueError(f"{path}: cannot read as Parquet ({exc})") from exc
+    names = [d[0] for d in cursor.description]
+    number = 0
+    while batch := cursor.fetchmany(10_000):
+        for values in batch:
+            number += 1
+            yield number, {k: v for k, v in zip(names, values, strict=True) if v is not None}
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open(encoding="utf-8") as stream:
         for line_number, line in enumerate(stream, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-                label, group, text = row["label"], row["set"], row["text"]
-            except (ValueError, KeyError, TypeError) as exc:
+                yield line_number, json.loads(line)
+            except ValueError as exc:
                 raise ValueError(f"{path}:{line_number}: not a labelled row ({exc})") from exc
-            if label not in ("attack", "benign"):
-                raise ValueError(f"{path}:{line_number}: label must be attack or benign")
-            kind = row.get("kind", HARD_NEGATIVE) if label == "benign" else None
-            case_id = f"{path.stem}:{row.get('id', line_number)}"
-            yield case_id, label, group, kind, [_prompt(text, row.get("context"))]
+
+
+def labelled_rows(path: Path) -> Iterator[Row]:
+    """Rows of a labelled JSONL file, Parquet file or folder of Parquet files (``id``,
+    ``text``, ``label``, ``set``, optional ``context``), such as the project's own
+    hard-negative set."""
+    parquet = path.is_dir() or path.suffix == ".parquet"
+    for line_number, row in (_parquet_rows if parquet else _jsonl_rows)(path):
+        try:
+            label, group, text = row["label"], row["set"], row["text"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{line_number}: not a labelled row ({exc})") from exc
+        if label not in ("attack", "benign"):
+            raise ValueError(f"{path}:{line_number}: label must be attack or benign")
+        kind = row.get("kind", HARD_NEGATIVE) if label == "benign" else None
+        case_id = f"{path.stem}:{row.get('id', line_number)}"
+        yield case_id, label, group, kind, [_prompt(text, row.get("context"))]
 
 
 def in_split(case_id: str, split: str, seed: str = DEFAULT_SPLIT_SEED) -> bool:

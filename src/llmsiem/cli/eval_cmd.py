@@ -75,11 +75,12 @@ def _table(title: str, rows: list[dict[str, Any]], rate: str) -> Table:
 @click.option(
     "--extra-corpus",
     "extra",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    type=click.Path(path_type=Path, exists=True),
     multiple=True,
     default=_default_extra,
     show_default="corpora/hard_negatives/*.jsonl",
-    help="Labelled JSONL file (id, text, label, set) scored with the corpora; repeatable.",
+    help="Labelled rows (id, text, label, set) scored with the corpora: a JSONL or Parquet "
+    "file, or a folder of Parquet files (hive partitions such as set=xstest/); repeatable.",
 )
 @click.option(
     "--split",

@@ -85,10 +85,10 @@ def _write_jsonl(path: Path, documents: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents))
 
 
-def _parquet_rows(folder: Path) -> list[dict[str, Any]]:
+def _parquet_rows(folder: Path, pattern: str = "*.parquet") -> list[dict[str, Any]]:
     """Every row of every part file as JSON, in file and row order."""
     rows: list[dict[str, Any]] = []
-    for path in sorted(folder.glob("*.parquet")):
+    for path in sorted(folder.glob(pattern)):
         table = (
             duckdb.connect()
             .execute("SELECT to_json(t) FROM read_parquet(?) t", [str(path)])
@@ -230,9 +230,18 @@ def test_parquet_rows_of_others_are_unchanged(tmp_path: Path) -> None:
     _write_jsonl(source, events)
     _ship(source, "parquet", tmp_path / "cold", tmp_path / "spool", 64)
     before = _parquet_rows(tmp_path / "cold")
+    parts = sorted((tmp_path / "cold").glob("*.parquet"))
+    theirs = next(p for p in parts if any(map(_owned, _parquet_rows(p.parent, p.name))))
+    orphan = tmp_path / "cold" / "part-orphan.tmp"  # what a ship killed before its rename leaves
+    shutil.copyfile(theirs, orphan)
+    orphan_before = _parquet_rows(tmp_path / "cold", "part-orphan.tmp")
+    assert any(map(_owned, orphan_before))
     report = forget(Subject(TARGET), [ParquetStore(tmp_path / "cold")], execute=True)
-    assert report.erased == 35 and not report.failed
+    assert not report.failed
+    assert report.erased == 35 + sum(map(_owned, orphan_before))
     assert _parquet_rows(tmp_path / "cold") == [r for r in before if not _owned(r)]
+    remaining = _parquet_rows(tmp_path / "cold", "part-orphan.tmp")
+    assert remaining == [r for r in orphan_before if not _owned(r)]
 
 
 def test_execute_needs_the_audit_key_and_changes_nothing_without_it(

@@ -13,7 +13,7 @@ from llmsiem.erasure.subject import Subject
 
 
 class ParquetStore:
-    """A folder of Parquet part files (searched recursively)."""
+    """A folder of Parquet part files (searched recursively), orphaned partial parts too."""
 
     kind = "parquet"
     retained: str | None = None
@@ -25,7 +25,8 @@ class ParquetStore:
     def files(self) -> list[Path]:
         if not self.directory.is_dir():
             raise StoreError(f"{self.directory}: not a folder of Parquet files")
-        return sorted(self.directory.rglob("*.parquet"))
+        parts = [*self.directory.rglob("*.parquet"), *self.directory.rglob("part-*.tmp")]
+        return sorted(parts)  # .tmp: a part a crashed ship wrote but never renamed
 
     def _query(self, sql: str, parameters: list[str], path: Path) -> list[tuple[Any, ...]]:
         try:

@@ -384,3 +384,13 @@ def test_ids_a_json_encoder_escapes_are_still_found(tmp_path: Path) -> None:
     kept = path.read_bytes().splitlines(keepends=True)[1]
     report = forget(Subject(person), [JsonlStore(path)], execute=True)
     assert report.erased == 2 and path.read_bytes() == kept
+
+
+def test_a_torn_last_line_naming_the_person_goes_too(tmp_path: Path) -> None:
+    theirs, other = (build_event({"user.id": u}, n, "torn") for n, u in enumerate([TARGET, "x"]))
+    path = tmp_path / "events.jsonl"  # a crash mid-append leaves half a line
+    whole = json.dumps(other) + "\n"
+    path.write_text(whole + json.dumps(theirs)[:200])
+    assert f'"{TARGET}"' in path.read_text().splitlines()[1]
+    assert forget(Subject(TARGET), [JsonlStore(path)], execute=True).erased == 1
+    assert path.read_text() == whole

@@ -27,8 +27,8 @@ class JsonlStore:
             return False  # neither names the person nor cites events: not parsed
         try:
             record = json.loads(line)
-        except ValueError:
-            return False  # not a record: it names nobody llmsiem can tell
+        except ValueError:  # a torn or foreign line: theirs if it holds the id as a string
+            return subject.mentioned_in(line.decode("utf-8", "replace"))
         if not isinstance(record, dict):
             return False
         if subject.owns_event(record):

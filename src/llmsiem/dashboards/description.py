@@ -122,6 +122,11 @@ def load_dashboard(path: Path | None = None) -> Dashboard:
         raise DescriptionError(f"{name}: {problems}") from exc
 
 
+def quoted(value: str) -> str:
+    """A double-quoted literal with backslash escapes, as SPL and Lucene both write one."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def layout(panels: list[Panel], height: int) -> list[tuple[Panel, int, int]]:
     """``(panel, x, y)`` on a 24-column grid: panels fill a row left to right, then wrap."""
     placed: list[tuple[Panel, int, int]] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmsiem.dashboards.description import Dashboard, EventQuery, Panel, layout
+from llmsiem.dashboards.description import Dashboard, EventQuery, Panel, layout, quoted
 
 EVENTS_VIEW = {"id": "llmsiem-logs-llm", "title": "logs-llm*", "name": "llmsiem events"}
 ALERTS_VIEW = {
@@ -24,7 +24,7 @@ ALERTS_VIEW = {
     "title": ".alerts-security.alerts-default",
     "name": "llmsiem alerts (Elastic Security)",
 }
-ALERTS_QUERY = 'kibana.alert.rule.tags : "llmsiem"'
+ALERTS_QUERY = 'kibana.alert.rule.tags:"llmsiem"'
 ALERT_FIELDS = {"rule": "kibana.alert.rule.name"}
 GRID_SCALE = 2  # Kibana's dashboard grid has 48 columns
 PANEL_HEIGHT = 15
@@ -32,19 +32,20 @@ INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 VIS_TYPES = {"timeseries": "line", "bar": "horizontal_bar", "table": "table", "stat": "metric"}
 
 
-def kql(query: EventQuery) -> str:
-    """The panel's filter as KQL (every pair must hold)."""
+def lucene_filter(query: EventQuery) -> str:
+    """The panel's filter in Lucene query syntax (every pair must hold), which the tests run
+    on real Lucene; ``""`` matches every event."""
     if query.source == "alerts":
         return ALERTS_QUERY
-    return " and ".join(f"{field} : {_kql_value(value)}" for field, value in query.filter.items())
+    return " AND ".join(f"{field}:{_lucene_value(value)}" for field, value in query.filter.items())
 
 
-def _kql_value(value: str | bool | tuple[str, ...]) -> str:
+def _lucene_value(value: str | bool | tuple[str, ...]) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple):
-        return "(" + " or ".join(json.dumps(item) for item in value) + ")"
-    return json.dumps(value)
+        return "(" + " OR ".join(map(quoted, value)) + ")"
+    return quoted(value)
 
 
 def split_field(query: EventQuery) -> str | None:
@@ -121,7 +122,7 @@ def _visualization(panel: Panel, query: EventQuery) -> dict[str, Any]:
     }
     view = ALERTS_VIEW if query.source == "alerts" else EVENTS_VIEW
     search = {
-        "query": {"query": kql(query), "language": "kuery"},
+        "query": {"query": lucene_filter(query), "language": "lucene"},
         "filter": [],
         "indexRefName": INDEX_REF,
     }
@@ -194,7 +195,7 @@ def saved_objects(description: Dashboard) -> list[dict[str, Any]]:
             "refreshInterval": {"pause": True, "value": 60000},
             "kibanaSavedObjectMeta": {
                 "searchSourceJSON": json.dumps(
-                    {"query": {"query": "", "language": "kuery"}, "filter": []}
+                    {"query": {"query": "", "language": "lucene"}, "filter": []}
                 )
             },
             "version": 1,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from llmsiem.dashboards.description import Dashboard, EventQuery, Panel, layout
+from llmsiem.dashboards.description import Dashboard, EventQuery, Panel, layout, quoted
 
 VIEW_NAME = "llmsiem_overview"
 TELEMETRY_SEARCH = 'index="llm" sourcetype="llmsiem:telemetry"'
@@ -18,16 +18,12 @@ ALERT_FIELDS = {"rule": "ss_name"}
 CHART_TYPES = {"timeseries": "line", "bar": "bar", "stat": "singlevalue"}
 
 
-def _quoted(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _term(field: str, value: str | bool | tuple[str, ...]) -> str:
     if isinstance(value, bool):
         return f"{field}={str(value).lower()}"
     if isinstance(value, tuple):
-        return f"{field} IN ({', '.join(map(_quoted, value))})"
-    return f"{field}={_quoted(value)}"
+        return f"{field} IN ({', '.join(map(quoted, value))})"
+    return f"{field}={quoted(value)}"
 
 
 def base_search(query: EventQuery, app: str) -> str:

@@ -238,7 +238,7 @@ def collect_cmd(
         )
         collector.alert_handlers.append(_alert_writer(alerts_path))
         if routed is not None:
-            collector.alert_handlers.append(routed.on_alert)
+            collector.alert_handlers.append(collector.sending(routed.on_alert))
         if respond:
             from llmsiem.cli.respond_cmd import make_runner
 

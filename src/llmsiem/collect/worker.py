@@ -175,14 +175,21 @@ class Collector:
     def emit(self, alert: dict[str, Any]) -> None:
         """One new alert to every handler; a failing handler does not stop the others."""
         self.metrics.observe_alert(alert)
-        with self.delivery:  # a handler may send to the sinks (collect --routes)
-            for handler in self.alert_handlers:
-                try:
-                    handler(alert)
-                except Exception:
-                    log.exception(
-                        "alert handler %r failed on alert %s", handler, alert["event"]["id"]
-                    )
+        for handler in self.alert_handlers:
+            try:
+                handler(alert)
+            except Exception:
+                log.exception("alert handler %r failed on alert %s", handler, alert["event"]["id"])
+
+    def sending(self, handler: AlertHandler) -> AlertHandler:
+        """``handler`` run under the sinks' lock: for handlers that send to the sinks
+        (``collect --routes``), which the worker thread uses at the same time."""
+
+        def locked(alert: dict[str, Any]) -> object:
+            with self.delivery:
+                return handler(alert)
+
+        return locked
 
     def process(self, batch: list[Submission]) -> list[Outcome]:
         """One batch through pipeline, sinks and engine, synchronously; each request's outcome."""

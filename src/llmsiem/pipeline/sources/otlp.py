@@ -334,6 +334,9 @@ def request_to_events(request: dict[str, Any]) -> Iterator[dict[str, Any] | Span
     if "resourceSpans" not in request:
         yield SpanError("not an OTLP trace export: no resourceSpans")
         return
+    if not any(True for _ in _scoped_spans(request)):
+        yield SpanError("OTLP trace export holds no spans")
+        return
     for resource_spans in request.get("resourceSpans", []):
         resource = attributes(resource_spans.get("resource", {}).get("attributes", []))
         for scope_spans in resource_spans.get("scopeSpans", []):
@@ -377,10 +380,13 @@ class OtlpSource:
             return False
         if self.convention is None:
             return True
-        return any(
-            conventions.convention(attributes(items), scope) == self.convention
-            for scope, items in _scoped_spans(record)
-        )
+        try:
+            return any(
+                conventions.convention(attributes(items), scope) == self.convention
+                for scope, items in _scoped_spans(record)
+            )
+        except (TypeError, ValueError, AttributeError):  # malformed spans: normalize says why
+            return False
 
     def normalize(self, record: dict[str, Any]) -> Iterator[dict[str, Any] | SpanError]:
         return request_to_events(record)

@@ -115,6 +115,8 @@ def _openinference(attrs: dict[str, Any]) -> dict[str, Any]:
     out["gen_ai.usage.reasoning.output_tokens"] = attrs.get(
         "llm.token_count.completion_details.reasoning"
     )
+    if attrs.get("output.mime_type") == JSON_MIME:  # the provider's raw response
+        out["gen_ai.response.id"] = _json_object(attrs.get("output.value")).get("id")
     out["llmsiem.usage.total_tokens"] = attrs.get("llm.token_count.total")
     out["llmsiem.usage.cost"] = attrs.get("llm.cost.total")
     out["llmsiem.end_user.id"] = parameters.get("user")

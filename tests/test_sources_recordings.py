@@ -155,3 +155,30 @@ def test_unreadable_records_are_dead_lettered_with_a_reason(
     assert events == []
     assert len(letters) == 1 and reason in letters[0]["reason"]
     assert letters[0]["line"] == 1
+
+
+def test_older_openllmetry_and_openinference_span_shapes(tmp_path: Path) -> None:
+    """Indexed legacy prompts and traceloop association properties; OpenInference
+    multi-part contents, cost, TOOL spans, and a CHAIN span that is no model call."""
+    path = FIXTURES / "conventions.handwritten.json"
+    events, letters = ingest(path, tmp_path / "dead.jsonl")
+    legacy, llm, tool = events
+    assert legacy["event.module"] == "openllmetry"
+    assert legacy["gen_ai.provider.name"] == "openai"
+    assert legacy["llmsiem.prompt.text"] == "Book me a flight to Lisbon"
+    assert legacy["llmsiem.response.text"] == "Which dates?"
+    assert legacy["llmsiem.usage.total_tokens"] == 34
+    assert legacy["gen_ai.usage.input_tokens"] == 30
+    assert legacy["user.id"] == "u-3001"
+    assert legacy["gen_ai.conversation.id"] == "sess-3001"
+    assert llm["event.module"] == "openinference"
+    assert llm["llmsiem.prompt.text"] == "Summarise the attached policy"
+    assert llm["gen_ai.usage.cache_read.input_tokens"] == 1024
+    assert llm["llmsiem.usage.cost"] == 0.0042
+    assert llm["user.id"] == "u-3002" and llm["gen_ai.conversation.id"] == "sess-3002"
+    assert tool["event.action"] == "tool_call"
+    assert tool["gen_ai.tool.name"] == "read_file"
+    assert json.loads(tool["gen_ai.tool.call.arguments"]) == {"path": "/etc/shadow"}
+    assert tool["gen_ai.tool.call.result"] == "permission denied"
+    (letter,) = letters
+    assert "'RetrieverQueryEngine.query'" in letter["reason"]

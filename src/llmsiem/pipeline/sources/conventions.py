@@ -145,7 +145,9 @@ def _openinference(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def _openllmetry(attrs: dict[str, Any]) -> dict[str, Any]:
     association = "traceloop.association.properties."
+    system = attrs.get("gen_ai.system")
     return {
+        "gen_ai.provider.name": system.lower() if isinstance(system, str) else None,
         "gen_ai.operation.name": attrs.get("llm.request.type"),
         "llmsiem.usage.total_tokens": attrs.get(
             "llm.usage.total_tokens", attrs.get("gen_ai.usage.total_tokens")

@@ -24,9 +24,11 @@ def free_port() -> int:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of a JSONL file another process is still appending to."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    complete = path.read_text(encoding="utf-8").split("\n")[:-1]
+    return [json.loads(line) for line in complete if line]
 
 
 def wait_for(what: Callable[[], Any], seconds: float = 60, message: str = "") -> Any:

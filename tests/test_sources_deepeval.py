@@ -7,6 +7,7 @@ conftest); its test-run file is ingested here.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from llmsiem.cli.main import cli
 from source_helpers import NO_TELEMETRY, PRODUCERS, ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,3 +84,15 @@ def test_test_run_becomes_evaluation_events(run_file: Path, tmp_path: Path) -> N
     assert failed["service.environment"] == "production"
     assert failed["service.name"] == "support-bot"
     assert _by(events, "test_production_hallucination", "Toxicity")["llmsiem.evaluation.success"]
+
+
+def test_pack_rule_fires_on_the_real_hallucination_failure(run_file: Path, tmp_path: Path) -> None:
+    alerts = tmp_path / "alerts.jsonl"
+    rules = ROOT / "rules" / "evaluation"
+    dead = tmp_path / "dead.jsonl"
+    args = ["detect", str(run_file), "--rules", str(rules), "--alerts", str(alerts)]
+    result = CliRunner().invoke(cli, [*args, "--dead-letter", str(dead), "--format", "json"])
+    assert result.exit_code == 1, result.output  # alerts raised
+    fired = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert [a["rule"]["name"] for a in fired] == ["evaluation_hallucination_failure"]
+    assert fired[0]["user"]["id"] == "u-1042"  # the production case only, not the test case

@@ -4,7 +4,6 @@ rows, through DuckDB, and swapped in atomically; the other rows keep their order
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -28,45 +27,46 @@ class ParquetStore:
         parts = [*self.directory.rglob("*.parquet"), *self.directory.rglob("part-*.tmp")]
         return sorted(parts)  # .tmp: a part a crashed ship wrote but never renamed
 
-    def _query(self, sql: str, parameters: list[str], path: Path) -> list[tuple[Any, ...]]:
+    def _matches(self, subject: Subject, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        """Rows of the person per file, in one scan of every file; learns their event ids."""
+        files = [str(path) for path in self.files()]
+        if not files:
+            return {}
+        condition, parameters = subject.sql_condition()
         try:
-            return duckdb.connect().execute(sql, parameters).fetchall()
+            rows = con.execute(
+                f'SELECT filename, "event"."id" FROM read_parquet(?, filename = true, '
+                f"union_by_name = true) WHERE {condition}",
+                [files, *parameters],
+            ).fetchall()
         except duckdb.Error as exc:
-            raise StoreError(f"{path}: {exc}") from exc
+            raise StoreError(f"{self.directory}: {exc}") from exc
+        counts: dict[str, int] = {}
+        for filename, event_id in rows:
+            counts[filename] = counts.get(filename, 0) + 1
+            if event_id:
+                subject.event_ids.add(str(event_id))
+        return counts
 
     def scan(self, subject: Subject) -> int:
-        condition, parameters = subject.sql_condition()
-        found = 0
-        for path in self.files():
-            rows = self._query(
-                f'SELECT "event"."id" FROM read_parquet(?) WHERE {condition}',
-                [str(path), *parameters],
-                path,
-            )
-            subject.event_ids.update(str(event_id) for (event_id,) in rows if event_id)
-            found += len(rows)
-        return found
+        return sum(self._matches(subject, duckdb.connect()).values())
 
     def erase(self, subject: Subject) -> int:
+        con = duckdb.connect()
         condition, parameters = subject.sql_condition()
-        erased = 0
-        for path in self.files():
-            ((count,),) = self._query(
-                f"SELECT count(*) FROM read_parquet(?) WHERE {condition}",
-                [str(path), *parameters],
-                path,
-            )
-            if not count:
-                continue  # untouched files are not rewritten
+        counts = self._matches(subject, con)
+        for filename in counts:  # files without the person's rows are not rewritten
+            path = Path(filename)
             with replacing(path) as partial:
-                self._query(
-                    f"COPY (SELECT * FROM read_parquet(?) WHERE NOT {condition}) "
-                    f"TO '{_literal(partial)}' (FORMAT parquet)",
-                    [str(path), *parameters],
-                    path,
-                )
-            erased += int(count)
-        return erased
+                try:
+                    con.execute(
+                        f"COPY (SELECT * FROM read_parquet(?) WHERE NOT {condition}) "
+                        f"TO '{_literal(partial)}' (FORMAT parquet)",
+                        [filename, *parameters],
+                    )
+                except duckdb.Error as exc:
+                    raise StoreError(f"{path}: {exc}") from exc
+        return sum(counts.values())
 
 
 def _literal(path: Path) -> str:

@@ -30,6 +30,16 @@ JSON_MIME = "application/json"
 # Attributes OpenLLMetry sets beside gen_ai.* that no OTel GenAI instrumentation sets.
 OPENLLMETRY_KEYS = {"gen_ai.user", "gen_ai.is_streaming", "gen_ai.openai.api_base"}
 OPENINFERENCE_KINDS = {"LLM": "chat", "TOOL": "execute_tool", "EMBEDDING": "embeddings"}
+# Categories named by NeMo's built-in rail names (``jailbreak detection heuristics`` ...).
+NEMO_RAIL_CATEGORIES = {
+    "jailbreak": "jailbreak",
+    "injection": "prompt_injection",
+    "sensitive data": "pii",
+    "content safety": "content_safety",
+    "topic": "off_topic",
+    "fact": "hallucination",
+    "hallucination": "hallucination",
+}
 NEMO_STAGES = {
     "input": "input",
     "retrieval": "input",
@@ -158,16 +168,26 @@ def _openllmetry(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def nemo_rail_categories(name: str) -> list[str]:
+    """Categories a NeMo rail's name states, e.g. ``["jailbreak"]``."""
+    lowered = name.lower()
+    return sorted({category for word, category in NEMO_RAIL_CATEGORIES.items() if word in lowered})
+
+
+def nemo_rail_stopped(stop: Any, decisions: Any) -> bool:
+    """A NeMo rail stopped the flow, or decided to refuse or block."""
+    steps = decisions if isinstance(decisions, list) else []
+    return bool(stop) or any(str(step).startswith(("refuse", "block")) for step in steps)
+
+
 def _nemo_rail(attrs: dict[str, Any]) -> dict[str, Any]:
-    decisions = attrs.get("rail.decisions") or []
-    blocked = bool(attrs.get("rail.stop")) or any(
-        str(d).startswith(("refuse", "block")) for d in decisions
-    )
+    blocked = nemo_rail_stopped(attrs.get("rail.stop"), attrs.get("rail.decisions"))
     return {
         "llmsiem.guardrail.name": attrs.get("rail.name"),
         "llmsiem.guardrail.provider": NEMO_GUARDRAILS,
         "llmsiem.guardrail.action": "block" if blocked else "allow",
         "llmsiem.guardrail.stage": NEMO_STAGES.get(str(attrs.get("rail.type"))),
+        "llmsiem.guardrail.categories": nemo_rail_categories(str(attrs.get("rail.name"))) or None,
     }
 
 

@@ -16,17 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmsiem.pipeline.sources.common import iso_timestamp, record_id, set_path
-from llmsiem.pipeline.sources.conventions import NEMO_GUARDRAILS, NEMO_STAGES
-
-CATEGORY_WORDS = {
-    "jailbreak": "jailbreak",
-    "injection": "prompt_injection",
-    "sensitive data": "pii",
-    "content safety": "content_safety",
-    "topic": "off_topic",
-    "fact": "hallucination",
-    "hallucination": "hallucination",
-}
+from llmsiem.pipeline.sources.conventions import (
+    NEMO_GUARDRAILS,
+    NEMO_STAGES,
+    nemo_rail_categories,
+    nemo_rail_stopped,
+)
 
 
 class LogError(ValueError):
@@ -47,21 +42,12 @@ def _action(rail: dict[str, Any]) -> str:
         if isinstance(action, dict)
     ]
     verdicts = [value for value in returned if isinstance(value, dict)]
-    decisions = [str(d) for d in rail.get("decisions") or []]
-    if (
-        rail.get("stop")
-        or any(v.get("decision") == "block" for v in verdicts)
-        or any(d.startswith("refuse") for d in decisions)
-    ):
+    stopped = nemo_rail_stopped(rail.get("stop"), rail.get("decisions"))
+    if stopped or any(v.get("decision") == "block" for v in verdicts):
         return "block"
     if any(v.get("transforms") for v in verdicts):
         return "redact"
     return "allow"
-
-
-def _categories(name: str) -> list[str]:
-    lowered = name.lower()
-    return sorted({category for word, category in CATEGORY_WORDS.items() if word in lowered})
 
 
 def log_to_events(record: dict[str, Any]) -> Iterator[dict[str, Any] | LogError]:
@@ -96,7 +82,7 @@ def log_to_events(record: dict[str, Any]) -> Iterator[dict[str, Any] | LogError]
         set_path(document, "llmsiem.guardrail.provider", NEMO_GUARDRAILS)
         set_path(document, "llmsiem.guardrail.action", action)
         set_path(document, "llmsiem.guardrail.stage", NEMO_STAGES[str(rail["type"])])
-        set_path(document, "llmsiem.guardrail.categories", _categories(name) or None)
+        set_path(document, "llmsiem.guardrail.categories", nemo_rail_categories(name) or None)
         yield document
 
 

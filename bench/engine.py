@@ -64,6 +64,28 @@ def write_events(path: Path, count: int) -> int:
     return count
 
 
+def repeat_events(base: Path, target: Path, count: int) -> None:
+    """``count`` events from copies of ``base`` (generating 10M events takes too long here):
+    copy k has its timestamps 2k years later, so time keeps increasing and the pack sees the
+    same traffic again, and its event ids carry k, so they stay unique."""
+    years = sorted(
+        {m for line in base.open("rb") for m in [line[16:20]] if line.startswith(b'{"@timestamp')}
+    )
+    span = int(years[-1]) - int(years[0]) + 1
+    written = 0
+    with target.open("wb") as out:
+        for copy in range(count):
+            with base.open("rb") as src:
+                for line in src:
+                    if written == count:
+                        return
+                    for year in years:
+                        later = str(int(year) + copy * span).encode()
+                        line = line.replace(b'"@timestamp": "' + year, b'"@timestamp": "' + later)
+                    out.write(line.replace(b'"evt-', f'"evt{copy}-'.encode()))
+                    written += 1
+
+
 def with_bad_lines(source: Path, target: Path, count: int, bad: int = BAD_LINES) -> None:
     """A copy of ``source`` with ``bad`` lines spread evenly and cut in half (torn)."""
     every = count // bad
@@ -182,11 +204,14 @@ def peak_rss_mb(path: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def rss(path: Path, size: int) -> None:
+def rss(path: Path, size: int, base: Path | None = None) -> None:
     """Print the time and peak memory of ``llmsiem detect`` on ``size`` events at ``path``
-    (generated there unless it exists)."""
+    (generated there, or repeated from ``base``, unless it exists)."""
     if not path.exists():
-        write_events(path, size)
+        if base is None:
+            write_events(path, size)
+        else:
+            repeat_events(base, path, size)
     seconds, peak = peak_rss_mb(path)
     print(
         f"llmsiem detect on {size:,} events ({path.stat().st_size / 1e9:.1f} GB): "
@@ -251,11 +276,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs per comparison")
     parser.add_argument("--rss-events", type=int, nargs="*", default=[1_000_000])
     parser.add_argument("--only-rss", action="store_true", help="measure peak memory only")
+    parser.add_argument(
+        "--base", type=Path, help="with --only-rss: repeat this JSONL file instead of generating"
+    )
     args = parser.parse_args()
     if args.only_rss:
         with tempfile.TemporaryDirectory() as scratch_dir:
             for size in args.rss_events:
-                rss(Path(scratch_dir) / f"rss-{size}.jsonl", size)
+                rss(Path(scratch_dir) / f"rss-{size}.jsonl", size, args.base)
         return
     pack = RulePack.load()
     rules = compile_for_engine(pack)
@@ -348,7 +376,7 @@ def main() -> None:
             f"{s['all']:.1f}s vs engine {s['engine']:.2f}s = {s['all'] / s['engine']:.1f}x"
         )
         for size in args.rss_events:
-            rss(full if size == count else scratch / f"rss-{size}.jsonl", size)
+            rss(full if size == count else scratch / f"rss-{size}.jsonl", size, full)
     latencies = streaming_latency(rules)
     if latencies:
         ordered = sorted(latencies)

@@ -36,6 +36,13 @@ TARGET = "u-0021"
 AUDIT_KEY = "forget-test-audit-key-0123456789"
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """forget includes the commands' default files of the working directory: never the
+    checkout's."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _owned(document: dict[str, Any]) -> bool:
     """The oracle: the person's own events (user.id or end user id, exactly)."""
     user = (document.get("user") or {}).get("id")
@@ -344,7 +351,6 @@ def test_cli_counts_in_elasticsearch_and_incident_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMSIEM_ES_URL", ES_URL)
-    monkeypatch.chdir(tmp_path)  # no default spool, alerts or dead-letter file here
     arguments = ["forget", "--user", TARGET, "--elasticsearch", "--format", "json"]
     result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 0, result.output
@@ -394,3 +400,32 @@ def test_a_torn_last_line_naming_the_person_goes_too(tmp_path: Path) -> None:
     assert f'"{TARGET}"' in path.read_text().splitlines()[1]
     assert forget(Subject(TARGET), [JsonlStore(path)], execute=True).erased == 1
     assert path.read_text() == whole
+
+
+def test_response_records_are_counted_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmsiem.respond.state import Approval, StateStore
+
+    monkeypatch.setenv("LLMSIEM_AUDIT_KEY", AUDIT_KEY)
+    state = tmp_path / "state"
+    store = StateStore(state / "respond.db")
+    for n, (principal, user) in enumerate([(TARGET, TARGET), ("key-9", TARGET), ("x", "y")]):
+        alert = {"event": {"id": f"a{n}"}, "user": {"id": user}}
+        store.add_approval(
+            Approval(f"ap{n}", "run", "pb/block", "impl", alert, {}, principal, {}, 0, 9, "pending")
+        )
+    store.db.close()
+    log = AuditLog(state / "audit.jsonl", AUDIT_KEY.encode())
+    log.append("request", run_id="run", action="pb/block", principal=TARGET)
+    log.append("request", run_id="run", action="pb/block", principal=TARGET + "0")
+    database_before = (state / "respond.db").read_bytes()
+    arguments = ["forget", "--user", TARGET, "--state", str(state), "--format", "json"]
+    result = CliRunner().invoke(cli, [*arguments, "--execute"])
+    assert result.exit_code == 0, result.output
+    (kept,) = json.loads(result.output)["stores"]
+    assert kept["found"] == 3 and kept["erased"] == 0 and "Art. 17(3)" in kept["retained"]
+    assert (state / "respond.db").read_bytes() == database_before
+    records = log.records()
+    assert [r["kind"] for r in records] == ["request", "request", "erasure"]
+    assert not log.verify().problems

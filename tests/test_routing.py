@@ -38,6 +38,12 @@ FLAGGED_ACTIONS = {"tool_call", "refusal"}
 GUARDRAIL_HITS = {"block", "redact", "flag"}
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ship's default spool and dead letter land in the working directory: not the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _ids(path: Path) -> list[str]:
     return [json.loads(line)["event"]["id"] for line in path.read_text().splitlines()]
 

@@ -19,6 +19,10 @@ It prints each figure as the ship path's throughput in percent of the plain clie
 for the normalized input, the same path through the disk spool (append with fsync per 500
 events, then drain: the whole of ``llmsiem ship``) and without scrubbing. Both endpoints run
 in a separate process (as a real SIEM does) and answer every event as accepted.
+
+``--baseline-src DIR`` also times the Elasticsearch ship path of another llmsiem source tree
+(``git archive c76e544 src | tar -x -C /tmp/before`` gives ``/tmp/before/src``) against this
+one, each in its own process, in the same alternating runs: before and after a change.
 """
 
 from __future__ import annotations
@@ -51,6 +55,30 @@ from llmsiem.synthetic import generate
 
 BATCH = 500
 HEC_TOKEN = "bench-token"
+THIS_SOURCE = Path(__file__).resolve().parents[1] / "src"
+# The Elasticsearch ship path of the source tree in argv[1], timed in a fresh process.
+SHIP_IN_TREE = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import llmsiem
+assert llmsiem.__file__.startswith(sys.argv[1]), llmsiem.__file__
+from elasticsearch import Elasticsearch
+from llmsiem.connectors.elastic import ElasticsearchSink
+from llmsiem.deadletter import DeadLetter
+from llmsiem.pipeline import Pipeline
+from llmsiem.scrub import Scrubber
+url, form, path = sys.argv[2:5]
+sink = ElasticsearchSink(Elasticsearch(url), DeadLetter(None))
+Scrubber().scrub_text("warm up the recognizers: bob@example.com")
+start, cpu, sent, batch = time.perf_counter(), time.process_time(), 0, []
+for event in Pipeline(Scrubber(), DeadLetter(None), form).file_events(Path(path)):
+    batch.append(event.document)
+    if len(batch) == 500:
+        sent, batch = sent + sink.send(batch).sent, []
+sent += sink.send(batch).sent if batch else 0
+print(time.perf_counter() - start, time.process_time() - cpu, sent)
+"""
 
 
 class Endpoint(BaseHTTPRequestHandler):
@@ -188,6 +216,18 @@ def plain_hec(url: str, envelopes: list[dict[str, Any]]) -> int:
     return delivered
 
 
+def ship_in_tree(source: Path, url: str, form: str, path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the Elasticsearch ship path of another source tree."""
+    out = subprocess.run(
+        [sys.executable, "-c", SHIP_IN_TREE, str(source), url, form, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert int(out[2]) > 0
+    return float(out[0]), float(out[1])
+
+
 def timed(work: Callable[[], int]) -> tuple[float, float]:
     """Wall seconds and this process's CPU seconds of one run."""
     start, cpu = time.perf_counter(), time.process_time()
@@ -201,6 +241,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline-src", type=Path, help="another llmsiem src/ to compare")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -226,20 +267,26 @@ def main() -> None:
         wrapped = {
             form: [envelope(d, "llm", "llmsiem") for d in docs] for form, docs in built.items()
         }
-        work: dict[str, Callable[[], int]] = {}
+        work: dict[str, Callable[[], tuple[float, float]]] = {}
         for form, path in inputs.items():
-            work[f"es ship {form}"] = lambda p=path, f=form: ship_path(p, f, es)
-            work[f"es plain {form}"] = lambda f=form: plain_bulk(client, built[f])
-            work[f"hec ship {form}"] = lambda p=path, f=form: ship_path(p, f, hec)
-            work[f"hec plain {form}"] = lambda f=form: plain_hec(url, wrapped[f])
-        work["es spool jsonl"] = lambda: spooled_path(inputs["jsonl"], "jsonl", es)
-        work["es noscrub jsonl"] = lambda: ship_path(inputs["jsonl"], "jsonl", es, _NoScrub())
+            work[f"es ship {form}"] = lambda p=path, f=form: timed(lambda: ship_path(p, f, es))
+            work[f"es plain {form}"] = lambda f=form: timed(lambda: plain_bulk(client, built[f]))
+            work[f"hec ship {form}"] = lambda p=path, f=form: timed(lambda: ship_path(p, f, hec))
+            work[f"hec plain {form}"] = lambda f=form: timed(lambda: plain_hec(url, wrapped[f]))
+            for tree, source in (("this", THIS_SOURCE), ("baseline", args.baseline_src)):
+                if args.baseline_src is not None:
+                    work[f"{tree} tree {form}"] = lambda s=source, p=path, f=form: ship_in_tree(
+                        s, url, f, p
+                    )
+        jsonl = inputs["jsonl"]
+        work["es spool jsonl"] = lambda: timed(lambda: spooled_path(jsonl, "jsonl", es))
+        work["es noscrub jsonl"] = lambda: timed(lambda: ship_path(jsonl, "jsonl", es, _NoScrub()))
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in work}
         names = list(work)
         for run in range(args.runs):
             order = names if run % 2 == 0 else names[::-1]
             for name in order:
-                times[name].append(timed(work[name]))
+                times[name].append(work[name]())
     endpoint.stdin.close()  # type: ignore[union-attr]
     endpoint.wait()
     median = {name: statistics.median(wall for wall, _ in runs) for name, runs in times.items()}
@@ -267,6 +314,18 @@ def main() -> None:
     unscrubbed = share("es noscrub jsonl", "es plain jsonl")
     print(f"  with the disk spool (all of llmsiem ship): {spooled}")
     print(f"  ship path without scrubbing:               {unscrubbed}")
+    if args.baseline_src is not None:
+        print(
+            f"Elasticsearch ship path, this tree vs {args.baseline_src} (each in its own process):"
+        )
+        for form in inputs:
+            this, before = f"this tree {form}", f"baseline tree {form}"
+            print(
+                f"  {form}: {median[this] / median[before]:.0%} of the baseline's time"
+                f" ({median[this]:.2f} vs {median[before]:.2f} s); client CPU"
+                f" {cpu[this] / args.events * 1e6:,.0f} vs {cpu[before] / args.events * 1e6:,.0f}"
+                " us/event"
+            )
 
 
 if __name__ == "__main__":

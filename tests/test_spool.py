@@ -233,3 +233,25 @@ def test_kills_outage_auth_failure_and_full_disk_lose_nothing(tmp_path: Path) ->
     assert figures["lost"] == 0 and figures["indexed_twice"] == 0
     assert figures["undeliverable"] == 0 and figures["dead_lettered"] == 0
     assert indexed == expected
+
+
+def test_batches_read_in_turn_equal_one_read_of_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Remembered byte offsets give the same batches as reading each segment from its start."""
+    monkeypatch.setattr(spool_module, "SEGMENT_EVENTS", 7)
+    spool = Spool(tmp_path)
+    events = _events(30)
+    spool.append(events[:20])
+    fresh = Spool(tmp_path)  # reads each batch to the end: never remembers an offset
+    with (tmp_path / "segment-00000002.jsonl").open("ab") as torn:
+        torn.write(b'{"torn":')  # a line still being written is not read
+    seen: list[dict[str, Any]] = []
+    cursor = spool.cursor()
+    while True:
+        batch, cursor = spool.read_batch(cursor, 3)
+        if not batch:
+            break
+        seen.extend(batch)
+        assert fresh.read_batch(cursor, 10**6)[0] == events[len(seen) : 20]
+    assert seen == events[:20] and len(list(tmp_path.glob("segment-*"))) == 3

@@ -94,6 +94,14 @@ def test_missing_input_is_exit_code_two(tmp_path: Path) -> None:
     assert "absent.jsonl" in result.output
 
 
+def test_an_error_names_a_long_path_with_brackets_whole_on_one_line(tmp_path: Path) -> None:
+    """The path is printed as given: not cut by line wrapping, not read as rich markup."""
+    missing = tmp_path / ("deep-folder-name-" * 6) / "telemetry[red]2026[/red].jsonl"
+    result = CliRunner().invoke(cli, ["detect", str(missing)])
+    assert result.exit_code == 2
+    assert str(missing) in result.output.splitlines()[0]
+
+
 def test_rule_that_fails_to_compile_is_reported_by_id_and_skipped(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()

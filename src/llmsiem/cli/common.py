@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:  # imported where used: ``llmsiem CMD --help`` must not load them
     from rich.table import Table
@@ -38,7 +39,9 @@ class CommandError(click.ClickException):
     exit_code = EXIT_ERROR
 
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.format_message()}", highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] {escape(self.format_message())}", highlight=False, soft_wrap=True
+        )
 
 
 def format_option(func: F) -> F:

@@ -105,7 +105,7 @@ imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
 pytest: $(VENV)/.dev-installed $(LUCENE_JAR) $(ESQL_VENV)/.installed $(APPINSPECT_VENV)/.installed $(DEEPEVAL_VENV)/.installed chromium prometheus
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The Lucene jar lets validate measure each rule regex's automaton on real Lucene.
 validate: $(VENV)/.dev-installed $(LUCENE_JAR)

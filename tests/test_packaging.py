@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# One worker builds the wheel and its fresh venv (session fixtures) for every test using them.
+pytestmark = pytest.mark.xdist_group("wheel")
+
 
 @pytest.mark.slow
 def test_wheel_lists_rules_mappings_playbooks_schema(wheel: Path) -> None:

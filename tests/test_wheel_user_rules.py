@@ -13,6 +13,9 @@ import pytest
 from llmsiem.rule_samples import build_event
 from user_rule_helpers import write_user_folder
 
+# One worker builds the wheel and its fresh venv (session fixtures) for every test using them.
+pytestmark = pytest.mark.xdist_group("wheel")
+
 RULE = "agent_disables_audit_logging"
 
 

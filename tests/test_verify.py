@@ -30,8 +30,18 @@ def pack(tmp_path: Path) -> Path:
     folder = tmp_path / "rules"
     folder.mkdir()
     for name in RULES:
-        shutil.copy(next(content_dir("rules").rglob(f"{name}.yml")), folder)
+        rule = next(content_dir("rules").rglob(f"{name}.yml"))
+        shutil.copy(rule, folder)
+        shutil.copy(rule.with_name(f"{name}.samples.yml"), folder)
     return folder
+
+
+def test_a_rule_without_samples_is_an_error_naming_the_file(pack: Path) -> None:
+    (pack / "model_refusal.samples.yml").unlink()
+    result = _verify(pack)
+    assert result.exit_code == 2
+    assert "model_refusal.samples.yml: no samples file" in result.output
+    assert "Traceback" not in result.output
 
 
 def _verify(pack: Path, *extra: str) -> Result:

@@ -172,6 +172,7 @@ def _run(
     from llmsiem.compiler.targets import TARGETS
     from llmsiem.conformance.corpus import build_corpus
     from llmsiem.conformance.verdicts import compare, engine_verdicts
+    from llmsiem.rule_samples import SampleError
     from llmsiem.rulepack import RuleLoadError
 
     pack = load_pack(rules)
@@ -179,7 +180,7 @@ def _run(
         queries = deployed(PackCompiler(pack, TARGETS[target]).compile())
         corpus = build_corpus(pack, samples, with_variants=variants)
         engine = engine_verdicts(corpus, pack)
-    except (RuleLoadError, ValueError) as exc:
+    except (RuleLoadError, SampleError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
     with _siem_errors(siem):
         try:

@@ -23,7 +23,7 @@ from sigma.correlations import SigmaCorrelationRule
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.engine.store import EventStore
-from llmsiem.rule_samples import build_event, samples_file
+from llmsiem.rule_samples import SampleError, build_event, samples_file
 from llmsiem.rulepack import RulePack
 
 LEAD = "Some leading words, "
@@ -87,7 +87,15 @@ class _Probe:
 
 
 def _sample_cases(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """The partial events of each case in a samples file, by true_positives/true_negatives."""
+    if not path.is_file():
+        raise SampleError(f"{path}: no samples file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SampleError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SampleError(f"{path}: expected a mapping with true_positives/true_negatives")
     return {
         key: [case if isinstance(case, list) else [case] for case in data.get(key) or []]
         for key in ("true_positives", "true_negatives")

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
 MAX_DEPTH = 64
@@ -111,7 +113,7 @@ def _parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
 
 DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 RISKY_NUMBERS = (b"0" * 19, b"NaN", b"Infinity")
-NUMBER_BODY = b"0123456789.-+ \t"
+NUMBER_BODY = b"0123456789.-+ \t\r"  # JSON whitespace but newline, which ends a line
 BRACKETS_ONLY = bytes(b for b in range(256) if b not in b"[{\n")
 SCAN_CHUNK = 64 * 1024 * 1024
 
@@ -149,6 +151,25 @@ def _risky_in(buffer: bytes, first_line: int) -> Iterator[int]:
             if _opens_value(buffer, start):
                 yield first_line + buffer.count(b"\n", 0, start)
             start = digits.find(needle, start + len(needle))
+
+
+def _parse_line(line: bytes, text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """``_parse_object(text)`` of one JSONL line (``line`` is ``text`` in UTF-8), faster.
+
+    A line the byte scan of ``_risky_in`` does not flag has at most ``MAX_DEPTH`` brackets
+    and no 19-digit number, and orjson refuses ``NaN``, infinities and overflowing floats,
+    so what orjson parses from it is within bounds without a walk. Whatever orjson refuses
+    (those, lone surrogates, any invalid JSON) and every flagged line take the standard
+    library's path, so that results and messages stay exactly ``_parse_object``'s.
+    """
+    if next(_risky_in(line, 1), None) is None:
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return (value, None) if isinstance(value, dict) else _checked_object(value)
+    return _parse_object(text)
 
 
 def within_bounds(path: Path) -> bool:
@@ -205,7 +226,7 @@ def iter_jsonl(
         if text is None:
             yield RawRecord(source, line, None, error, stripped.decode("utf-8", "replace"))
             continue
-        data, error = _parse_object(text)
+        data, error = _parse_line(stripped, text)
         yield RawRecord(source, line, data, error, text if error else None)
 
 

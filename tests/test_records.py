@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from llmsiem.records import (
@@ -101,6 +101,8 @@ def test_fast_line_parse_equals_the_standard_library(
 
 
 @settings(max_examples=400, deadline=None)
+@example("20000000000000000000", "%s")  # orjson reads it as a float
+@example("20000000000000000000", '{"n":\r%s}')
 @given(NUMBER_TEXT, st.sampled_from(['{"n": %s}', '{"n":[1,%s]}', '{"n":\r%s}', "[%s]", "%s"]))
 def test_fast_line_parse_equals_the_standard_library_on_numbers(number: str, shape: str) -> None:
     _assert_parsed_alike((shape % number).encode())

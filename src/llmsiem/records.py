@@ -160,7 +160,8 @@ def _parse_line(line: bytes, text: str) -> tuple[dict[str, Any] | None, str | No
     and no 19-digit number, and orjson refuses ``NaN``, infinities and overflowing floats,
     so what orjson parses from it is within bounds without a walk. Whatever orjson refuses
     (those, lone surrogates, any invalid JSON) and every flagged line take the standard
-    library's path, so that results and messages stay exactly ``_parse_object``'s.
+    library's path, as does a line that is not an object (orjson reads a bare integer over
+    64 bits as a float), so that results and messages stay exactly ``_parse_object``'s.
     """
     if next(_risky_in(line, 1), None) is None:
         try:
@@ -168,7 +169,8 @@ def _parse_line(line: bytes, text: str) -> tuple[dict[str, Any] | None, str | No
         except orjson.JSONDecodeError:
             pass
         else:
-            return (value, None) if isinstance(value, dict) else _checked_object(value)
+            if isinstance(value, dict):
+                return value, None
     return _parse_object(text)
 
 

@@ -452,10 +452,8 @@ class EventStore:
 
     def prune_before(self, cutoff_ts: float) -> int:
         """Drop events older than ``cutoff_ts`` (epoch seconds); bounds streaming memory."""
-        row = self.con.execute(
-            "DELETE FROM events WHERE _ts < ? RETURNING 1", [cutoff_ts]
-        ).fetchall()
-        return len(row)
+        row = self.con.execute("DELETE FROM events WHERE _ts < ?", [cutoff_ts]).fetchone()
+        return int(row[0]) if row else 0  # DuckDB answers a DELETE with its row count
 
 
 @cache

@@ -440,6 +440,15 @@ class LlmsiemFields(Strict):
 _SECRETISH = re.compile(r"^(sk-|sk_|AKIA|ghp_|xox[abp]-)")
 
 
+def refuse_raw_api_key(key_id: str | None, alias: str | None) -> None:
+    """Raise ``ValueError`` when ``llmsiem.api_key``'s id or alias looks like a raw secret."""
+    for name, val in (("id", key_id), ("alias", alias)):
+        if val and _SECRETISH.match(val) and len(val) > 20:
+            raise ValueError(
+                f"api_key.{name} looks like a raw secret key; store its id, alias or hash"
+            )
+
+
 class LLMEvent(Strict):
     """One normalized LLM security-telemetry event."""
 
@@ -466,12 +475,7 @@ class LLMEvent(Strict):
     def _no_raw_api_key(cls, value: LlmsiemFields) -> LlmsiemFields:
         key = value.api_key
         if key is not None:
-            for name in ("id", "alias"):
-                val = getattr(key, name)
-                if val and _SECRETISH.match(val) and len(val) > 20:
-                    raise ValueError(
-                        f"api_key.{name} looks like a raw secret key; store its id, alias or hash"
-                    )
+            refuse_raw_api_key(key.id, key.alias)
         return value
 
     def to_document(self) -> dict[str, Any]:

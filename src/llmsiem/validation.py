@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, IPvAnyAddress, ValidationError
+from pydantic_core import SchemaSerializer, SchemaValidator
 
-from llmsiem.event import LLMEvent
+from llmsiem.event import LLMEvent, refuse_raw_api_key
 from llmsiem.records import RawRecord
 
 
@@ -59,3 +62,107 @@ def check_records(records: Iterable[RawRecord]) -> Iterator[Checked]:
     """Validate a stream of records."""
     for record in records:
         yield check_record(record)
+
+
+def _no_raw_api_key(llmsiem: dict[str, Any]) -> dict[str, Any]:
+    """``LLMEvent._no_raw_api_key`` on the typed-dict form of ``llmsiem``."""
+    key = llmsiem.get("api_key")
+    if key is not None:
+        refuse_raw_api_key(key.get("id"), key.get("alias"))
+    return llmsiem
+
+
+_IP_ANY_ADDRESS: Any = IPvAnyAddress._validate  # type: ignore[attr-defined]  # pydantic's validator
+
+
+@lru_cache(maxsize=4096)
+def _ip_of_text(value: str) -> Any:
+    return _IP_ANY_ADDRESS(value)
+
+
+def _ip_address(value: Any) -> Any:
+    """``IPvAnyAddress`` validation with text answers remembered (addresses are immutable)."""
+    return _ip_of_text(value) if type(value) is str else _IP_ANY_ADDRESS(value)
+
+
+# Python functions of the event schema that see a model instance or run per value, and
+# what stands for each in the typed-dict schema; every other function is refused there.
+_DICT_FUNCTIONS: dict[Any, Any] = {
+    LLMEvent._no_raw_api_key: _no_raw_api_key,
+    _IP_ANY_ADDRESS: _ip_address,
+}
+
+
+def _as_typed_dicts(node: Any) -> Any:
+    """A copy of a core schema where every model is a typed dict of the same fields."""
+    if isinstance(node, list):
+        return [_as_typed_dicts(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("type")
+    if kind == "model":
+        fields = node["schema"]
+        config = node.get("config", {})
+        typed: dict[str, Any] = {
+            "type": "typed-dict",
+            "fields": {
+                name: {
+                    "type": "typed-dict-field",
+                    "schema": _as_typed_dicts(spec["schema"]),
+                    "required": spec["schema"]["type"] != "default",
+                    **{
+                        key: spec[key]
+                        for key in ("validation_alias", "serialization_alias")
+                        if key in spec
+                    },
+                }
+                for name, spec in fields["fields"].items()
+            },
+            "extra_behavior": config.get("extra_fields_behavior", "ignore"),
+            "config": config,
+        }
+        for key in ("ref", "extras_schema"):
+            source = node if key == "ref" else fields
+            if key in source:
+                typed[key] = _as_typed_dicts(source[key])
+        return typed
+    copy = {key: _as_typed_dicts(value) for key, value in node.items()}
+    if isinstance(kind, str) and kind.startswith("function-"):
+        function = copy["function"]["function"]
+        if function not in _DICT_FUNCTIONS:
+            raise TypeError(f"no typed-dict form for the schema function {function!r}")
+        copy["function"] = {**copy["function"], "function": _DICT_FUNCTIONS[function]}
+    factory = copy.get("default_factory")
+    if kind == "default" and isinstance(factory, type) and issubclass(factory, BaseModel):
+        del copy["default_factory"]  # a model built from nothing: the typed dict of {}
+        copy.pop("default_factory_takes_data", None)
+        copy.update(default={}, validate_default=True)
+    return copy
+
+
+@cache
+def _document_codec() -> tuple[SchemaValidator, SchemaSerializer]:
+    schema = _as_typed_dicts(LLMEvent.__pydantic_core_schema__)
+    return SchemaValidator(schema), SchemaSerializer(schema)
+
+
+def checked_document(record: RawRecord) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """``check_record(record).event.to_document()``, or its problems; faster.
+
+    The record is validated by the same compiled validators with every model as a typed
+    dict (no model instances built, then dumped): what that accepts is the document; what
+    it refuses goes through ``check_record``, which decides and names the problems.
+    """
+    if record.data is not None:
+        validator, serializer = _document_codec()
+        try:
+            valid = validator.validate_python(record.data)
+        except ValidationError:
+            pass
+        else:
+            document = serializer.to_python(valid, mode="json", by_alias=True, exclude_none=True)
+            return document, []
+    checked = check_record(record)
+    if checked.event is None:
+        return None, checked.problems
+    return checked.event.to_document(), []

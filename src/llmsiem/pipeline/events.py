@@ -14,7 +14,7 @@ from llmsiem.pipeline.sources import AUTO, NORMALIZED, SOURCES, Source, sniff
 from llmsiem.plugins import PluginError
 from llmsiem.records import DIGITS_AS_ZERO, MAX_DEPTH, RawRecord, out_of_bounds, read_records
 from llmsiem.scrub import Scrubber
-from llmsiem.validation import check_record
+from llmsiem.validation import checked_document
 
 # Digits folded to 0: the shortest integer that may not fit int64 (int64 has 19 digits).
 INT64_DIGIT_RUN = b"0" * 19
@@ -112,12 +112,12 @@ class Pipeline:
                 self.reject(record.source, record.line, f"{record.where}: {problem}", record.data)
                 return None
             self.scrubber.scrub_document(record.data)
-        checked = check_record(record)
-        if checked.event is None:
-            reasons = "; ".join(str(p) for p in checked.problems)
+        document, problems = checked_document(record)
+        if document is None:
+            reasons = "; ".join(str(p) for p in problems)
             self.reject(record.source, record.line, reasons, record.data or record.raw)
             return None
-        return Event(record.source, record.line, checked.event.to_document())
+        return Event(record.source, record.line, document)
 
     def file_events(self, path: Path) -> Iterator[Event]:
         """Events of one JSON or JSONL file."""

@@ -93,6 +93,12 @@ _DICT_FUNCTIONS: dict[Any, Any] = {
 }
 
 
+# What a model field may say for its typed-dict form to validate and dump it alike.
+_PLAIN_FIELD_KEYS = frozenset(
+    {"type", "schema", "validation_alias", "serialization_alias", "metadata"}
+)
+
+
 def _as_typed_dicts(node: Any) -> Any:
     """A copy of a core schema where every model is a typed dict of the same fields."""
     if isinstance(node, list):
@@ -103,6 +109,15 @@ def _as_typed_dicts(node: Any) -> Any:
     if kind == "model":
         fields = node["schema"]
         config = node.get("config", {})
+        specs = fields["fields"].values()
+        if (
+            node.get("custom_init")
+            or node.get("root_model")
+            or "post_init" in node
+            or fields.get("computed_fields")
+            or any(set(spec) - _PLAIN_FIELD_KEYS for spec in specs)
+        ):
+            raise TypeError(f"no typed-dict form for the model {node['cls'].__name__}")
         typed: dict[str, Any] = {
             "type": "typed-dict",
             "fields": {

@@ -76,12 +76,15 @@ _IP_ANY_ADDRESS: Any = IPvAnyAddress._validate  # type: ignore[attr-defined]  # 
 
 
 @lru_cache(maxsize=4096)
-def _ip_of_text(value: str) -> Any:
-    return _IP_ANY_ADDRESS(value)
+def _ip_of_text(value: str) -> str:
+    return str(_IP_ANY_ADDRESS(value))
 
 
 def _ip_address(value: Any) -> Any:
-    """``IPvAnyAddress`` validation with text answers remembered (addresses are immutable)."""
+    """``IPvAnyAddress`` validation, text answers remembered as the text they serialize to.
+
+    The schema serializes an address with ``str``, so the document is the same.
+    """
     return _ip_of_text(value) if type(value) is str else _IP_ANY_ADDRESS(value)
 
 

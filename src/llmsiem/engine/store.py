@@ -246,18 +246,21 @@ class EventStore:
         ).fetchall()
         return {n for (n,) in rows}
 
-    def _insert_chunk(self, chunk: JsonlChunk, suspects: set[int]) -> int | None:
-        """Insert the chunk's lines in one typed read, the ``suspects`` as empty rows; on a
-        line DuckDB cannot type, that line joins the suspects and the read is retried.
-        None when too many lines fail (the caller then goes record by record)."""
+    def _insert_chunk(
+        self, chunk: JsonlChunk, suspects: set[int], staged_path: Path | None
+    ) -> int | None:
+        """Insert the chunk's lines in one typed read, the ``suspects`` as empty rows (first
+        from ``staged_path`` when it holds them so); on a line DuckDB cannot type, that line
+        joins the suspects and the read is retried. None when too many lines fail (the
+        caller then goes record by record)."""
         for _ in range(MAX_TYPED_RETRIES):
             with NamelessJsonl() as staged:
-                staged.write_lines(chunk.staged(suspects), len(chunk.lines))
+                if staged_path is None:
+                    staged.write_lines(chunk.staged(suspects), len(chunk.lines))
+                path, staged_path = staged_path or staged.ready(), None
                 self.con.execute("BEGIN TRANSACTION")
                 try:
-                    added = self._insert_from_json(
-                        staged.ready(), chunk.source, first_line=chunk.first_line
-                    )
+                    added = self._insert_from_json(path, chunk.source, first_line=chunk.first_line)
                 except duckdb.Error as exc:
                     self.con.execute("ROLLBACK")
                     found = FAILED_LINE.search(str(exc))
@@ -290,7 +293,8 @@ class EventStore:
                 suspects |= chunk.malformed(malformed)
             if unknown or malformed > len(suspects - chunk.irregular()):
                 suspects |= self._rows_holding(path, unknown)
-        added = self._insert_chunk(chunk, suspects)
+            unchanged = suspects == chunk.irregular()
+            added = self._insert_chunk(chunk, suspects, path if unchanged else None)
         if added is None:
             self.next_seq = first_seq
             return self._load_records(chunk, range(len(chunk.lines)), pipeline, first_seq)

@@ -195,13 +195,17 @@ def test_kibana_ndjson_is_importable_shape_with_stable_ids(tmp_path: Path) -> No
     text_b = (tmp_path / "b" / "kibana-ndjson" / "llmsiem-rules.ndjson").read_text()
     assert text_a == text_b
     rules = [json.loads(line) for line in text_a.splitlines()][1:]  # line 1: exception list
-    pack_ids = {str(rule.id) for _, rule in RulePack.load().parse_all()}
+    atlas_tagged = {
+        str(rule.id): any(tag.namespace == "atlas" for tag in rule.tags)
+        for _, rule in RulePack.load().parse_all()
+    }
     for rule in rules:
-        assert rule["rule_id"] in pack_ids
+        assert rule["rule_id"] in atlas_tagged
         assert rule["severity"] in {"low", "medium", "high", "critical"}
         assert rule["type"] in {"query", "eql", "esql"}
         assert rule["index"] == ["logs-llm*"] or rule["type"] == "esql"
-        assert any(t["framework"] == "MITRE ATLAS" for t in rule["threat"])
+        has_atlas_threat = any(t["framework"] == "MITRE ATLAS" for t in rule["threat"])
+        assert has_atlas_threat == atlas_tagged[rule["rule_id"]], rule["name"]
         assert rule["exceptions_list"][0]["list_id"] == "llmsiem-allowlist"
         if rule["type"] == "eql":
             assert not rule["query"].startswith("any where sequence")

@@ -25,6 +25,7 @@ from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
+from llmsiem.compiler.baselines import baseline_skip_reason
 from llmsiem.compiler.targets import TARGETS, Stage, Target
 from llmsiem.resources import content_dir
 from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack, SafeLoader
@@ -189,6 +190,9 @@ class PackCompiler:
         is_correlation = isinstance(rule, SigmaCorrelationRule)
         path = str(file.path.relative_to(self.pack.root))
         issue_args = (str(rule.id), rule.title, path, self.target.name)
+        if (reason := baseline_skip_reason(rule, self.target.name)) is not None:
+            result.issues.append(CompileIssue(*issue_args, "none", reason, skipped=True))
+            return
         if not stages:
             result.issues.append(
                 CompileIssue(*issue_args, "none", "target has no correlation backend", skipped=True)

@@ -90,7 +90,8 @@ class BaselineCorrelator:
         span = self.rule.timespan
         start = bucket.index * span
         group = dict(zip(self.rule.group_by, key, strict=False))
-        return Island(group, start + span, bucket.value, start + span, tuple(bucket.seqs), start)
+        seqs = tuple(sorted(bucket.seqs))
+        return Island(group, start + span, bucket.value, start + span, seqs, start)
 
     def advance(self, con: duckdb.DuckDBPyConnection, candidates: str) -> list[Island]:
         """Add the events matching ``candidates`` to their entities' buckets; returns the

@@ -89,8 +89,8 @@ def baseline_of(rule: AnyRule) -> Baseline | None:
     kind = rule.type.name.lower()
     if kind not in BASELINE_TYPES:
         raise BaselineError(
-            f"{ATTRIBUTE}: correlation type {kind} has no per-bucket value; "
-            f"use one of {', '.join(BASELINE_TYPES)}"
+            f"{ATTRIBUTE}: baselines are kept for {' and '.join(BASELINE_TYPES)} "
+            f"correlations, not {kind}"
         )
     if not rule.group_by:
         raise BaselineError(f"{ATTRIBUTE}: needs group-by (the entity the baseline is kept for)")

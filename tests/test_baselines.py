@@ -14,8 +14,14 @@ from click.testing import CliRunner
 from engine_helpers import compile_texts, fired, run_partials
 from llmsiem.baseline_spec import Baseline
 from llmsiem.cli.main import cli
+from llmsiem.compiler.baselines import ANOMALY_JOBS_FILE
 from llmsiem.compiler.compile import compile_pack
+from llmsiem.compiler.lucene_jvm import start_jvm
+from llmsiem.compiler.output import write_result
 from llmsiem.compiler.targets import TARGETS
+from llmsiem.conformance.corpus import SampleCorpus
+from llmsiem.conformance.lucene import LuceneIndex, template_fields
+from llmsiem.conformance.verdicts import Verdicts
 
 BASE = """\
 title: Tool Call
@@ -198,3 +204,41 @@ def test_docs_describe_every_pack_baseline_rule() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "baselines.md").read_text(encoding="utf-8")
     for name in PACK_BASELINES:
         assert name in docs
+
+
+def test_kibana_bundle_carries_an_anomaly_job_per_baseline_rule(
+    tmp_path: Path, conformance_corpus: SampleCorpus, engine_reference: Verdicts
+) -> None:
+    """Each job has the documented shape, and its datafeed query, run on real Lucene over the
+    conformance corpus, selects exactly the events the engine's base rule matches."""
+    result = compile_pack("kibana-ndjson")
+    write_result(result, tmp_path)
+    jobs = json.loads((tmp_path / "kibana-ndjson" / ANOMALY_JOBS_FILE).read_text())
+    assert len(jobs) == len(PACK_BASELINES)
+    start_jvm()
+    index = LuceneIndex(conformance_corpus.events, template_fields())
+    expected = {
+        "agent_tool_call_rate_baseline": ("1m", "high_non_zero_count", "gen_ai.agent.id", None),
+        "correlation_token_baseline_per_api_key": (
+            "10m",
+            "high_non_null_sum",
+            "llmsiem.api_key.id",
+            "llmsiem.usage.total_tokens",
+        ),
+    }
+    for entry in jobs:
+        job = entry["job"]
+        name = entry["job_id"].removeprefix("llmsiem-").replace("-", "_")
+        span, function, entity, value = expected[name]
+        assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]", entry["job_id"])
+        analysis = job["analysis_config"]
+        (detector,) = analysis["detectors"]
+        assert analysis["bucket_span"] == span and analysis["influencers"] == [entity]
+        assert detector["function"] == function and detector["partition_field_name"] == entity
+        assert detector.get("field_name") == value
+        assert job["data_description"] == {"time_field": "@timestamp"}
+        assert job["datafeed_config"]["indices"] == ["logs-llm*"]
+        query = job["datafeed_config"]["query"]["query_string"]["query"]
+        base = "agent_tool_call" if "agent" in name else "llm_call_by_api_key"
+        assert engine_reference.detections[base]
+        assert index.search(query) == engine_reference.detections[base], name

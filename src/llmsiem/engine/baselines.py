@@ -136,9 +136,9 @@ class BaselineCorrelator:
         """Complete the buckets that end at or before ``watermark`` (all when None); returns
         those that fired, with the events they cite."""
         span = self.rule.timespan
-        ended = [k for k, b in self.open.items() if (b.index + 1) * span <= (watermark or 0)]
-        for key in list(self.open) if watermark is None else ended:
-            self._complete(key, self.open.pop(key))
+        for key, bucket in list(self.open.items()):
+            if watermark is None or (bucket.index + 1) * span <= watermark:
+                self._complete(key, self.open.pop(key))
         closed, self.finished = self.finished, []
         closed.sort(key=lambda i: (i.end, i.seqs))
         if closed:

@@ -25,6 +25,7 @@ from sigma.validators.base import SigmaValidationIssue, SigmaValidationIssueSeve
 from sigma.validators.core import validators as core_validators
 from sigma.validators.core.tags import ATTACKTagValidator, NamespaceTagValidator
 
+from llmsiem.baseline_spec import BaselineError, baseline_of
 from llmsiem.compiler import regex_portability
 from llmsiem.compiler.kibana import atlas_catalogue
 from llmsiem.levels import KIBANA_SEVERITY, RISK_SCORE, SPLUNK_SEVERITY
@@ -280,6 +281,10 @@ def validate_pack(pack: RulePack, samples_root: Path | None = None) -> list[Find
             add("samples", message)
         for message in regex_portability.check_rule(rule):
             add("regex", message)
+        try:
+            baseline_of(rule)
+        except BaselineError as exc:
+            add("baseline", str(exc))
     validator = SigmaValidator(
         [v for key, v in core_validators.items() if key not in EXCLUDED_CORE]
         + [LlmsiemNamespaceTagValidator, AtlasTagValidator, OwaspTagValidator]

@@ -635,3 +635,52 @@ def generate_agent_sessions(
             gen.label_session(start, "benign_agent_session", False)
         yield from gen.events
         gen.events.clear()
+
+
+# -- an agent fleet: tool-call rates against each agent's own norm (issue 14, baselines) ----
+
+FLEET_TOOLS = ("search_docs", "read_file", "run_sql", "forecast", "search_code")
+FLEET_JUMP = "agent_rate_jump"
+FLEET_BENIGN = "benign_agent_fleet"
+
+
+def generate_agent_fleet(
+    minutes: int = 150, seed: int = 7, run_minutes: int = 5
+) -> list[dict[str, Any]]:
+    """Labelled tool calls of a fleet of agents in time order: ten quiet agents (2-10 calls
+    a minute) and five bulk agents (35-55), each at its own rate with noise and idle
+    minutes. Each agent's run of ``run_minutes`` is one session (``gen_ai.conversation.id``).
+    In one or two runs of every quiet agent (after its first 20 minutes) its rate jumps to
+    4-8 times its own norm: ``agent_rate_jump`` sessions (malicious); every other run is
+    ``benign_agent_fleet``. A quiet agent's jump can stay under a bulk agent's normal rate."""
+    gen = AgentGenerator(seed=seed)
+    rng = gen.rng
+    rates = {f"agent-quiet-{n:02d}": rng.uniform(2, 10) for n in range(10)}
+    rates |= {f"agent-bulk-{n:02d}": rng.uniform(35, 55) for n in range(5)}
+    runs = minutes // run_minutes
+    warm_up = -(-20 // run_minutes)
+    hijacked = {
+        (agent, rng.randrange(warm_up, runs))
+        for agent in rates
+        if agent.startswith("agent-quiet") and runs > warm_up
+        for _ in range(rng.randint(1, 2))
+    }
+    identities = {agent: gen.identity() for agent in rates}
+    for run in range(runs):
+        for agent, rate in rates.items():
+            jump = (agent, run) in hijacked
+            start = len(gen.events)
+            trace = gen._trace()
+            for minute in range(run * run_minutes, (run + 1) * run_minutes):
+                if rng.random() < 0.1:
+                    continue  # an idle minute
+                expected = rate * (rng.uniform(4, 8) if jump else 1.0)
+                for _ in range(max(0, round(rng.gauss(expected, expected**0.5)))):
+                    arguments = {"q": f"{rng.getrandbits(24):06x}"}
+                    gen.tool_call(identities[agent], rng.choice(FLEET_TOOLS), arguments, trace)
+                    event = gen.events[-1]
+                    at = gen.start + timedelta(seconds=60 * minute + rng.uniform(0, 59.999))
+                    event["@timestamp"] = at.isoformat(timespec="milliseconds")[:-6] + "Z"
+                    event["gen_ai"]["agent"] = {"id": agent}
+            gen.label_session(start, FLEET_JUMP if jump else FLEET_BENIGN, jump)
+    return sorted(gen.events, key=lambda event: str(event["@timestamp"]))

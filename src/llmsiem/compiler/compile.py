@@ -25,7 +25,8 @@ from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from llmsiem.compiler.targets import TARGETS, Stage, Target
+from llmsiem.compiler.baselines import anomaly_job, baseline_skip_reason
+from llmsiem.compiler.targets import ELASTIC_INDEX, TARGETS, Stage, Target
 from llmsiem.resources import content_dir
 from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack, SafeLoader
 from llmsiem.sigma_offline import use_bundled_mitre_data
@@ -74,6 +75,7 @@ class CompileResult:
     compiled: list[CompiledRule] = field(default_factory=list)
     issues: list[CompileIssue] = field(default_factory=list)
     base_only: list[CompileIssue] = field(default_factory=list)  # compiled inside correlations
+    anomaly_jobs: list[dict[str, Any]] = field(default_factory=list)  # Elastic ML, baselines
 
     @property
     def failed(self) -> list[CompileIssue]:
@@ -162,6 +164,17 @@ class PackCompiler:
             backend.convert_rule(base, stage.output_format)
         return list(backend.convert_correlation_rule(correlation, stage.output_format))
 
+    def _anomaly_job(self, rule: SigmaCorrelationRule) -> dict[str, Any]:
+        """The Elastic ML job of a baseline rule; its datafeed selects the base rules'
+        events with their Lucene queries (OR-ed)."""
+        stage = Stage(self.target.detection.factory)
+        queries: list[str] = []
+        for ref in rule.rules or []:
+            base = self._base_file(ref.reference).parse()
+            assert isinstance(base, SigmaRule)
+            queries += map(str, self._backend(stage).convert_rule(base, stage.output_format))
+        return anomaly_job(rule, " OR ".join(f"({q})" for q in queries), ELASTIC_INDEX)
+
     def compile(self) -> CompileResult:
         result = CompileResult(self.target.name)
         for file, rule in self.parsed:
@@ -189,6 +202,11 @@ class PackCompiler:
         is_correlation = isinstance(rule, SigmaCorrelationRule)
         path = str(file.path.relative_to(self.pack.root))
         issue_args = (str(rule.id), rule.title, path, self.target.name)
+        if (reason := baseline_skip_reason(rule, self.target.name)) is not None:
+            result.issues.append(CompileIssue(*issue_args, "none", reason, skipped=True))
+            if self.target.anomaly_jobs and isinstance(rule, SigmaCorrelationRule):
+                result.anomaly_jobs.append(self._anomaly_job(rule))
+            return
         if not stages:
             result.issues.append(
                 CompileIssue(*issue_args, "none", "target has no correlation backend", skipped=True)

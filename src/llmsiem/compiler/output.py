@@ -9,6 +9,7 @@ from pathlib import Path
 
 from llmsiem import __version__
 from llmsiem.compiler.backends import filter_macro_name
+from llmsiem.compiler.baselines import ANOMALY_JOBS_FILE
 from llmsiem.compiler.compile import CompiledRule, CompileResult
 from llmsiem.compiler.kibana import kibana_rule, to_ndjson
 from llmsiem.compiler.targets import TARGETS
@@ -124,4 +125,8 @@ def package_splunk_app(app: Path, destination: Path) -> Path:
 def write_result(result: CompileResult, out: Path) -> list[Path]:
     """Write one target's output under ``out/<target>/``, laid out by the target's writer."""
     writer = TARGETS.get(result.target).writer or write_queries
-    return writer(result, out / result.target)
+    written = writer(result, out / result.target)
+    if result.anomaly_jobs:  # baseline rules, for PUT _ml/anomaly_detectors/<job_id>
+        jobs = json.dumps(result.anomaly_jobs, indent=2, ensure_ascii=False) + "\n"
+        written.append(_write(out / result.target / ANOMALY_JOBS_FILE, jobs))
+    return written

@@ -10,7 +10,7 @@ from typing import Any
 
 from llmsiem.columns import column_ref, field_types
 from llmsiem.engine.alerts import ENTITY_FIELDS, EvidenceEvent, build_alert
-from llmsiem.engine.correlate import Correlator
+from llmsiem.engine.baselines import correlator
 from llmsiem.engine.evidence import evidence
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import EventStore
@@ -41,7 +41,9 @@ class Detector:
             self.rule_index[rule.meta.name] = index
             self.rule_index[rule.meta.id] = index
         self.evaluated_through = 0
-        self.correlators = [Correlator(c, self.rule_index) for c in rules.correlations]
+        self.correlators = [
+            correlator(c, self.rule_index, self.evidence) for c in rules.correlations
+        ]
         self.correlated_through = 0
         self.pending_from: float | None = None
         store.con.execute("CREATE TABLE IF NOT EXISTS hits (_seq BIGINT, rule INTEGER)")

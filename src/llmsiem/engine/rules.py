@@ -9,6 +9,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from llmsiem.baseline_spec import Baseline, baseline_of
 from llmsiem.columns import column_ref, field_types
 from llmsiem.compiler.compile import correlation_only_rule_names, load_pipeline
 from llmsiem.engine.evidence import Matcher, rule_matchers
@@ -61,6 +62,8 @@ class CorrelationRule:
     group_by: tuple[str, ...]
     timespan: float
     condition: Condition | None
+    baseline: Baseline | None = None
+    """Per-entity baseline (``llmsiem_baseline``): ``timespan`` is then a fixed bucket."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def _correlation(rule: SigmaCorrelationRule, meta: RuleMeta) -> CorrelationRule:
         group_by=tuple(rule.group_by or []),
         timespan=seconds,
         condition=condition,
+        baseline=baseline_of(rule),
     )
 
 

@@ -52,7 +52,8 @@ class Target:
     ``compile --out`` (None: ``queries.json`` and ``queries.txt``); ``evaluator`` is the
     ``"module:function"`` that says what the compiled queries match on a sample corpus,
     ``(CompileResult, SampleCorpus) -> Verdicts`` (``llmsiem.conformance.evaluators``), for
-    ``llmsiem test --targets`` (None: the target has none).
+    ``llmsiem test --targets`` (None: the target has none). ``anomaly_jobs``: the target
+    also carries an Elastic anomaly-detection job per baseline rule (``CompileResult``).
     """
 
     name: str
@@ -62,6 +63,8 @@ class Target:
     correlation: tuple[Stage, ...]
     writer: Writer | None = None
     evaluator: str | None = None
+    anomaly_jobs: bool = False
+    """Write Elastic ML anomaly-detection jobs for per-entity baseline rules."""
 
 
 BUILTIN_TARGETS = {

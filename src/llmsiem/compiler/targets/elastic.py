@@ -59,4 +59,5 @@ KIBANA_NDJSON = Target(
     Stage(_lucene, "siem_rule_ndjson"),
     (Stage(_eql, "siem_rule_ndjson"), Stage(_esql, "siem_rule_ndjson")),
     write_kibana,
+    anomaly_jobs=True,
 )

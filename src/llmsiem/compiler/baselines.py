@@ -1,0 +1,91 @@
+"""Per-entity baseline rules (``llmsiem_baseline``) on compile targets.
+
+A baseline rule's Sigma ``condition`` is only its absolute floor: a target that compiled
+the correlation as written would emit a fixed-threshold query that fires for every entity
+above the floor. No target emits the baseline as a query, so every target skips these rules
+with the reason below, shown by ``llmsiem compile --coverage``; docs/baselines.md says how
+each SIEM can express them. ``kibana-ndjson`` also carries, per baseline rule, the Elastic
+ML anomaly-detection job that models each entity's own history (``anomaly_job``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sigma.correlations import SigmaCorrelationRule
+
+from llmsiem.baseline_spec import ATTRIBUTE, baseline_of, is_baseline
+from llmsiem.rulepack import AnyRule
+
+ANOMALY_JOBS_FILE = "llmsiem-anomaly-jobs.json"
+# Elastic ML detector functions that, like the engine's history of active buckets, ignore
+# buckets in which the entity has no event (count) or no value (sum).
+DETECTOR_FUNCTIONS = {"event_count": "high_non_zero_count", "value_sum": "high_non_null_sum"}
+
+_PREFIX = f"per-entity baseline ({ATTRIBUTE}), not a fixed threshold: "
+_BY_FAMILY = {
+    "elastic": "no single Elastic query keeps a rolling mean and deviation per entity; "
+    "deploy it as an ML anomaly-detection job (high_count/high_sum partitioned by the "
+    "entity), see docs/baselines.md",
+    "kibana": "Elastic Security runs it as a machine_learning rule on an anomaly-detection "
+    f"job, not as a query rule; the job is written to {ANOMALY_JOBS_FILE} "
+    "(docs/baselines.md)",
+    "splunk": "SPL expresses it with bin, stats and streamstats avg/stdev by the entity "
+    "(docs/baselines.md); pySigma's Splunk backend has no such conversion and llmsiem does "
+    "not emit it yet",
+    "loki": "LogQL has no rolling statistics over past buckets of a log query; it needs a "
+    "recording rule and a Prometheus alert (docs/baselines.md), not emitted",
+    "opensearch": "OpenSearch expresses it only through its Anomaly Detection plugin "
+    "(a detector per entity category field), not a query; not emitted",
+}
+
+
+def baseline_skip_reason(rule: AnyRule, target: str) -> str | None:
+    """The skip reason of a baseline rule for ``target``; None for any other rule."""
+    if not is_baseline(rule):
+        return None
+    family = target.split("-")[0]
+    return _PREFIX + _BY_FAMILY.get(
+        family, "this target has no per-entity baseline conversion (docs/baselines.md)"
+    )
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def anomaly_job(rule: SigmaCorrelationRule, datafeed_query: str, index: str) -> dict[str, Any]:
+    """The Elastic anomaly-detection job of one baseline rule: its ``job_id`` and ``job``,
+    the body of ``PUT _ml/anomaly_detectors/<job_id>``. A high-side detector on the bucket
+    value, partitioned by the entity, over the events the base rules match (the datafeed's
+    ``datafeed_query``, Lucene)."""
+    baseline = baseline_of(rule)
+    assert baseline is not None and rule.group_by
+    kind = rule.type.name.lower()
+    entity = rule.group_by[0]
+    detector: dict[str, Any] = {
+        "function": DETECTOR_FUNCTIONS[kind],
+        "partition_field_name": entity,
+        "detector_description": f"{rule.title}; llmsiem's engine: {baseline.describe()}",
+    }
+    if kind == "value_sum":
+        detector["field_name"] = getattr(rule.condition, "fieldref", None)
+    job = {
+        "description": rule.title,
+        "groups": ["llmsiem"],
+        "analysis_config": {
+            "bucket_span": _duration(rule.timespan.seconds),
+            "detectors": [detector],
+            "influencers": list(rule.group_by),
+        },
+        "data_description": {"time_field": "@timestamp"},
+        "datafeed_config": {
+            "indices": [index],
+            "query": {"query_string": {"query": datafeed_query}},
+        },
+        "custom_settings": {"llmsiem": {"rule_id": str(rule.id), ATTRIBUTE: vars(baseline)}},
+    }
+    return {"job_id": f"llmsiem-{rule.name}".replace("_", "-"), "job": job}

@@ -24,7 +24,7 @@ import duckdb
 
 from llmsiem.baseline_spec import Baseline
 from llmsiem.engine.alerts import EvidenceEvent
-from llmsiem.engine.correlate import Correlator, Island, _matched
+from llmsiem.engine.correlate import Correlator, Island, matched_rows_sql
 from llmsiem.engine.rules import CorrelationRule
 
 Cite = Callable[[Iterable[int]], dict[int, EvidenceEvent]]
@@ -101,7 +101,7 @@ class BaselineCorrelator:
         value = "count(*)" if self.rule.type == "event_count" else "sum(TRY_CAST(v AS DOUBLE))"
         rows = con.execute(
             f"""
-            WITH m AS ({_matched(self.rule, self.rule_index)})
+            WITH m AS ({matched_rows_sql(self.rule, self.rule_index)})
             SELECT {groups}, CAST(floor(_ts / {self.rule.timespan}) AS BIGINT) AS b,
                    {value}, list(_seq ORDER BY _seq)
             FROM m WHERE {candidates}

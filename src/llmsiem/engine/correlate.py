@@ -44,7 +44,9 @@ def _group_sql(rule: CorrelationRule) -> tuple[str, str, str]:
     return select, partition, not_null
 
 
-def _matched(rule: CorrelationRule, rule_index: dict[str, int]) -> str:
+def matched_rows_sql(rule: CorrelationRule, rule_index: dict[str, int]) -> str:
+    """SQL for the events a correlation's base rules matched: sequence, time, rule, its
+    group-by columns and the value its condition reads (``v``)."""
     select, _, not_null = _group_sql(rule)
     ids = ", ".join(str(rule_index[r]) for r in rule.rules)
     value = "NULL"
@@ -157,7 +159,7 @@ class Correlator:
             assert rule.condition is not None
             fires = rule.condition.sql("metric")
         width = len(rule.group_by) or 1
-        matched = _matched(rule, self.rule_index)
+        matched = matched_rows_sql(rule, self.rule_index)
         bound = rule.condition
         if rule.group_by and rule.type in LOWER_BOUNDED and bound and bound.op in ("gt", "gte"):
             # A window never counts more than its whole group: groups whose total misses the
@@ -226,7 +228,7 @@ class Correlator:
         rule = self.rule
         steps = {self.rule_index[r]: k for k, r in enumerate(rule.rules)}
         rows = con.execute(
-            f"SELECT * FROM ({_matched(rule, self.rule_index)}) WHERE {candidates} "
+            f"SELECT * FROM ({matched_rows_sql(rule, self.rule_index)}) WHERE {candidates} "
             "ORDER BY _ts, _seq"
         ).fetchall()
         width = len(rule.group_by) or 1

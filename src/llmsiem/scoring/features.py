@@ -2,10 +2,11 @@
 
 A text is lower-cased, its whitespace runs become one space, and a long text keeps its head
 and tail (``HEAD_CHARS`` + ``TAIL_CHARS`` code points). Each character n-gram (n in
-``NGRAM_SIZES``) is hashed from its code points with a 64-bit polynomial hash, xor a
-seed per n, and multiplicative (Fibonacci) hashing into one of ``2**bits`` buckets;
-every occurrence weighs ``1 / sqrt(count)``, where count is the text's number of n-grams. Training and inference share these functions, so a
-model scores exactly the features it was trained on.
+``NGRAM_SIZES``) is hashed from its code points with a 64-bit polynomial hash, xor a seed
+per n, and multiplicative (Fibonacci) hashing into one of ``2**bits`` buckets; every
+occurrence weighs ``1 / sqrt(count)``, where count is the text's number of n-grams. Training
+and inference share these functions, so a model scores exactly the features it was trained
+on.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ def batch_buckets(texts: list[str], bits: int) -> tuple[Buckets, Buckets]:
     The texts are hashed as one array; an n-gram that would run past the end of its text
     is dropped, so each text gets exactly its own n-grams.
     """
-    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(
+        np.uint64
+    )
     lengths = np.array([len(t) for t in texts], dtype=np.int64)
     owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
     room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(points), dtype=np.int64)

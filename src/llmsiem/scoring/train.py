@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from llmsiem.evaluation import SOURCES, labelled_rows, in_split
+from llmsiem.evaluation import SOURCES, in_split, labelled_rows
 from llmsiem.scoring.features import buckets, normalise
 from llmsiem.scoring.model import MODEL_FILE, InjectionModel
 from llmsiem.scrub import Scrubber

@@ -65,6 +65,44 @@ def batch_buckets(texts: list[str], bits: int) -> tuple[Buckets, Buckets]:
     return np.concatenate(parts).astype(np.int64), np.concatenate(owners)
 
 
+def weighted_sums(
+    texts: list[str], bits: int, weights: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Per text, the sum of ``weights`` over the buckets of its n-grams, and their count:
+    what ``batch_buckets`` would give, without materialising the buckets.
+
+    Every position of the joined texts is hashed; an n-gram running past the end of its
+    text gets weight 0, and a running sum gives each text's total as a difference.
+    """
+    joined = "".join(texts).encode("utf-32-le", "surrogatepass")
+    points = np.frombuffer(joined, dtype="<u4").astype(np.uint64)
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    if len(texts) > 1:
+        room = np.repeat(ends, lengths) - np.arange(len(points), dtype=np.int64)
+    shift = np.uint64(64 - bits)
+    sums = np.zeros(len(texts))
+    counts = np.zeros(len(texts), dtype=np.int64)
+    rolling = points
+    with np.errstate(over="ignore"):
+        for n in range(2, max(NGRAM_SIZES) + 1):
+            rolling = rolling[:-1] * _MULTIPLIER + points[n - 1 :]
+            if n not in NGRAM_SIZES:
+                continue
+            gathered = weights[((rolling ^ _SEEDS[n]) * _FIBONACCI) >> shift]
+            counts += np.maximum(lengths - n + 1, 0)
+            if len(texts) == 1:  # nothing to cut: the per-record path's common case
+                sums += gathered.sum(dtype=np.float64)
+                continue
+            gathered[room[: len(rolling)] < n] = 0
+            running = np.concatenate(([0.0], np.cumsum(gathered, dtype=np.float64)))
+            sums += (
+                running[np.minimum(ends, len(rolling))] - running[np.minimum(starts, len(rolling))]
+            )
+    return sums, counts
+
+
 def reference_buckets(text: str, bits: int) -> list[int]:
     """``buckets`` one n-gram at a time in plain Python integers: the oracle tests use."""
     mask = (1 << 64) - 1

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from llmsiem.scoring.features import NGRAM_SIZES, batch_buckets, normalise
+from llmsiem.scoring.features import NGRAM_SIZES, normalise, weighted_sums
 
 MODEL_FILE = "injection_model.json.gz"
 FORMAT = "llmsiem-injection-model/1"
@@ -45,11 +45,7 @@ class InjectionModel:
 
     def decisions(self, texts: Iterable[str]) -> npt.NDArray[np.float64]:
         """The raw linear scores (log-odds) of ``texts``, hashed as one batch."""
-        normalised = [normalise(text) for text in texts]
-        found, owner = batch_buckets(normalised, self.bits)
-        size = len(normalised)
-        sums = np.bincount(owner, weights=self.weights[found], minlength=size)
-        counts = np.bincount(owner, minlength=size)
+        sums, counts = weighted_sums([normalise(t) for t in texts], self.bits, self.weights)
         return self.intercept + sums / np.sqrt(np.maximum(counts, 1))
 
     def scores(self, texts: Iterable[str]) -> list[float]:

@@ -127,11 +127,23 @@ def test_shipped_model_separates_the_held_out_check_half() -> None:
 
 
 def _sample_events() -> list[tuple[Path, dict[str, Any]]]:
+    """Sample events with a score, but not the near misses that repeat a true positive's
+    prompt with a score under the rule's threshold (a score the model did not give)."""
     found = []
     for path in sorted((REPO / "rules").rglob("*.samples.yml")):
         document = yaml.safe_load(path.read_text())
-        for case in document.get("true_positives", []) + document.get("true_negatives", []):
-            found += [(path, event) for event in case if "llmsiem.prompt.injection_score" in event]
+        positives = [e for case in document.get("true_positives", []) for e in case]
+        positive_texts = {e.get("llmsiem.prompt.text") for e in positives}
+        for event in positives:
+            if "llmsiem.prompt.injection_score" in event:
+                found.append((path, event))
+        for case in document.get("true_negatives", []):
+            for event in case:
+                if (
+                    "llmsiem.prompt.injection_score" in event
+                    and event.get("llmsiem.prompt.text") not in positive_texts
+                ):
+                    found.append((path, event))
     return found
 
 

@@ -36,7 +36,7 @@ from llmsiem.engine.batch import detect_files
 from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.pipeline import Pipeline
 from llmsiem.rulepack import RulePack
-from llmsiem.scoring import shipped_model
+from llmsiem.scoring.model import shipped_model
 from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import generate
 

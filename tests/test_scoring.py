@@ -20,9 +20,9 @@ from llmsiem.engine.store import EventStore
 from llmsiem.pipeline import Pipeline
 from llmsiem.records import RawRecord
 from llmsiem.rule_samples import build_event
-from llmsiem.scoring import InjectionModel, enrich, shipped_model
+from llmsiem.scoring import enrich
 from llmsiem.scoring.features import batch_buckets, buckets, normalise, reference_buckets
-from llmsiem.scoring.model import MODEL_FILE, ModelError
+from llmsiem.scoring.model import MODEL_FILE, InjectionModel, ModelError, shipped_model
 from llmsiem.scrub import Scrubber
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmsiem.scoring.model import shipped_model
-
 SCORE_FIELD = "llmsiem.prompt.injection_score"
 _TEXT = '"llmsiem"."prompt"."text"'
 
@@ -20,6 +18,8 @@ def enrich(document: dict[str, Any]) -> None:
     extension = document.get("llmsiem")
     prompt = extension.get("prompt") if isinstance(extension, dict) else None
     if isinstance(prompt, dict) and isinstance(prompt.get("text"), str):
+        from llmsiem.scoring.model import shipped_model  # numpy on the first score only
+
         prompt["injection_score"] = shipped_model().score(prompt["text"])
 
 
@@ -34,6 +34,8 @@ def score_table(con: Any, table: str, where: str) -> None:
     ]
     if not texts:
         return
+    from llmsiem.scoring.model import shipped_model
+
     con.execute(
         "CREATE OR REPLACE TEMP TABLE score_map AS SELECT unnest($1) AS text, unnest($2) AS score",
         [texts, shipped_model().scores(texts)],

@@ -105,14 +105,51 @@ def fit(groups: list[str], texts: list[str], labels: list[bool]) -> tuple[Inject
     return InjectionModel(BITS, float(estimator.intercept_[0]), weights, trained_on), estimator
 
 
+THRESHOLDS = (0.2, 0.65, 0.9)
+"""The score thresholds the pack's rules use (``llmsiem.prompt.injection_score|gte``)."""
+
+
+def out_of_fold_rates(
+    groups: list[str], texts: list[str], labels: list[bool], folds: int = 5
+) -> dict[str, list[float]]:
+    """Per group, the share of rows at or above each of ``THRESHOLDS`` when each row is
+    scored by a model trained on the other folds (seeded): what thresholds are chosen from,
+    since the shipped model has seen every tune row."""
+    fold = np.random.default_rng(13).integers(0, folds, len(texts))
+    scores = np.zeros(len(texts))
+    for k in range(folds):
+        train = [i for i in range(len(texts)) if fold[i] != k]
+        model, _ = fit(
+            [groups[i] for i in train], [texts[i] for i in train], [labels[i] for i in train]
+        )
+        held = [i for i in range(len(texts)) if fold[i] == k]
+        scores[held] = model.scores([texts[i] for i in held])
+    rates = {}
+    for group in sorted(set(groups)):
+        mine = scores[[g == group for g in groups]]
+        rates[group] = [float(np.mean(mine >= t)) for t in THRESHOLDS]
+    return rates
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=Path("../shared/corpora/dev"))
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name(MODEL_FILE))
+    parser.add_argument(
+        "--thresholds",
+        action="store_true",
+        help="print 5-fold out-of-fold rates at the rules' thresholds instead of training",
+    )
     args = parser.parse_args(argv)
     if not args.corpora.is_dir():
         parser.error(f"{args.corpora}: corpora folder not found")
     groups, texts, labels = zip(*training_rows(args.corpora), strict=True)
+    if args.thresholds:
+        print("group (tune half, out of fold)", *(f">={t}" for t in THRESHOLDS), sep="\t")
+        rates = out_of_fold_rates(list(groups), list(texts), list(labels))
+        for group, shares in rates.items():
+            print(group, *(f"{share:.3f}" for share in shares), sep="\t")
+        return
     model, _ = fit(list(groups), list(texts), list(labels))
     args.out.write_bytes(model.to_bytes())
     print(f"{args.out}: {len(texts)} rows ({sum(labels)} attacks), {args.out.stat().st_size} bytes")

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lucene esql-venv appinspect-venv deepeval-venv chromium prometheus lint typecheck imports pytest validate clean taxonomy
+.PHONY: demo test scorer lucene esql-venv appinspect-venv deepeval-venv chromium prometheus lint typecheck imports pytest validate clean taxonomy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 demo: $(VENV)/.installed
 	$(BIN)/llmsiem demo
+
+# The shipped prompt-injection model (llmsiem.prompt.injection_score), retrained from the tune
+# half of the dev corpora and corpora/{paraphrases,hard_negatives}; deterministic, so an
+# unchanged corpus gives the same bytes. Needs scikit-learn (the dev extra).
+CORPORA ?= ../shared/corpora/dev
+scorer: $(VENV)/.dev-installed
+	$(BIN)/python -m llmsiem.scoring.train --corpora $(CORPORA)
 
 # Real Apache Lucene 9.5.0 (Elasticsearch 8.7's) for the conformance tests: the anserini fat jar
 # inside the pyserini wheel on PyPI (pinned by version and sha256), run through JPype on Java 17.

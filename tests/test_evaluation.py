@@ -143,19 +143,13 @@ def test_eval_check_exits_1_naming_the_missed_target(tmp_path: Path) -> None:
     assert "jailbreak_dan_family" in table.read_text(encoding="utf-8")
 
 
-# Issue 13 targets the pack still misses on the dev corpora (measured 2026-12-02, evening):
-# jailbreak recall 88.2% (persona rules need a frame plus an explicit release or a control
-# phrase; the rest of the in-the-wild set is role prompts without one), system-prompt extraction
-# 89.3% (25 of 28), and AgentDojo's injected tool calls scored as bare calls, 38.3% (18 of 47:
-# most injected calls are ordinary reads and writes; they are caught in trace context by
-# agent-eval, and a payee change alone no longer alerts, for issue 14's ordinary-call FPR).
-# Until they are met, each is held at its measured floor, so a regression still fails; any
-# other missed target fails outright.
-KNOWN_MISS_FLOORS = {
-    "jailbreak_recall": 0.88,
-    "system_prompt_extraction_recall": 0.89,
-    "lowest_family_recall": 0.38,
-}
+# Issue 13 target the pack still misses on the dev corpora (measured 2026-12-03): AgentDojo's
+# injected tool calls scored as bare calls, 38.3% (18 of 47: most injected calls are ordinary
+# reads and writes; they are caught in trace context by agent-eval, and a payee change alone no
+# longer alerts, for issue 14's ordinary-call FPR). Jailbreak (92.1%) and system-prompt
+# extraction (92.9%) are met since the scored enrichment. Until it is met, the family is held at
+# its measured floor, so a regression still fails; any other missed target fails outright.
+KNOWN_MISS_FLOORS = {"lowest_family_recall": 0.38}
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ def test_wheel_lists_rules_mappings_playbooks_schema(wheel: Path) -> None:
     assert "llmsiem/_data/schema/llm-event.schema.json" in names
     assert "llmsiem/_data/connectors/samples/demo_telemetry.jsonl" in names
     assert "llmsiem/dashboards/llmsiem-overview.yaml" in names  # the dashboards' description
+    assert "llmsiem/scoring/injection_model.json.gz" in names  # the scorer needs no download
     stems = {n.removesuffix(".yml") for n in names if n.startswith("llmsiem/_data/rules/")}
     samples = {n.removesuffix(".samples") for n in stems if n.endswith(".samples")}
     rules = {n for n in stems if not n.endswith(".samples")}

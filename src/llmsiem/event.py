@@ -333,6 +333,12 @@ class PromptFields(Strict):
 
     text: str | None = Field(default=None, description="User-turn text of the request.")
     chars: NonNegativeInt | None = None
+    injection_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Score in [0, 1] of the shipped prompt-injection model on the scrubbed text.",
+    )
     template: TemplateFields | None = None
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmsiem.columns import DUCKDB_TYPES, column_ref, field_types
+from llmsiem.scoring import score_table
 from llmsiem.scrub import Scrubber, ScrubResult
 from llmsiem.scrub.document import IDENTITY_FIELDS, SKIPPED_FIELDS
 
@@ -85,7 +86,14 @@ def _seqs(con: Any, table: str, where: str, fields: list[str], flagged: list[str
 
 
 def scrub_table(con: Any, table: str, where: str, scrubber: Scrubber) -> list[int]:
-    """Scrub the rows of ``table`` matching ``where``; ``_seq`` of rows left to the pipeline."""
+    """Scrub the rows of ``table`` matching ``where`` and score their prompt text (as
+    ``Pipeline.validate`` does per record); ``_seq`` of rows left to the pipeline."""
+    per_record = _scrub_in_sql(con, table, where, scrubber)
+    score_table(con, table, where)
+    return per_record
+
+
+def _scrub_in_sql(con: Any, table: str, where: str, scrubber: Scrubber) -> list[int]:
     fields = replaceable_fields() + other_scanned_fields()
     values = " UNION ALL ".join(
         f"SELECT {i} AS field, {_values(f)} AS v FROM {table} WHERE {where}"

@@ -13,6 +13,7 @@ from llmsiem.deadletter import DeadLetter
 from llmsiem.pipeline.sources import AUTO, NORMALIZED, SOURCES, Source, sniff
 from llmsiem.plugins import PluginError
 from llmsiem.records import DIGITS_AS_ZERO, MAX_DEPTH, RawRecord, out_of_bounds, read_records
+from llmsiem.scoring import enrich
 from llmsiem.scrub import Scrubber
 from llmsiem.validation import checked_document
 
@@ -103,7 +104,7 @@ class Pipeline:
         return self.events(records, SOURCES.get(NORMALIZED))
 
     def validate(self, record: RawRecord) -> Event | None:
-        """Scrub one normalized document and check it against the schema."""
+        """Scrub one normalized document, score its prompt text, check it against the schema."""
         if record.data is not None:
             problem = document_out_of_bounds(
                 record.data
@@ -112,6 +113,7 @@ class Pipeline:
                 self.reject(record.source, record.line, f"{record.where}: {problem}", record.data)
                 return None
             self.scrubber.scrub_document(record.data)
+            enrich(record.data)
         document, problems = checked_document(record)
         if document is None:
             reasons = "; ".join(str(p) for p in problems)

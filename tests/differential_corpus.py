@@ -115,8 +115,13 @@ def corpus(size: int = 12_000, seed: int = 11) -> list[dict[str, Any]]:
             _set(event, field, value)
         for field in rng.sample(sorted(numbers), k=rng.randint(0, 2)):
             threshold = rng.choice(numbers[field])
-            number = threshold + rng.choice([-1, 0, 1]) * rng.choice([0, 1, threshold / 2])
-            _set(event, field, max(0, int(number)) if types[field] == "long" else max(0.0, number))
+            score = field.endswith("_score")  # a probability, 0..1 in the schema
+            step = 0.01 if score else 1
+            number = threshold + rng.choice([-1, 0, 1]) * rng.choice([0, step, threshold / 2])
+            if types[field] == "long":
+                _set(event, field, max(0, int(number)))
+            else:
+                _set(event, field, min(1.0, max(0.0, number)) if score else max(0.0, number))
         for field, pool in POOLS.items():
             if rng.random() < 0.7:
                 _set(event, field, rng.choice(pool))

@@ -17,8 +17,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from llmsiem.engine.chunks import CHUNK_LINES, jsonl_chunks
 from llmsiem.engine.rules import EngineRules
-from llmsiem.engine.store import CHUNK_LINES, LoadReport, jsonl_chunks
+from llmsiem.engine.store import LoadReport
 from llmsiem.engine.stream import DetectionStream
 from llmsiem.pipeline import Pipeline
 from llmsiem.pipeline.sources import NORMALIZED
@@ -65,8 +66,7 @@ def _loads(stream: DetectionStream, path: Path, chunk_lines: int) -> Iterator[Lo
         and not_readable(path) is None
         and pipeline.file_source(path).name == NORMALIZED
     ):
-        for chunk in jsonl_chunks(path, chunk_lines):
-            yield stream.load_chunk(chunk)
+        yield from stream.load_chunks(jsonl_chunks(path, chunk_lines))
     else:
         events = pipeline.file_events(path)
         while True:

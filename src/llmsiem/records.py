@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -113,7 +112,7 @@ def _parse_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
 
 
 DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-RISKY_NUMBERS = re.compile(rb"[0-9]{19}|NaN|Infinity")
+RISKY_NUMBERS = (b"0" * 19, b"NaN", b"Infinity")
 NUMBER_BODY = b"0123456789.-+ \t\r"  # JSON whitespace but newline, which ends a line
 BRACKETS_ONLY = bytes(b for b in range(256) if b not in b"[{\n")
 
@@ -131,9 +130,13 @@ def _risky_in(buffer: bytes, first_line: int) -> Iterator[int]:
         for offset, kept in enumerate(brackets):
             if len(kept) > MAX_DEPTH:
                 yield first_line + offset
-    for found in RISKY_NUMBERS.finditer(buffer):
-        if _opens_value(buffer, found.start()):
-            yield first_line + buffer.count(b"\n", 0, found.start())
+    digits = buffer.translate(DIGITS_AS_ZERO)  # so that one ``find`` spots any digit run
+    for needle in RISKY_NUMBERS:
+        start = digits.find(needle)
+        while start >= 0:
+            if _opens_value(buffer, start):
+                yield first_line + buffer.count(b"\n", 0, start)
+            start = digits.find(needle, start + len(needle))
 
 
 def _parse_line(line: bytes, text: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -267,9 +267,11 @@ class EventStore:
                 while (current := pending.result()) is not None:
                     pending = worker.submit(next_prepared)
                     yield current
-            finally:
-                if not pending.cancel() and (left := pending.result()) is not None:
-                    left.close()
+            finally:  # the caller stopped early: close what the worker made meanwhile
+                if not pending.cancel() and pending.exception() is None:
+                    left = pending.result()
+                    if left is not None:
+                        left.close()
 
     def load_chunk(self, chunk: JsonlChunk, pipeline: Pipeline) -> LoadReport:
         """Load consecutive lines of a normalized JSONL file through ``pipeline``, in bulk

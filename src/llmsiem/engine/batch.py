@@ -1,6 +1,8 @@
 """Batch detection: every input file streamed through the pack in chunks, memory bounded.
 
-Normalized JSONL is loaded in chunks of lines on the bulk path, Parquet files (and
+Normalized JSONL is loaded on the bulk path in chunks of at most ``chunk_lines`` lines and
+about ``CHUNK_BYTES`` of input, each read, bounds-checked and surveyed on a worker thread
+while the previous one is loaded and evaluated; Parquet files (and
 hive-partitioned folders of them) through DuckDB's Parquet reader, any other format record
 by record through the pipeline. After every ``chunk_lines`` events the pack evaluates
 what was loaded and the events older than the correlation window are dropped; alerts are
@@ -17,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from llmsiem.engine.chunks import CHUNK_LINES, jsonl_chunks
+from llmsiem.engine.chunks import CHUNK_BYTES, CHUNK_LINES, jsonl_chunks
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import LoadReport
 from llmsiem.engine.stream import DetectionStream
@@ -53,7 +55,9 @@ def is_parquet(path: Path) -> bool:
     return path.suffix == PARQUET_SUFFIX
 
 
-def _loads(stream: DetectionStream, path: Path, chunk_lines: int) -> Iterator[LoadReport]:
+def _loads(
+    stream: DetectionStream, path: Path, chunk_lines: int, chunk_bytes: int
+) -> Iterator[LoadReport]:
     """Load ``path`` piece by piece; each report is one piece of at most ``chunk_lines``."""
     pipeline = stream.pipeline
     if is_parquet(path):
@@ -66,7 +70,7 @@ def _loads(stream: DetectionStream, path: Path, chunk_lines: int) -> Iterator[Lo
         and not_readable(path) is None
         and pipeline.file_source(path).name == NORMALIZED
     ):
-        yield from stream.load_chunks(jsonl_chunks(path, chunk_lines))
+        yield from stream.load_chunks(jsonl_chunks(path, chunk_lines, chunk_bytes))
     else:
         events = pipeline.file_events(path)
         while True:
@@ -83,6 +87,7 @@ def detect_files(
     on_file: Callable[[Path, int], None] | None = None,
     emit: Callable[[dict[str, Any]], None] | None = None,
     chunk_lines: int = CHUNK_LINES,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> DetectRun:
     """Stream every file through the pack; bad records are dead-lettered.
 
@@ -110,7 +115,7 @@ def detect_files(
     unevaluated = 0
     for path in paths:
         loaded = 0
-        for report in _loads(stream, path, chunk_lines):
+        for report in _loads(stream, path, chunk_lines, chunk_bytes):
             loaded += report.loaded
             run.quarantined += report.quarantined
             unevaluated += report.loaded

@@ -19,7 +19,7 @@ from typing import IO
 from llmsiem.records import breaks_bounds, iter_jsonl, max_line_bytes, risky_lines
 
 CHUNK_LINES = 250_000
-CHUNK_BYTES = 128 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024 * 1024
 """Input bytes per chunk: what the chunk's memory follows, whatever the size of its events."""
 READ_BYTES = 8 * 1024 * 1024
 PLACEHOLDER = b"{}\n"

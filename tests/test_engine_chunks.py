@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -66,3 +68,28 @@ def test_chunks_give_the_lines_bounded_lines_gives(
             )
             got += lines
         assert got == expected
+
+
+def test_prepared_chunks_come_in_order_and_an_early_stop_closes_the_next(tmp_path: Any) -> None:
+    from llmsiem.engine.store import EventStore
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(b'{"a": %d}\n' % n for n in range(100)))
+    store = EventStore()
+    firsts = [p.chunk.first_line for p in store.prepared(chunks.jsonl_chunks(path, 7))]
+    assert firsts == list(range(1, 101, 7))
+    made = store.prepared(chunks.jsonl_chunks(path, 7))
+    first = next(made)
+    made.close()  # the worker had begun the second chunk: it is waited for and closed
+    assert first.staged is not None and first.suspects == set(range(7)), "a is no schema field"
+    first.close()
+
+
+def test_a_failure_on_the_worker_reaches_the_caller(tmp_path: Any) -> None:
+    from llmsiem.engine.store import EventStore
+
+    def failing() -> Iterator[chunks.JsonlChunk]:
+        yield from chunks.jsonl_chunks(tmp_path / "missing.jsonl")
+
+    with pytest.raises(FileNotFoundError):
+        list(EventStore().prepared(failing()))

@@ -229,39 +229,41 @@ class EventStore:
             return added
         return None
 
-    def prepare(self, chunk: JsonlChunk) -> PreparedChunk:
+    def prepare(
+        self, chunk: JsonlChunk, con: duckdb.DuckDBPyConnection | None = None
+    ) -> PreparedChunk:
         """Stage a chunk for the typed read and find the lines to quarantine: lines that
-        are no JSON object or hold a field outside the schema. Only reads files, on a
-        connection of its own, so it may run on another thread while the store is busy."""
+        are no JSON object or hold a field outside the schema. Only reads files, so on a
+        connection of its own (``con``, a cursor of the store's) it may run on another
+        thread while the store is busy."""
         suspects = chunk.irregular()
         if not chunk.within_bounds():
             return PreparedChunk(chunk, None, suspects)
         staged = NamelessJsonl()
-        staged.write_lines(chunk.staged(suspects), len(chunk))
-        path = staged.ready()
-        con = self.con.cursor()
         try:
-            malformed, unknown = self._survey(con, path)
+            staged.write_lines(chunk.staged(suspects), len(chunk))
+            path = staged.ready()
+            malformed, unknown = self._survey(con or self.con, path)
             if malformed:
                 suspects |= chunk.malformed(malformed)
             if unknown or malformed > len(suspects - chunk.irregular()):
-                suspects |= self._rows_holding(con, path, unknown)
+                suspects |= self._rows_holding(con or self.con, path, unknown)
         except BaseException:
             staged.close()
             raise
-        finally:
-            con.close()
         return PreparedChunk(chunk, staged, suspects)
 
     def prepared(self, chunks: Iterator[JsonlChunk]) -> Iterator[PreparedChunk]:
-        """``prepare`` of each chunk, the next one made on a worker thread while the caller
-        loads and evaluates the current one, so that both cores work."""
+        """``prepare`` of each chunk, the next one made on a worker thread (with a cursor
+        of its own) while the caller loads and evaluates the current one, so that both
+        cores work."""
+        cursor = self.con.cursor()
 
         def next_prepared() -> PreparedChunk | None:
             chunk = next(chunks, None)
-            return None if chunk is None else self.prepare(chunk)
+            return None if chunk is None else self.prepare(chunk, cursor)
 
-        with ThreadPoolExecutor(1, thread_name_prefix="llmsiem-prepare") as worker:
+        with cursor, ThreadPoolExecutor(1, thread_name_prefix="llmsiem-prepare") as worker:
             pending = worker.submit(next_prepared)
             try:
                 while (current := pending.result()) is not None:

@@ -12,7 +12,6 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import IO
 
@@ -65,13 +64,8 @@ class JsonlChunk:
     def within_bounds(self) -> bool:
         """True when no line breaks a bound (depth, int64, finite floats): only the lines a
         byte scan flags are parsed. Lines over the length cap are the caller's."""
-        return not any(
-            breaks_bounds(self.line(p) or b"") for p in sorted(self._risky) if p < len(self)
-        )
-
-    @cached_property
-    def _risky(self) -> set[int]:
-        return risky_lines(self.block)
+        flagged = sorted(p for p in risky_lines(self.block) if p < len(self))
+        return not any(breaks_bounds(self.line(p) or b"") for p in flagged)
 
     def malformed(self, expected: int) -> set[int]:
         """Positions of lines that are no JSON object, looked for among lines that do not

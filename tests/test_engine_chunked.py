@@ -52,9 +52,10 @@ def _canonical(alerts: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _detect(rules: EngineRules, paths: list[Path], chunk: int) -> Any:
+def _detect(rules: EngineRules, paths: list[Path], chunk: int, chunk_bytes: int = 10**12) -> Any:
     with DeadLetter(None) as letters:
-        return detect_files(paths, rules, Pipeline(Scrubber(), letters), chunk_lines=chunk)
+        pipeline = Pipeline(Scrubber(), letters)
+        return detect_files(paths, rules, pipeline, chunk_lines=chunk, chunk_bytes=chunk_bytes)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,19 @@ def test_chunked_equals_whole_on_the_differential_corpus(
     whole = _detect(rules, [path], WHOLE)
     assert {a["llmsiem"]["alert"]["kind"] for a in whole.alerts} == {"detection", "correlation"}
     assert _canonical(_detect(rules, [path], 1234).alerts) == _canonical(whole.alerts)
+
+
+def test_chunks_by_bytes_equal_whole_input(
+    rules: EngineRules, generated: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    """Load chunks cut by an input byte budget (odd sizes, through correlation windows),
+    each prepared on the worker thread, give the alerts of one whole-input evaluation."""
+    path, documents = generated
+    whole = _detect(rules, [path], WHOLE)
+    for budget in (97_001, 400_003):
+        chunked = _detect(rules, [path], 777, chunk_bytes=budget)
+        assert chunked.loaded == len(documents)
+        assert _canonical(chunked.alerts) == _canonical(whole.alerts), f"budget {budget}"
 
 
 def test_bad_lines_are_quarantined_and_the_rest_stays_on_the_bulk_path(

@@ -115,7 +115,6 @@ DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 RISKY_NUMBERS = (b"0" * 19, b"NaN", b"Infinity")
 NUMBER_BODY = b"0123456789.-+ \t\r"  # JSON whitespace but newline, which ends a line
 BRACKETS_ONLY = bytes(b for b in range(256) if b not in b"[{\n")
-SCAN_CHUNK = 64 * 1024 * 1024
 
 
 def _opens_value(buffer: bytes, start: int) -> bool:
@@ -125,25 +124,12 @@ def _opens_value(buffer: bytes, start: int) -> bool:
     return start > 0 and buffer[start - 1 : start] in b":[,"
 
 
-def _risky_lines(path: Path) -> Iterator[int]:
-    """Line numbers (1-based) that might break depth or number bounds, found at C speed."""
-    first_line = 1
-    with path.open("rb") as stream:
-        rest = b""
-        while chunk := stream.read(SCAN_CHUNK):
-            buffer = rest + chunk
-            cut = buffer.rfind(b"\n") + 1
-            buffer, rest = (buffer[:cut], buffer[cut:]) if cut else (b"", buffer)
-            yield from _risky_in(buffer, first_line)
-            first_line += buffer.count(b"\n")
-        yield from _risky_in(rest, first_line)
-
-
 def _risky_in(buffer: bytes, first_line: int) -> Iterator[int]:
     brackets = buffer.translate(None, BRACKETS_ONLY).split(b"\n")
-    for offset, kept in enumerate(brackets):
-        if len(kept) > MAX_DEPTH:
-            yield first_line + offset
+    if max(map(len, brackets)) > MAX_DEPTH:
+        for offset, kept in enumerate(brackets):
+            if len(kept) > MAX_DEPTH:
+                yield first_line + offset
     digits = buffer.translate(DIGITS_AS_ZERO)  # so that one ``find`` spots any digit run
     for needle in RISKY_NUMBERS:
         start = digits.find(needle)
@@ -174,28 +160,19 @@ def _parse_line(line: bytes, text: str) -> tuple[dict[str, Any] | None, str | No
     return _parse_object(text)
 
 
-def within_bounds(path: Path) -> bool:
-    """True when no line of a JSONL file breaks a bound (length, depth, int64, finite floats).
+def risky_lines(block: bytes) -> set[int]:
+    """0-based positions of the lines of ``block`` (complete lines) that might break the
+    depth or number bounds (over 64 brackets, a 19-digit number, ``NaN``, ``Infinity``),
+    found at the speed of a byte scan; ``breaks_bounds`` decides for each."""
+    return {line - 1 for line in _risky_in(block, 1)}
 
-    Only the lines a byte scan flags (over 64 brackets, a 19-digit number, ``NaN``,
-    ``Infinity``) are parsed, so a bulk reader checks a large file at the speed of a scan;
-    lines over the length cap are left to the bulk reader's own limit.
-    """
-    wanted = set(_risky_lines(path))
-    if not wanted:
-        return True  # line length is the bulk reader's ``maximum_object_size``
-    with path.open("rb") as stream:
-        for number, raw in enumerate(bounded_lines(stream, max_line_bytes()), start=1):
-            if raw is None:
-                return False
-            if number in wanted:
-                text, _ = _decode(raw.strip())
-                if text and _parse_object(text)[1] is not None:
-                    return False
-                wanted.discard(number)
-                if not wanted:
-                    break
-    return True
+
+def breaks_bounds(raw: bytes) -> bool:
+    """True when a JSONL line breaks a bound (depth, int64, finite floats) or, flagged by
+    ``risky_lines``, is no valid JSON object; a bulk reader then leaves its chunk to the
+    record-by-record path."""
+    text, _ = _decode(raw.strip())
+    return text is not None and text != "" and _parse_object(text)[1] is not None
 
 
 def bounded_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:

@@ -58,7 +58,7 @@ class Detector:
             )
             store.con.execute(f"PREPARE record_hits AS INSERT INTO hits {branches}")
 
-    def _record_hits(self) -> None:
+    def record_hits(self) -> None:
         """Evaluate every detection on events not yet evaluated, in one statement."""
         if self.rules.detections:
             self.store.con.execute(f"EXECUTE record_hits({int(self.evaluated_through)})")
@@ -130,7 +130,7 @@ class Detector:
 
     def _step(self, final: bool) -> Step:
         first_new = self.evaluated_through
-        self._record_hits()
+        self.record_hits()
         standalone = [i for i, r in enumerate(self.rules.detections) if r.standalone]
         rows = self.store.con.execute(
             "SELECT rule, _seq FROM hits WHERE _seq > ? AND rule IN (SELECT unnest(?)) "

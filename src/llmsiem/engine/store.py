@@ -13,19 +13,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from llmsiem.columns import DUCKDB_TYPES, columns_sql, field_types, read_json_columns
+from llmsiem.engine.chunks import JsonlChunk, jsonl_chunks
 from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
 from llmsiem.pipeline.bulk import scrub_table
 from llmsiem.pipeline.staging import NamelessJsonl
-from llmsiem.records import RawRecord, bounded_lines, iter_jsonl, max_line_bytes, within_bounds
+from llmsiem.records import RawRecord, iter_jsonl, max_line_bytes
 from llmsiem.validation import check_record
 
 META_COLUMNS = {"_seq": "BIGINT", "_source": "VARCHAR", "_line": "BIGINT", "_ts": "DOUBLE"}
@@ -45,7 +47,6 @@ class LoadReport:
     """Lines of a bulk load that DuckDB could not take, sent through the per-record pipeline."""
 
 
-CHUNK_LINES = 250_000
 PARQUET_ALWAYS = frozenset(
     {
         "@timestamp",
@@ -60,65 +61,20 @@ PARQUET_ALWAYS = frozenset(
 """Read from Parquet whatever the rules need: what validation and the alerts rely on."""
 MAX_TYPED_RETRIES = 16
 FAILED_LINE = re.compile(r"\bin line (\d+)")
-PLACEHOLDER = b"{}\n"
 
 
 @dataclass
-class JsonlChunk:
-    """Consecutive lines of a JSONL file: raw bytes, ``None`` for a line over the length
-    cap; blank lines are kept so that a line's position gives its number."""
+class PreparedChunk:
+    """A chunk staged for DuckDB (``None`` when a line breaks a bound, so the chunk goes
+    record by record) and the positions of its lines to quarantine."""
 
-    source: str
-    first_line: int
-    lines: list[bytes | None]
+    chunk: JsonlChunk
+    staged: NamelessJsonl | None
+    suspects: set[int]
 
-    @cached_property
-    def _irregular(self) -> frozenset[int]:
-        return frozenset(i for i, raw in enumerate(self.lines) if raw is None or not raw.strip())
-
-    def irregular(self) -> set[int]:
-        """Positions of blank lines and of lines over the length cap."""
-        return set(self._irregular)
-
-    def staged(self, suspects: set[int]) -> bytes:
-        """The lines as DuckDB reads them: one per position, ``{}`` in place of suspects."""
-        return b"".join(
-            PLACEHOLDER
-            if raw is None or i in suspects
-            else raw
-            if raw.endswith(b"\n")
-            else raw + b"\n"
-            for i, raw in enumerate(self.lines)
-        )
-
-    def malformed(self, expected: int) -> set[int]:
-        """Positions of lines that are no JSON object, looked for among lines that do not
-        look like one (a torn line, a stray array); the caller checks the count."""
-        found: set[int] = set()
-        for i, raw in enumerate(self.lines):
-            if raw is None or i in self._irregular:
-                continue
-            text = raw.strip()
-            if text[:1] != b"{" or text[-1:] != b"}":
-                record = next(iter_jsonl([raw], self.source, self.first_line + i))
-                if record.data is None:
-                    found.add(i)
-                    if len(found) == expected:
-                        break
-        return found
-
-
-def jsonl_chunks(path: Path, size: int = CHUNK_LINES) -> Iterator[JsonlChunk]:
-    """A JSONL file as chunks of ``size`` lines."""
-    with path.open("rb") as stream:
-        first, lines = 1, []
-        for raw in bounded_lines(stream, max_line_bytes()):
-            lines.append(raw)
-            if len(lines) == size:
-                yield JsonlChunk(str(path), first, lines)
-                first, lines = first + size, []
-        if lines:
-            yield JsonlChunk(str(path), first, lines)
+    def close(self) -> None:
+        if self.staged is not None:
+            self.staged.close()
 
 
 class _Staging(NamelessJsonl):
@@ -206,12 +162,13 @@ class EventStore:
         self.next_seq += added
         return added
 
-    def _survey(self, path: Path) -> tuple[int, list[str]]:
+    @staticmethod
+    def _survey(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[str]]:
         """How many lines are no JSON object (or an empty one), and the dotted names
         outside the schema, from one parse: the distinct key sets of every object level."""
         parents = _schema_parents()
         paths = ["$" + "".join(f'."{p}"' for p in name.split(".") if p) for name in parents]
-        rows = self.con.execute(
+        rows = con.execute(
             """SELECT json_keys(json, ?) AS keys, count(*)
                FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?)
                GROUP BY keys""",
@@ -229,7 +186,8 @@ class EventStore:
                 )
         return malformed, sorted(unknown)
 
-    def _rows_holding(self, path: Path, names: list[str]) -> set[int]:
+    @staticmethod
+    def _rows_holding(con: duckdb.DuckDBPyConnection, path: Path, names: list[str]) -> set[int]:
         """0-based positions of the lines that hold any of the dotted ``names`` (or are
         no object); the rare path, so a single-threaded numbered scan is fine."""
         held = " OR ".join(
@@ -237,7 +195,7 @@ class EventStore:
             for name in names
             if name != "(mixed)"
         )
-        rows = self.con.execute(
+        rows = con.execute(
             f"""SELECT n - 1 FROM (
                     SELECT row_number() OVER () AS n, json
                     FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?))
@@ -256,7 +214,7 @@ class EventStore:
         for _ in range(MAX_TYPED_RETRIES):
             with NamelessJsonl() as staged:
                 if staged_path is None:
-                    staged.write_lines(chunk.staged(suspects), len(chunk.lines))
+                    staged.write_lines(chunk.staged(suspects), len(chunk))
                 path, staged_path = staged_path or staged.ready(), None
                 self.con.execute("BEGIN TRANSACTION")
                 try:
@@ -264,15 +222,66 @@ class EventStore:
                 except duckdb.Error as exc:
                     self.con.execute("ROLLBACK")
                     found = FAILED_LINE.search(str(exc))
-                    if found is None or not 0 < int(found[1]) <= len(chunk.lines):
+                    if found is None or not 0 < int(found[1]) <= len(chunk):
                         return None
                     suspects.add(int(found[1]) - 1)
                     continue
             return added
         return None
 
+    def prepare(
+        self, chunk: JsonlChunk, con: duckdb.DuckDBPyConnection | None = None
+    ) -> PreparedChunk:
+        """Stage a chunk for the typed read and find the lines to quarantine: lines that
+        are no JSON object or hold a field outside the schema. Only reads files, so on a
+        connection of its own (``con``, a cursor of the store's) it may run on another
+        thread while the store is busy."""
+        suspects = chunk.irregular()
+        if not chunk.within_bounds():
+            return PreparedChunk(chunk, None, suspects)
+        staged = NamelessJsonl()
+        try:
+            staged.write_lines(chunk.staged(suspects), len(chunk))
+            path = staged.ready()
+            malformed, unknown = self._survey(con or self.con, path)
+            if malformed:
+                suspects |= chunk.malformed(malformed)
+            if unknown or malformed > len(suspects - chunk.irregular()):
+                suspects |= self._rows_holding(con or self.con, path, unknown)
+        except BaseException:
+            staged.close()
+            raise
+        return PreparedChunk(chunk, staged, suspects)
+
+    def prepared(self, chunks: Iterator[JsonlChunk]) -> Iterator[PreparedChunk]:
+        """``prepare`` of each chunk, the next one made on a worker thread (with a cursor
+        of its own) while the caller loads and evaluates the current one, so that both
+        cores work."""
+        cursor = self.con.cursor()
+
+        def next_prepared() -> PreparedChunk | None:
+            chunk = next(chunks, None)
+            return None if chunk is None else self.prepare(chunk, cursor)
+
+        with cursor, ThreadPoolExecutor(1, thread_name_prefix="llmsiem-prepare") as worker:
+            pending = worker.submit(next_prepared)
+            try:
+                while (current := pending.result()) is not None:
+                    pending = worker.submit(next_prepared)
+                    yield current
+            finally:  # the caller stopped early: close what the worker made meanwhile
+                if not pending.cancel() and pending.exception() is None:
+                    left = pending.result()
+                    if left is not None:
+                        left.close()
+
     def load_chunk(self, chunk: JsonlChunk, pipeline: Pipeline) -> LoadReport:
-        """Load consecutive lines of a normalized JSONL file through ``pipeline``, in bulk.
+        """Load consecutive lines of a normalized JSONL file through ``pipeline``, in bulk
+        (``prepare``, then ``load_prepared``)."""
+        return self.load_prepared(self.prepare(chunk), pipeline)
+
+    def load_prepared(self, prepared: PreparedChunk, pipeline: Pipeline) -> LoadReport:
+        """Load a prepared chunk through ``pipeline``, in bulk.
 
         DuckDB reads the lines in one typed read and the pipeline scrubs the new rows in
         bulk. A line that is no JSON object, holds a field outside the schema, fails a type
@@ -280,24 +289,17 @@ class EventStore:
         (which dead-letters it with its line and reason), and the rest stays on the fast
         path. Rows the bulk scrubber cannot rewrite in SQL go the same way.
         """
+        chunk, suspects = prepared.chunk, prepared.suspects
         first_seq = self.next_seq
         rejected_before = pipeline.rejected
-        suspects = chunk.irregular()
-        with NamelessJsonl() as staged:
-            staged.write_lines(chunk.staged(suspects), len(chunk.lines))
-            path = staged.ready()
-            if not within_bounds(path):
-                return self._load_records(chunk, range(len(chunk.lines)), pipeline, first_seq)
-            malformed, unknown = self._survey(path)
-            if malformed:
-                suspects |= chunk.malformed(malformed)
-            if unknown or malformed > len(suspects - chunk.irregular()):
-                suspects |= self._rows_holding(path, unknown)
+        if prepared.staged is None:
+            return self._load_records(chunk, range(len(chunk)), pipeline, first_seq)
+        with prepared.staged as staged:
             unchanged = suspects == chunk.irregular()
-            added = self._insert_chunk(chunk, suspects, path if unchanged else None)
+            added = self._insert_chunk(chunk, suspects, staged.path if unchanged else None)
         if added is None:
             self.next_seq = first_seq
-            return self._load_records(chunk, range(len(chunk.lines)), pipeline, first_seq)
+            return self._load_records(chunk, range(len(chunk)), pipeline, first_seq)
         invalid = self.con.execute(
             f"""DELETE FROM events WHERE _seq >= ? AND ("@timestamp" IS NULL OR "event" IS NULL
                 OR "event"."action" IS NULL OR "event"."action" NOT IN ({ACTIONS}))
@@ -334,12 +336,12 @@ class EventStore:
             for position in positions:
                 line = chunk.first_line + position
                 for event in pipeline.normalized_events(
-                    iter_jsonl([chunk.lines[position]], chunk.source, line)
+                    iter_jsonl([chunk.line(position)], chunk.source, line)
                 ):
                     staged.write(event, first_seq + position)
             if staged.count:
                 self._insert_from_json(staged.ready(), chunk.source, ("_seq", "_line"))
-        self.next_seq = first_seq + len(chunk.lines)
+        self.next_seq = first_seq + len(chunk)
         return LoadReport(staged.count, pipeline.rejected - rejected_before, fast_path=False)
 
     def load_file(self, path: Path, pipeline: Pipeline) -> LoadReport:

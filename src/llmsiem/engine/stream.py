@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from llmsiem.engine.alerts import ENTITY_FIELDS
+from llmsiem.engine.chunks import JsonlChunk
 from llmsiem.engine.detect import Detector, Step
 from llmsiem.engine.rules import EngineRules
-from llmsiem.engine.store import EventStore, JsonlChunk, LoadReport
+from llmsiem.engine.store import EventStore, LoadReport
 from llmsiem.pipeline import Event, Pipeline
 from llmsiem.pipeline.sources import Source
 from llmsiem.records import RawRecord, iter_jsonl
@@ -122,10 +123,12 @@ class DetectionStream:
         """Records of any format (or of ``source``) through the pipeline."""
         return self.load_events(self.pipeline.events(records, source))
 
-    def load_chunk(self, chunk: JsonlChunk) -> LoadReport:
-        """Lines of a normalized JSONL file, on the bulk path."""
-        first_seq = self.store.next_seq
-        return self._count(self.store.load_chunk(chunk, self.pipeline), first_seq)
+    def load_chunks(self, chunks: Iterator[JsonlChunk]) -> Iterator[LoadReport]:
+        """Chunks of a normalized JSONL file on the bulk path, one report each; the next
+        chunk is prepared on a worker thread while the caller evaluates this one."""
+        for prepared in self.store.prepared(chunks):
+            first_seq = self.store.next_seq
+            yield self._count(self.store.load_prepared(prepared, self.pipeline), first_seq)
 
     def load_parquet(self, path: Path) -> LoadReport:
         """One Parquet file, reading only the columns the rules and alerts need."""

@@ -47,6 +47,10 @@ class NamelessJsonl:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close (and so delete) the file; closing twice is harmless."""
         self._out.close()
         if self._named:
             self.path.unlink(missing_ok=True)

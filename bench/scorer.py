@@ -28,16 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from engine import engine_run  # bench/engine.py: `llmsiem detect` without the CLI, timed
 
 import llmsiem.pipeline.bulk
 import llmsiem.pipeline.events
-from llmsiem.deadletter import DeadLetter
-from llmsiem.engine.batch import detect_files
-from llmsiem.engine.rules import EngineRules, compile_for_engine
-from llmsiem.pipeline import Pipeline
+from llmsiem.engine.rules import compile_for_engine
 from llmsiem.rulepack import RulePack
 from llmsiem.scoring.model import shipped_model
-from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import generate
 
 
@@ -115,19 +112,6 @@ def enrichment(on: bool) -> Iterator[None]:
         llmsiem.pipeline.bulk.score_table, llmsiem.pipeline.events.enrich = saved
 
 
-def detect_run(path: Path, rules: EngineRules) -> tuple[float, int, int]:
-    alerts = 0
-
-    def count(_: dict[str, Any]) -> None:
-        nonlocal alerts
-        alerts += 1
-
-    start = time.perf_counter()
-    with DeadLetter(None) as letters:
-        run = detect_files([path], rules, Pipeline(Scrubber(), letters), emit=count)
-    return time.perf_counter() - start, run.loaded, alerts
-
-
 def throughput(events: int, repeat: int) -> None:
     rules = compile_for_engine(RulePack.load())
     with tempfile.TemporaryDirectory() as scratch:
@@ -140,7 +124,7 @@ def throughput(events: int, repeat: int) -> None:
         for _ in range(repeat):
             for on in (False, True):
                 with enrichment(on):
-                    seconds, loaded, alerts[on] = detect_run(path, rules)
+                    seconds, loaded, alerts[on] = engine_run(path, rules)
                 assert loaded == events
                 times[on].append(seconds)
     off, on = statistics.median(times[False]), statistics.median(times[True])

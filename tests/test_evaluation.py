@@ -14,14 +14,22 @@ from click.testing import CliRunner
 
 from conftest import shared_path
 from llmsiem.cli.main import cli
+from llmsiem.deadletter import DeadLetter
+from llmsiem.engine.rules import compile_for_engine
 from llmsiem.evaluation import (
     TARGETS,
+    Case,
+    evaluate_pack,
     in_split,
     labelled_rows,
     target_checks,
     wilson,
     write_rule_table,
 )
+from llmsiem.pipeline import Pipeline
+from llmsiem.rule_samples import build_event
+from llmsiem.rulepack import RulePack
+from llmsiem.scrub import Scrubber
 
 
 def test_wilson_interval_known_values() -> None:
@@ -143,15 +151,6 @@ def test_eval_check_exits_1_naming_the_missed_target(tmp_path: Path) -> None:
     assert "jailbreak_dan_family" in table.read_text(encoding="utf-8")
 
 
-# Issue 13 target the pack still misses on the dev corpora (measured 2026-12-03): AgentDojo's
-# injected tool calls scored as bare calls, 38.3% (18 of 47: most injected calls are ordinary
-# reads and writes; they are caught in trace context by agent-eval, and a payee change alone no
-# longer alerts, for issue 14's ordinary-call FPR). Jailbreak (92.1%) and system-prompt
-# extraction (92.9%) are met since the scored enrichment. Until it is met, the family is held at
-# its measured floor, so a regression still fails; any other missed target fails outright.
-KNOWN_MISS_FLOORS = {"lowest_family_recall": 0.38}
-
-
 @pytest.mark.slow
 def test_eval_on_dev_corpora_meets_the_targets() -> None:
     corpora = shared_path("corpora", "dev")
@@ -169,9 +168,40 @@ def test_eval_on_dev_corpora_meets_the_targets() -> None:
     assert {"notinject_one", "notinject_two", "wildguard_dev"} <= set(sets)
     assert sets["wildguard_dev"]["total"] == 485
     assert report["precision"] > 0.99
-    missed = {name for name, target in targets.items() if not target["met"]}
-    assert missed <= set(KNOWN_MISS_FLOORS), {
-        n: targets[n] for n in missed - set(KNOWN_MISS_FLOORS)
-    }
-    for name, floor in KNOWN_MISS_FLOORS.items():
-        assert targets[name]["value"] >= floor, (name, targets[name])
+    missed = {name: target for name, target in targets.items() if not target["met"]}
+    assert not missed, missed
+
+
+def _tool_case(case_id: str, label: str, trace: str, calls: list[tuple[str, str]]) -> Case:
+    events = tuple(
+        build_event(
+            {
+                "event.action": "tool_call",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.call.arguments": arguments,
+                "trace.id": trace,
+            },
+            n,
+            case_id,
+        )
+        for n, (name, arguments) in enumerate(calls)
+    )
+    return Case(case_id, label, "family" if label == "attack" else "calls", None, events)
+
+
+def test_a_correlation_counts_only_for_the_case_holding_all_its_evidence() -> None:
+    lookup = ("mailbox_search", '{"q": "verification code"}')
+    send = ("send_mail", '{"to": "x@example.net", "body": "hi"}')
+    cases = [
+        _tool_case("whole", "attack", "t-1", [lookup, send]),
+        # the same two calls split over two cases of one trace: the correlation fires
+        # across them and must count for neither
+        _tool_case("first-half", "attack", "t-2", [lookup]),
+        _tool_case("second-half", "benign", "t-2", [send]),
+    ]
+    rules = compile_for_engine(RulePack.load())
+    report = evaluate_pack(rules, cases, Pipeline(Scrubber("redact"), DeadLetter(None)))
+    name = "correlation_auth_code_lookup_then_outbound_message"
+    family = {f["name"]: f for f in report["attack_families"]}["family"]
+    assert family["flagged"] == 1 and family["rules"] == {name: 1}
+    assert report["false_positive_cases"] == []

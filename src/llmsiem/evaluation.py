@@ -176,16 +176,21 @@ def _benign_prompts(root: Path) -> Iterator[Row]:
 
 
 def _agentdojo(root: Path) -> Iterator[Row]:
+    """One case per AgentDojo task: the tool calls of its ground truth, in one trace.
+
+    AgentDojo scores a task, not a call: an injection task's trajectory often begins with
+    reads a benign task makes too (``get_channels {}``), and only its whole trace is the
+    attack. A benign task counts as a false positive when any of its calls alerts."""
     path = root / "agentdojo" / "agentdojo_v1.2.1_task_ground_truth.json"
     for task in json.loads(path.read_text()):
-        malicious = task["label"] != "benign"
-        for n, call in enumerate(task["tool_calls"]):
-            case_id = f"agentdojo:{task['suite']}:{task['task_id']}:{n}"
-            event = _tool(call["function"], call.get("args") or {})
-            if malicious:
-                yield case_id, "attack", "agent_injection_tool_calls", None, [event]
-            else:
-                yield case_id, "benign", "agent_tool_calls", ORDINARY, [event]
+        if not task["tool_calls"]:
+            continue
+        case_id = f"agentdojo:{task['suite']}:{task['task_id']}"
+        events = [_tool(call["function"], call.get("args") or {}) for call in task["tool_calls"]]
+        if task["label"] != "benign":
+            yield case_id, "attack", "agentdojo_injection_tasks", None, events
+        else:
+            yield case_id, "benign", "agentdojo_user_tasks", ORDINARY, events
 
 
 def _presidio(root: Path) -> Iterator[Row]:
@@ -362,10 +367,13 @@ def evaluate_pack(rules: EngineRules, cases: list[Case], pipeline: Pipeline) -> 
     records = (RawRecord("eval", n, json.loads(json.dumps(e))) for n, e in enumerate(events, 1))
     store.load_events(pipeline.normalized_events(records))
     alerts = Detector(rules, store).run()
+    case_of_event = {str(e["event"]["id"]): c.case_id for c in cases for e in c.events}
     fired: dict[str, set[str]] = defaultdict(set)
     for alert in alerts:
-        if alert["llmsiem"]["alert"]["kind"] == "detection":
-            fired[str(alert["trace"]["id"])].add(alert["rule"]["name"])
+        # A correlation counts for a case only when all its evidence is that case's.
+        owners = {case_of_event.get(i) for i in alert["llmsiem"]["alert"]["event_ids"]}
+        if len(owners) == 1 and (owner := owners.pop()) is not None:
+            fired[owner].add(alert["rule"]["name"])
     families: dict[str, GroupScore] = {}
     benign: dict[str, GroupScore] = {}
     kinds: dict[str, GroupScore] = {}

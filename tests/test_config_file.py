@@ -130,3 +130,66 @@ def test_help_documents_the_config_and_precedence() -> None:
     text = " ".join(CliRunner().invoke(cli, ["detect", "--help"]).output.split())
     assert "--config FILE" in text and "llmsiem.toml" in text and "[tool.llmsiem]" in text
     assert "Command line > environment > config file > defaults" in text
+
+
+CORRELATION = """\
+title: Audit Logging Disabled Twice
+id: 7b8e0f6e-3c1a-4f7e-9a51-6d2c0b9e4a11
+name: audit_logging_disabled_twice
+status: experimental
+description: Detects an agent disabling audit logging twice within ten minutes.
+references:
+    - https://attack.mitre.org/techniques/T1562/008/
+author: A User
+date: 2026-12-03
+tags:
+    - attack.defense-evasion
+    - attack.t1562.008
+correlation:
+    type: event_count
+    rules:
+        - agent_disables_audit_logging
+    group-by:
+        - user.id
+    timespan: 10m
+    condition:
+        gte: 2
+level: high
+"""
+CORRELATION_SAMPLES = """\
+rule: audit_logging_disabled_twice
+true_positives:
+  - - event.action: tool_call
+      gen_ai.tool.call.arguments: auditctl -e 0
+    - event.action: tool_call
+      gen_ai.tool.call.arguments: auditctl -e 0
+true_negatives:
+  - - event.action: tool_call
+      gen_ai.tool.call.arguments: auditctl -e 0
+    - event.action: tool_call
+      gen_ai.tool.call.arguments: auditctl -e 1
+"""
+
+
+def test_llmsiem_test_loads_the_config_rules_as_context(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A correlation in one folder finds its base rule in the config file's folder; only the
+    named folder's rules are tested, and a folder named twice is no override."""
+    correlations = project / "correlations"
+    correlations.mkdir()
+    (correlations / "twice.yml").write_text(CORRELATION)
+    (correlations / "twice.samples.yml").write_text(CORRELATION_SAMPLES)
+    monkeypatch.chdir(project / "src")
+    monkeypatch.delenv("LLMSIEM_WITH_PACK", raising=False)
+    (project / "llmsiem.toml").write_text("with-pack = false\n")
+    alone = CliRunner().invoke(cli, ["test", str(correlations)])
+    assert alone.exit_code == 2 and "agent_disables_audit_logging" in alone.output
+    (project / "llmsiem.toml").write_text('rules = ["my-rules"]\n')
+    result = CliRunner().invoke(cli, ["test", str(correlations), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [c["case"].split(":")[0] for c in data["cases"]] == ["audit_logging_disabled_twice"] * 2
+    again = CliRunner().invoke(cli, ["test", str(project / "my-rules"), "--format", "json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["overrides"] == []

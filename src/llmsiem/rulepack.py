@@ -156,7 +156,8 @@ def _replace_same_rule(
     files: list[RuleFile], earlier: int, overrides: list[Override], new: RuleFile
 ) -> int:
     """Drop from ``files[:earlier]`` (earlier sources) the rule with the id or name of
-    ``new``, recording the override; returns how many files were dropped (0 or 1)."""
+    ``new``, recording the override unless both are one file (a folder and a file in it
+    both given); returns how many files were dropped (0 or 1)."""
     new_id, new_name = new.identity()
     for index, old in enumerate(files[:earlier]):
         old_id, old_name = old.identity()
@@ -168,7 +169,8 @@ def _replace_same_rule(
             else ""
         )
         if key:
-            overrides.append(Override(key, old.path, new.path))
+            if old.path.resolve() != new.path.resolve():  # a file named twice overrides nothing
+                overrides.append(Override(key, old.path, new.path))
             del files[index]
             return 1
     return 0

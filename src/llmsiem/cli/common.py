@@ -18,6 +18,7 @@ from rich.markup import escape
 if TYPE_CHECKING:  # imported where used: ``llmsiem CMD --help`` must not load them
     from rich.table import Table
 
+    from llmsiem.cli.config_file import RuleConfig
     from llmsiem.deadletter import DeadLetter
     from llmsiem.engine.rules import EngineRules
     from llmsiem.pipeline import Pipeline
@@ -28,6 +29,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -118,20 +120,11 @@ def rules_option(func: F) -> F:
     def wrapper(
         *args: Any, rules: tuple[Path, ...], with_pack: bool, config: Path | None, **kwargs: Any
     ) -> Any:
-        from click.core import ParameterSource
-
-        from llmsiem.cli.config_file import ConfigError, load_config
         from llmsiem.rulepack import RuleSources
 
-        try:
-            settings = load_config(config)
-        except ConfigError as exc:
-            raise CommandError(str(exc)) from exc
-        context = click.get_current_context()
-        if context.get_parameter_source("rules") == ParameterSource.DEFAULT:
-            rules = settings.rules
-        if context.get_parameter_source("with_pack") == ParameterSource.DEFAULT:
-            with_pack = bool(settings.with_pack)
+        settings = rule_config(config)
+        rules = configured("rules", rules, settings.rules or None)
+        with_pack = configured("with_pack", with_pack, settings.with_pack)
         sources = RuleSources(rules, with_pack) if rules or with_pack else None
         return func(*args, rules=sources, **kwargs)
 
@@ -152,15 +145,36 @@ def rules_option(func: F) -> F:
         "rules with the same id or name). Default: the bundled pack. Env: LLMSIEM_RULES "
         "(paths separated by ':'); config: rules = [...].",
     )
-    config = click.option(
-        "--config",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        envvar="LLMSIEM_CONFIG",
-        help="Config file of rule sources (keys rules, with-pack; paths relative to it). "
-        "Default: the nearest llmsiem.toml, or pyproject.toml with [tool.llmsiem], from the "
-        "current directory upwards. Command line > environment > config file > defaults.",
-    )
-    return paths(with_pack(config(wrapper)))  # type: ignore[return-value]
+    return paths(with_pack(config_option(wrapper)))  # type: ignore[return-value]
+
+
+config_option = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="LLMSIEM_CONFIG",
+    help="Config file of rule sources (keys rules, with-pack; paths relative to it). "
+    "Default: the nearest llmsiem.toml, or pyproject.toml with [tool.llmsiem], from the "
+    "current directory upwards. Command line > environment > config file > defaults.",
+)
+
+
+def rule_config(config: Path | None) -> RuleConfig:
+    """The rule sources of ``--config`` or of the nearest config file."""
+    from llmsiem.cli.config_file import ConfigError, load_config
+
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def configured(name: str, value: T, default: T | None) -> T:
+    """An option's value, or the config file's ``default`` when the option was not given
+    on the command line or in the environment (and the file sets one)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return default if source == ParameterSource.DEFAULT and default is not None else value
 
 
 def override_json(override: Override) -> dict[str, str]:

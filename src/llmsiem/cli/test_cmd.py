@@ -18,11 +18,14 @@ from llmsiem.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     CommandError,
+    config_option,
+    configured,
     console,
     format_option,
     load_pack,
     override_json,
     print_json,
+    rule_config,
 )
 from llmsiem.compiler.compile import CompileResult, PackCompiler
 from llmsiem.compiler.targets import TARGETS
@@ -143,11 +146,13 @@ def _targets(value: str | None) -> list[str]:
 @click.command("test")
 @click.argument("rule_or_dir", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--with-pack",
-    is_flag=True,
+    "--with-pack/--without-pack",
+    default=False,
     envvar="LLMSIEM_WITH_PACK",
-    help="Load the bundled pack too (base rules of your correlations, overrides).",
+    help="Load the bundled pack too (base rules of your correlations, overrides). Env: "
+    "LLMSIEM_WITH_PACK=1; config: with-pack = true.",
 )
+@config_option
 @click.option(
     "--samples",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -174,16 +179,22 @@ def test_cmd(
     samples: Path | None,
     target_list: str | None,
     tuning: Path | None,
+    config: Path | None,
     output_format: str,
 ) -> None:
     """Run the samples of the rules in RULE_OR_DIR and print each case's verdict.
+
+    The rules of the config file (``rules = [...]``) are loaded before RULE_OR_DIR, so its
+    correlations find their base rules there; only RULE_OR_DIR's rules are tested.
 
     A true positive passes when the rule matches every event of the case (a correlation:
     fires), a true negative when it matches none. Exit 1 when any case fails on the engine
     or on a target; a target whose evaluator cannot run here is reported "not available".
     """
     targets = _targets(target_list)
-    pack = load_pack(RuleSources((rule_or_dir,), with_pack))
+    settings = rule_config(config)
+    with_pack = configured("with_pack", with_pack, settings.with_pack)
+    pack = load_pack(RuleSources((*settings.rules, rule_or_dir), with_pack))
     mine = rule_or_dir.resolve()
     try:
         tested = [

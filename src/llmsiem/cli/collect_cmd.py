@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import signal
 import ssl
 import sys
 import threading
@@ -251,6 +252,11 @@ def collect_cmd(
         f"collect on {scheme}://{host}:{port} (/v1/traces, /v1/logs, /v1/litellm, /metrics; "
         f"{auth}; sinks: {', '.join(routed.sinks if routed else sinks) or 'none'})"
     )
+    # uvicorn re-raises SIGINT/SIGTERM once its graceful shutdown (collector drained) is
+    # done; these handlers take that re-raise, so a drained stop exits 0.
+    stopped: list[int] = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda received, _frame: stopped.append(received))
     uvicorn.run(
         app,
         host=host,
@@ -262,6 +268,8 @@ def collect_cmd(
         ssl_ca_certs=tls_client_ca,
         ssl_cert_reqs=ssl.CERT_REQUIRED if tls_client_ca else ssl.CERT_NONE,
     )
+    if stopped:
+        err_console.print(f"collect stopped on {signal.Signals(stopped[0]).name}; queue drained")
 
 
 def _alert_writer(path: str) -> Callable[[dict[str, Any]], None]:

@@ -226,8 +226,15 @@ def test_elastic_security_alerts_evidence_is_copied(sent: list[tuple[str, str, A
     client = _client()
     kept = keep_evidence(client, kibana_alerts(client, "24h"))
     assert (kept.cited, kept.copied, kept.missing, kept.failures) == (3, 3, 0, [])
-    (_, search_target, search), (_, _, reindex) = sent
+    (_, search_target, search), *scrolls, (_, _, reindex) = sent
     assert search_target.startswith("/.alerts-security.alerts-default/_search")
+    # Every page is read (two scroll requests after the first page), then the scroll freed.
+    assert [(method, target) for method, target, _ in scrolls] == [
+        ("POST", "/_search/scroll"),
+        ("POST", "/_search/scroll"),
+        ("DELETE", "/_search/scroll"),
+    ]
+    assert all(body["scroll_id"].startswith("FGluY2x1") for _, _, body in scrolls)
     filters = search["query"]["bool"]["filter"]
     assert {"term": {"kibana.alert.rule.tags": "llmsiem"}} in filters
     assert {"range": {"@timestamp": {"gte": "now-24h"}}} in filters
@@ -240,7 +247,8 @@ def test_elastic_security_alerts_evidence_is_copied(sent: list[tuple[str, str, A
     assert copied == {"evt-7-00000058", "evt-7-00000078", "evt-7-00000006"}
     assert reindex["dest"] == {"index": INCIDENTS_STREAM, "op_type": "create"}
     with pytest.raises(ValueError, match="duration"):
-        kibana_alerts(client, "yesterday")
+        kibana_alerts(client, "yesterday")  # refused before any request
+    assert len(sent) == 5
 
 
 def test_keep_evidence_names_the_bad_line_and_exits_2(tmp_path: Path) -> None:

@@ -348,10 +348,11 @@ def _elasticsearch(url: str | None) -> Any:
 def _siem_errors(name: str) -> Iterator[None]:
     """A SIEM that is down, refuses the key or rejects a body: exit 2 with its message."""
     from elasticsearch import ApiError, TransportError
+    from elasticsearch.helpers import ScanError
 
     try:
         yield
-    except (ApiError, TransportError, requests.RequestException) as exc:
+    except (ApiError, TransportError, ScanError, requests.RequestException) as exc:
         raise CommandError(f"{name}: {exc}") from exc
 
 

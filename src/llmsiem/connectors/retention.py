@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import scan
 
 from llmsiem.connectors.elastic import TEMPLATE_NAME, index_template
 
@@ -32,7 +33,7 @@ INCIDENTS_TEMPLATE = "llmsiem-incidents"
 DEFAULT_RETENTION_DAYS = 30
 REINDEX_BATCH = 1000  # event ids per _reindex request (terms query)
 KIBANA_ALERTS = ".alerts-security.alerts-default"  # Elastic Security alerts, default space
-MAX_KIBANA_ALERTS = 10_000  # one search page
+KIBANA_ALERTS_PAGE = 1_000
 META = {"managed_by": "llmsiem"}
 
 
@@ -187,29 +188,30 @@ def evidence_reindex_body(field_name: str, values: list[str]) -> dict[str, Any]:
     }
 
 
-def kibana_alerts(client: Elasticsearch, since: str) -> list[dict[str, Any]]:
+def kibana_alerts(client: Elasticsearch, since: str) -> Iterator[dict[str, Any]]:
     """Elastic Security alerts of llmsiem's rules from the last ``since`` (e.g. ``24h``), with
-    their ancestors. Raises ValueError past 10,000 alerts (ask for a shorter window)."""
+    their ancestors: every page, scrolled by the client's ``helpers.scan``. A bad duration
+    raises ValueError before any request."""
     if not re.fullmatch(r"\d+[smhd]", since):
         raise ValueError(f"--kibana-since {since!r}: use a duration such as 30m, 24h or 7d")
-    response = client.search(
-        index=KIBANA_ALERTS,
-        query={
+    query = {
+        "query": {
             "bool": {
                 "filter": [
                     {"term": {"kibana.alert.rule.tags": "llmsiem"}},
                     {"range": {"@timestamp": {"gte": f"now-{since}"}}},
                 ]
             }
-        },
+        }
+    }
+    hits = scan(
+        client,
+        query=query,
+        index=KIBANA_ALERTS,
         source_includes=["kibana.alert.ancestors"],
-        size=MAX_KIBANA_ALERTS,
-        track_total_hits=True,
+        size=KIBANA_ALERTS_PAGE,
     )
-    hits = response["hits"]["hits"]
-    if int(response["hits"]["total"]["value"]) > len(hits):
-        raise ValueError(f"more than {MAX_KIBANA_ALERTS:,} alerts since now-{since}: shorten it")
-    return [hit["_source"] for hit in hits]
+    return (hit["_source"] for hit in hits)
 
 
 def keep_evidence(client: Elasticsearch, alerts: Iterable[dict[str, Any]]) -> KeptEvidence:

@@ -265,3 +265,38 @@ class _Lines(DeadLetter):
         assert reason
         self.lines.add(line)
         super().write(source, line, reason, raw)
+
+
+def test_a_corrupt_parquet_file_is_a_dead_letter_and_exit_1(tmp_path: Path) -> None:
+    corrupt = tmp_path / "torn.parquet"
+    corrupt.write_bytes(b"PAR1" + os.urandom(64))
+    dead = tmp_path / "dead.jsonl"
+    args = ["detect", str(corrupt), "--dead-letter", str(dead), "--format", "json"]
+    result = CliRunner().invoke(cli, [*args, "--alerts", str(tmp_path / "a.jsonl")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert json.loads(result.stdout)["rejected"] == 1
+    (letter,) = _letters(dead)
+    assert letter["source"] == str(corrupt) and "cannot read as Parquet" in letter["reason"]
+
+
+@pytest.mark.parametrize("command", [["validate", "--rules"], ["test"], ["detect", "--rules"]])
+def test_a_rule_file_that_is_not_utf8_is_named_without_a_traceback(
+    command: list[str], tmp_path: Path
+) -> None:
+    rule = tmp_path / "latin1.yml"
+    rule.write_bytes("title: Caf\xe9 rule\n".encode("latin-1"))
+    result = CliRunner().invoke(cli, [*command, str(rule)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert f"{rule}: not UTF-8 text" in result.output
+
+
+def test_follow_refuses_a_parquet_file(tmp_path: Path) -> None:
+    parquet = tmp_path / "events.parquet"
+    parquet.write_bytes(b"PAR1" + bytes(64) + b"PAR1")
+    dead = tmp_path / "dead.jsonl"
+    result = CliRunner().invoke(
+        cli, ["detect", "--follow", str(parquet), "--dead-letter", str(dead)]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{parquet}: --follow tails appended lines" in result.output
+    assert not dead.exists()  # nothing read as lines

@@ -89,6 +89,8 @@ def load_samples_file(path: Path, default_name: str) -> RuleSamples:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise SampleError(f"{path}: invalid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SampleError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if not isinstance(data, dict):
         raise SampleError(f"{path}: expected a mapping with true_positives/true_negatives")
     name = str(data.get("rule", default_name))

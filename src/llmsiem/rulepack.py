@@ -128,7 +128,8 @@ class RulePack:
 
     @classmethod
     def load(cls, source: Path | RuleSources | None = None) -> RulePack:
-        """A pack from a file or folder, from several sources, or the bundled pack (None)."""
+        """A pack from a file or folder, from several sources, or the bundled pack (None);
+        raises ``RuleLoadError`` for a file that is not UTF-8 text."""
         if not isinstance(source, RuleSources):
             source = RuleSources((source,) if source else ())
         files: list[RuleFile] = []
@@ -136,7 +137,12 @@ class RulePack:
         for root in source.roots():
             earlier = len(files)
             for path in _rule_paths(root):
-                new = RuleFile(path, path.parent.name, path.read_text(encoding="utf-8"))
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except UnicodeDecodeError as exc:
+                    message = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                    raise RuleLoadError(path, message) from exc
+                new = RuleFile(path, path.parent.name, text)
                 earlier -= _replace_same_rule(files, earlier, overrides, new)
                 files.append(new)
         folders = [root if root.is_dir() else root.parent for root in source.roots()]

@@ -183,12 +183,14 @@ def override_json(override: Override) -> dict[str, str]:
 
 def load_pack(rules: Path | RuleSources | None) -> RulePack:
     """The pack of a command's --rules/--with-pack; each override is reported on stderr."""
-    from llmsiem.rulepack import RulePack
+    from llmsiem.rulepack import RuleLoadError, RulePack
 
     try:
         pack = RulePack.load(rules)
     except OSError as exc:
         raise CommandError(f"cannot read rules: {exc}") from exc
+    except RuleLoadError as exc:
+        raise CommandError(str(exc)) from exc
     for override in pack.overrides:
         err_console.print(f"[yellow]override:[/] {override}", highlight=False, soft_wrap=True)
     return pack

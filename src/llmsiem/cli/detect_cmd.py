@@ -256,6 +256,7 @@ def _follow(
     metrics_port: int | None,
 ) -> None:
     from llmsiem.deadletter import DeadLetter
+    from llmsiem.engine.batch import is_parquet
     from llmsiem.engine.stream import Follower, LineSource
     from llmsiem.metrics import MeteredDeadLetter, MeteredPipeline, Metrics
 
@@ -264,6 +265,8 @@ def _follow(
     path = None if not inputs or str(inputs[0]) == "-" else inputs[0]
     if path is not None and not path.is_file():
         raise CommandError(f"{path}: no such file")
+    if path is not None and is_parquet(path):
+        raise CommandError(f"{path}: --follow tails appended lines; run Parquet without it")
     stream = _open_alerts(alerts_path, append)
 
     metrics = None

@@ -374,7 +374,7 @@ class EventStore:
             present = dict(zip(relation.columns, relation.types, strict=True))
         except duckdb.Error as exc:
             pipeline.reject(source, 0, f"cannot read as Parquet: {exc}"[:500], None)
-            return LoadReport(fast_path=False)
+            return LoadReport(rejected=1, fast_path=False)
         columns = _parquet_columns(present, wanted)
         first_seq = self.next_seq
         self.con.execute("BEGIN TRANSACTION")
@@ -391,7 +391,7 @@ class EventStore:
         except duckdb.Error as exc:
             self.con.execute("ROLLBACK")
             pipeline.reject(source, 0, f"cannot read as events: {exc}"[:500], None)
-            return LoadReport(fast_path=False)
+            return LoadReport(rejected=1, fast_path=False)
         added = self._number_new_rows()
         self.con.execute("COMMIT")
         rejected_before = pipeline.rejected

@@ -300,3 +300,25 @@ def test_follow_refuses_a_parquet_file(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert f"{parquet}: --follow tails appended lines" in result.output
     assert not dead.exists()  # nothing read as lines
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["compile", "--target", "splunk-spl", "--tuning"],
+        ["detect", "-", "--tuning"],
+        ["forget", "--user", "u-1", "--routes"],
+    ],
+)
+def test_a_bad_tuning_or_routes_file_is_one_named_error(command: list[str], tmp_path: Path) -> None:
+    for bad in (b"\xff\xfe not text", b"- [unclosed"):
+        path = tmp_path / "bad.yml"
+        path.write_bytes(bad)
+        result = CliRunner().invoke(cli, [*command, str(path)], input="")
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.count(f"{path}:") == 1, result.output  # once, not once per rule
+
+
+def test_generate_refuses_a_negative_count(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["generate", "--count", "-5", "--out", str(tmp_path / "g")])
+    assert result.exit_code == 2 and "--count" in result.output

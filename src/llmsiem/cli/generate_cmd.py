@@ -11,10 +11,17 @@ from llmsiem.synthetic import generate, generate_agent_sessions
 
 
 @click.command("generate")
-@click.option("--count", default=1000, show_default=True, help="Number of events to write.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Number of events to write.",
+)
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same file).")
 @click.option(
     "--attack-every",
+    type=click.IntRange(min=1),
     default=40,
     show_default=True,
     help="One attack scenario per this many benign exchanges.",

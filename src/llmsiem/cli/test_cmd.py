@@ -114,7 +114,10 @@ def _target_verdicts(
     """A target's verdicts, or why they are not available (missing extra, no runtime)."""
     reference = TARGETS[target].evaluator
     assert reference is not None  # _targets keeps only targets with an evaluator
-    result: CompileResult = PackCompiler(pack, TARGETS[target], tuning).compile()
+    try:
+        result: CompileResult = PackCompiler(pack, TARGETS[target], tuning).compile()
+    except RuleLoadError as exc:
+        raise CommandError(str(exc)) from exc
     try:
         evaluate = cast(Evaluator, load_reference(reference))
     except (ImportError, AttributeError) as exc:

@@ -93,7 +93,7 @@ def load_pipeline(names: tuple[str, ...], tuning: Path | None = None) -> Process
         try:
             definition = copy.deepcopy(_pipeline_definition(path, path.stat().st_mtime_ns))
             pipeline += ProcessingPipeline.from_dict(definition)
-        except (SigmaError, OSError, yaml.YAMLError) as exc:
+        except (SigmaError, OSError, ValueError, yaml.YAMLError) as exc:
             raise RuleLoadError(path, f"invalid processing pipeline: {exc}") from exc
     return pipeline
 
@@ -120,7 +120,9 @@ class PackCompiler:
     """Compiles every rule of a pack for one target."""
 
     def __init__(self, pack: RulePack, target: Target, tuning: Path | None = None) -> None:
+        """Raises ``RuleLoadError`` for a pipeline (a tuning file) that cannot be read."""
         use_bundled_mitre_data()
+        load_pipeline(target.pipelines, tuning)  # once, naming a bad file, not once per rule
         self.pack = pack
         self.target = target
         self.pipeline_names = target.pipelines

@@ -134,8 +134,10 @@ def _correlation(rule: SigmaCorrelationRule, meta: RuleMeta) -> CorrelationRule:
 
 
 def compile_for_engine(pack: RulePack, tuning: Path | None = None) -> EngineRules:
-    """Compile every rule of the pack for the engine; failures are reported per rule."""
+    """Compile every rule of the pack for the engine; failures are reported per rule.
+    Raises ``RuleLoadError`` for a tuning file that cannot be read."""
     use_bundled_mitre_data()
+    load_pipeline(ENGINE_PIPELINES, tuning)  # once, naming a bad file, not once per rule
     result = EngineRules()
     parsed = pack.parse_all()
     base_only = correlation_only_rule_names(parsed)

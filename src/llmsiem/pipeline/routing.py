@@ -243,7 +243,7 @@ def load_routes(path: Path, sink_types: Collection[str]) -> Router:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RoutesError(f"{path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RoutesError(f"{path}: not valid YAML: {exc}") from exc
     try:
         routes = RoutesFile.model_validate(data)

@@ -4,7 +4,9 @@ Retry-After, so the sender sends the request again instead of losing it."""
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -16,6 +18,7 @@ from llmsiem.collect.fanout import SinkFanout
 from llmsiem.collect.server import Settings, create_app
 from llmsiem.collect.worker import Collector, TallyingDeadLetter
 from llmsiem.connectors.elastic import ElasticsearchSink
+from llmsiem.connectors.files import JsonlSink
 from llmsiem.connectors.sink import RetryPolicy
 from llmsiem.metrics import MeteredPipeline, Metrics
 from llmsiem.pipeline import Pipeline
@@ -68,4 +71,34 @@ def test_a_sink_outage_answers_503_with_retry_after() -> None:
             state.outage = None  # the sender retries once the sink is back
             again = client.post("/v1/traces", json=_spans(3), headers={"Authorization": "Bearer t"})
     assert again.status_code == 200
+    assert sum(state.created.values()) == 3
+
+
+def test_a_request_sent_again_after_one_sink_failed_is_not_doubled_in_the_others(
+    tmp_path: Path,
+) -> None:
+    """The JSONL sink took the request the Elasticsearch sink could not; the sender's resend
+    reaches Elasticsearch and leaves the JSONL file with each event once."""
+    state = BulkState(outage="503")
+    events = tmp_path / "events.jsonl"
+    with bulk_endpoint(state) as url:
+        metrics = Metrics()
+        letters = TallyingDeadLetter(None, metrics)
+        elastic = ElasticsearchSink(
+            Elasticsearch(url, api_key=API_KEY),
+            letters,
+            retry=RetryPolicy(deadline=1, initial=0.05),
+        )
+        fanout = SinkFanout({"jsonl": JsonlSink(events), "elasticsearch": elastic})
+        pipeline = MeteredPipeline.around(Pipeline(Scrubber("redact"), letters), metrics)
+        collector = Collector(pipeline, letters, metrics, fanout=fanout)
+        client = TestClient(create_app(collector, Settings(token="t")))
+        body = _spans(3)
+        with client:
+            first = client.post("/v1/traces", json=body, headers={"Authorization": "Bearer t"})
+            state.outage = None
+            again = client.post("/v1/traces", json=body, headers={"Authorization": "Bearer t"})
+    assert (first.status_code, again.status_code) == (503, 200)
+    ids = [json.loads(line)["event"]["id"] for line in events.read_text().splitlines()]
+    assert len(ids) == 3 and len(set(ids)) == 3
     assert sum(state.created.values()) == 3

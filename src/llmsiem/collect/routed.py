@@ -41,7 +41,7 @@ class RoutedFanout(SinkFanout):
                     self.pending[str(event_id)] = (document, later)
                     if len(self.pending) > REMEMBERED:
                         self.pending.popitem(last=False)
-        return {name: self.sinks[name].send(share) for name, share in shares.items()}
+        return {name: self.send_to(name, share) for name, share in shares.items()}
 
     def on_alert(self, alert: dict[str, Any]) -> None:
         """An alert handler: the events it cites go to the sinks their alert routes add."""
@@ -51,7 +51,7 @@ class RoutedFanout(SinkFanout):
             for name in sinks:
                 late.setdefault(name, []).append(document)
         for name, documents in late.items():
-            delivery = self.sinks[name].send(documents)
+            delivery = self.send_to(name, documents)
             if not delivery.complete:
                 log.warning(
                     "%s: %d alerted events not delivered (%s); they are in the other sinks",

@@ -109,3 +109,20 @@ def vcr_config() -> dict[str, object]:
         "filter_headers": ["authorization", "x-api-key", "cookie", "set-cookie"],
         "decode_compressed_response": True,
     }
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
+    """Every request an ``elasticsearch`` client sends: method, path and query, and body
+    (before serializing)."""
+    from elastic_transport import Transport
+
+    requests: list[tuple[str, str, Any]] = []
+    perform = Transport.perform_request
+
+    def spy(self: Transport, method: str, target: str, **kwargs: Any) -> Any:
+        requests.append((method, target, kwargs.get("body")))
+        return perform(self, method, target, **kwargs)
+
+    monkeypatch.setattr(Transport, "perform_request", spy)
+    return requests

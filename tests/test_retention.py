@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from elastic_transport import Transport
 from elasticsearch import Elasticsearch
 
 from llmsiem.connectors.elastic import DEFAULT_DATA_STREAM, document_id
@@ -54,20 +53,6 @@ def _hours(duration: str) -> float:
 
 def _client() -> Elasticsearch:
     return Elasticsearch(ES_URL, api_key=os.environ.get("LLMSIEM_TEST_ES_API_KEY", "unused"))
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
-    """Every request the client sends: method, path and query, body (before serializing)."""
-    requests: list[tuple[str, str, Any]] = []
-    perform = Transport.perform_request
-
-    def spy(self: Transport, method: str, target: str, **kwargs: Any) -> Any:
-        requests.append((method, target, kwargs.get("body")))
-        return perform(self, method, target, **kwargs)
-
-    monkeypatch.setattr(Transport, "perform_request", spy)
-    return requests
 
 
 def _check_policy(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:

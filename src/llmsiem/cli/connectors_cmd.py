@@ -477,14 +477,30 @@ def deploy_group() -> None:
     show_default=True,
     help="Also import the overview dashboard's saved objects (/api/saved_objects/_import).",
 )
+@click.option(
+    "--anomaly-jobs",
+    is_flag=True,
+    help="Also create, open and start the baseline rules' ML anomaly-detection jobs in "
+    "Elasticsearch (--es-url; needs a Platinum or trial licence).",
+)
+@click.option("--es-url", help="Elasticsearch URL for --anomaly-jobs (default $LLMSIEM_ES_URL).")
 @format_option
 def deploy_elastic(
-    kibana: str | None, rules: Path | None, dry_run: bool, dashboards: bool, output_format: str
+    kibana: str | None,
+    rules: Path | None,
+    dry_run: bool,
+    dashboards: bool,
+    anomaly_jobs: bool,
+    es_url: str | None,
+    output_format: str,
 ) -> None:
     """Import the kibana-ndjson build through /api/detection_engine/rules/_import, then the
-    dashboard (data views, visualizations, dashboard) through /api/saved_objects/_import."""
+    dashboard (data views, visualizations, dashboard) through /api/saved_objects/_import;
+    with --anomaly-jobs, the baseline rules' anomaly-detection jobs (_ml/anomaly_detectors,
+    _ml/datafeeds) in Elasticsearch. An existing job is kept as it is."""
     import tempfile
 
+    from llmsiem.connectors.anomaly_jobs import AnomalyJobDeployer
     from llmsiem.dashboards.description import load_dashboard
     from llmsiem.dashboards.kibana import saved_objects, to_ndjson
 
@@ -504,6 +520,10 @@ def deploy_elastic(
                 plan.saved_objects = [f"{obj['type']}/{obj['id']}" for obj in objects]
             else:
                 deployer.import_saved_objects(to_ndjson(objects), plan)
+    if anomaly_jobs:
+        jobs = AnomalyJobDeployer(_elasticsearch(es_url))
+        with _siem_errors("elasticsearch"):
+            (jobs.plan if dry_run else jobs.deploy)(result.anomaly_jobs, plan)
     _report(plan.as_dict(), output_format, dry_run)
     sys.exit(EXIT_FINDINGS if plan.errors else EXIT_OK)
 

@@ -39,6 +39,9 @@ class DeployPlan:
     lists_created: list[str] = field(default_factory=list)
     lists_kept: list[str] = field(default_factory=list)
     saved_objects: list[str] = field(default_factory=list)
+    jobs_created: list[str] = field(default_factory=list)
+    jobs_kept: list[str] = field(default_factory=list)
+    datafeeds_started: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:

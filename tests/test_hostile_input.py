@@ -322,3 +322,26 @@ def test_a_bad_tuning_or_routes_file_is_one_named_error(command: list[str], tmp_
 def test_generate_refuses_a_negative_count(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["generate", "--count", "-5", "--out", str(tmp_path / "g")])
     assert result.exit_code == 2 and "--count" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["schema", "export", "--out", "{out}"],
+        ["ingest", "{input}", "--out", "{out}", "--dead-letter", "{dead}"],
+        ["detect", "{input}", "--alerts", "{out}", "--dead-letter", "{dead}"],
+        ["ship", "{input}", "--to", "parquet", "--dest", "{out}", "--dead-letter", "{dead}"],
+        ["compile", "--target", "splunk-spl", "--out", "{out}"],
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_named_exit_2(
+    command: list[str], tmp_path: Path
+) -> None:
+    good = (CORPUS / "jsonl__integer_above_int64.jsonl").read_text().splitlines()[0]
+    (tmp_path / "in.jsonl").write_text(good + "\n")
+    out = tmp_path / "missing-folder" / "nested" / "out.jsonl"
+    (tmp_path / "missing-folder").write_text("a file, not a folder")
+    paths = {"out": out, "input": tmp_path / "in.jsonl", "dead": tmp_path / "dead.jsonl"}
+    result = CliRunner().invoke(cli, [a.format(**paths) for a in command])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "error: " in result.output and str(tmp_path / "missing-folder") in result.output

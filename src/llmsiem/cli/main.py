@@ -7,6 +7,7 @@ backends) is imported only when that command runs or its help is asked, so ``llm
 
 from __future__ import annotations
 
+import errno
 import importlib
 from typing import Any
 
@@ -98,6 +99,19 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"llmsiem.cli.{module_name}")
         command: click.Command = getattr(module, attribute)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a file it cannot open or write (a missing folder, no permission,
+        a full disk) is an error naming the file, exit 2, not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # click ends quietly when stdout's reader is gone
+                raise
+            from llmsiem.cli.common import CommandError
+
+            reason = exc.strerror or str(exc)
+            raise CommandError(f"{exc.filename}: {reason}" if exc.filename else reason) from exc
 
     def format_commands(self, ctx: click.Context, formatter: Any) -> None:
         rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]

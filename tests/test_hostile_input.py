@@ -345,3 +345,25 @@ def test_an_output_path_that_cannot_be_written_is_named_exit_2(
     result = CliRunner().invoke(cli, [a.format(**paths) for a in command])
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert "error: " in result.output and str(tmp_path / "missing-folder") in result.output
+
+
+def test_a_bug_is_one_line_and_a_private_traceback_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmsiem.cli.generate_cmd as generate_cmd
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("gen_ai.request.model")
+
+    monkeypatch.setattr(generate_cmd, "generate", broken)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.delenv("LLMSIEM_DEBUG", raising=False)
+    result = CliRunner().invoke(cli, ["generate", "--count", "3", "--out", str(tmp_path / "g")])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "internal error (a bug in llmsiem" in result.output
+    assert "Traceback" not in result.output
+    (report,) = tmp_path.glob("llmsiem-crash-*.txt")
+    assert "KeyError" in report.read_text() and (report.stat().st_mode & 0o077) == 0
+    monkeypatch.setenv("LLMSIEM_DEBUG", "1")
+    debug = CliRunner().invoke(cli, ["generate", "--count", "3", "--out", str(tmp_path / "g")])
+    assert isinstance(debug.exception, KeyError)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import errno
 import importlib
+import os
+import tempfile
+import traceback
 from typing import Any
 
 import click
@@ -86,6 +89,19 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _crash_report(exc: Exception) -> str:
+    """A one-line report of a bug; the traceback goes to a file only its owner can read."""
+    fd, path = tempfile.mkstemp(prefix="llmsiem-crash-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("".join(traceback.format_exception(exc)))
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return (
+        f"internal error (a bug in llmsiem, please report it): {type(exc).__name__}"
+        + (f": {message}" if message else "")
+        + f"; traceback in {path}"
+    )
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use, listed from ``COMMANDS``."""
 
@@ -101,10 +117,14 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; a file it cannot open or write (a missing folder, no permission,
-        a full disk) is an error naming the file, exit 2, not a traceback."""
+        """Run the command; no traceback reaches the user. A file it cannot open or write
+        (a missing folder, no permission, a full disk) is an error naming the file; any
+        other unexpected exception is a bug, reported in one line with the traceback in a
+        private file (``LLMSIEM_DEBUG=1`` raises it instead). Both exit 2."""
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # click ends quietly when stdout's reader is gone
                 raise
@@ -112,6 +132,12 @@ class LazyGroup(click.Group):
 
             reason = exc.strerror or str(exc)
             raise CommandError(f"{exc.filename}: {reason}" if exc.filename else reason) from exc
+        except Exception as exc:
+            if os.environ.get("LLMSIEM_DEBUG") == "1":
+                raise
+            from llmsiem.cli.common import CommandError
+
+            raise CommandError(_crash_report(exc)) from exc
 
     def format_commands(self, ctx: click.Context, formatter: Any) -> None:
         rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]

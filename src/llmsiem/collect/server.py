@@ -32,8 +32,14 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from llmsiem.asgi_body import (
+    BodyTooLargeError,
+    ClientGoneError,
+    forward_with_body,
+    read_capped_body,
+)
 from llmsiem.collect import litellm, otlp
 from llmsiem.collect.otlp import JSON, PROTOBUF, BodyError
 from llmsiem.collect.worker import (
@@ -118,16 +124,7 @@ class AccessGuard:
                 log.warning("refused request to %s: %s", scope["path"], refusal.message)
             await refusal_response(refusal, _encoding_of(headers))(scope, receive, send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return {"type": "http.disconnect"}
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await forward_with_body(self.app, scope, body, send)
 
     def _authenticate(self, headers: Headers) -> None:
         if not self.settings.token:
@@ -142,20 +139,12 @@ class AccessGuard:
             raise RefusedError(401, UNAUTHENTICATED, "unauthenticated")
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes:
-        cap = self.settings.max_body_bytes
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise RefusedError(413, RESOURCE_EXHAUSTED, f"body over {cap} bytes")
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise RefusedError(400, INVALID_ARGUMENT, "client disconnected")
-            body += message.get("body", b"")
-            if len(body) > cap:
-                raise RefusedError(413, RESOURCE_EXHAUSTED, f"body over {cap} bytes")
-            if not message.get("more_body", False):
-                return bytes(body)
+        try:
+            return await read_capped_body(headers, receive, self.settings.max_body_bytes)
+        except BodyTooLargeError as exc:
+            raise RefusedError(413, RESOURCE_EXHAUSTED, str(exc)) from None
+        except ClientGoneError as exc:
+            raise RefusedError(400, INVALID_ARGUMENT, str(exc)) from None
 
 
 def decompress(body: bytes, encoding: str, cap: int) -> bytes:

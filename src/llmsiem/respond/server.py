@@ -37,8 +37,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from llmsiem.asgi_body import (
+    BodyTooLargeError,
+    ClientGoneError,
+    forward_with_body,
+    read_capped_body,
+)
 from llmsiem.respond.alert import AlertError, check_alert
 from llmsiem.respond.runner import Runner
 from llmsiem.respond.webhooks import PayloadError, from_engine, from_kibana, from_splunk
@@ -98,16 +104,7 @@ class RequestGuard:
             response = JSONResponse({"error": refusal.reason}, status_code=refusal.status)
             await response(scope, receive, send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return {"type": "http.disconnect"}
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await forward_with_body(self.app, scope, body, send)
 
     def _authenticate(self, scope: Scope) -> Signature | None:
         """Check credentials from headers alone; the signature still to verify on the body."""
@@ -136,19 +133,12 @@ class RequestGuard:
         return None
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise RequestRefusedError(413, f"body over {self.max_body_bytes} bytes")
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise RequestRefusedError(400, "client disconnected")
-            body += message.get("body", b"")
-            if len(body) > self.max_body_bytes:
-                raise RequestRefusedError(413, f"body over {self.max_body_bytes} bytes")
-            if not message.get("more_body", False):
-                return bytes(body)
+        try:
+            return await read_capped_body(Headers(scope=scope), receive, self.max_body_bytes)
+        except BodyTooLargeError as exc:
+            raise RequestRefusedError(413, str(exc)) from None
+        except ClientGoneError as exc:
+            raise RequestRefusedError(400, str(exc)) from None
 
     def _check_signature(self, signature: Signature, body: bytes) -> None:
         expected = sign(self.secret, body, signature.stamp).split("v1=", 1)[1]

@@ -342,3 +342,68 @@ def test_splunk_baseline_search_fires_on_the_reference_buckets(
         for index, events in by_index.items()
     )
     print(f"{target} {name} seed {seed}: {len(rows)} buckets, {len(fired)} fired, all agree")
+
+
+SCHEDULE = 300  # cron_schedule */5 * * * *
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_saved_search_time_range_holds_the_history(
+    pack_rules: EngineRules, tmp_path: Path, name: str
+) -> None:
+    """Runs of the saved search every 5 minutes, each over its dispatch time range only
+    ([now - earliest, now)): every bucket completed since the previous run has its N previous
+    buckets inside the range, and where its entity's N previous active buckets lie there, the
+    run fires on it exactly when the reference does on the whole input."""
+    make, size, entity, matches, value, bucket = CASES[name]
+    (correlation,) = _only(pack_rules, name).correlations
+    assert correlation.baseline is not None and correlation.condition is not None
+    history = correlation.baseline.history_buckets
+    result = compile_pack("splunk-savedsearches")
+    write_result(result, tmp_path)
+    app = tmp_path / "splunk-savedsearches" / "llmsiem"
+    stanzas = spl.read_conf((app / "default" / "savedsearches.conf").read_text())
+    (settings,) = [
+        s for s in stanzas.values() if s.get("action.llmsiem_rule_id") == correlation.meta.id
+    ]
+    assert settings["cron_schedule"] == "*/5 * * * *"
+    lookback = int(settings["dispatch.earliest_time"].removeprefix("-").removesuffix("s"))
+    by_id, macros = spl.app_searches(app)
+    pipeline = spl.parse_search(by_id[correlation.meta.id][0], macros)
+
+    documents = make(random.Random(14), size)
+    fired = {
+        (k, s)
+        for k, s, *_ in reference(
+            documents,
+            entity,
+            matches,
+            value,
+            bucket,
+            vars(correlation.baseline),
+            correlation.condition.value,
+        )
+    }
+    active = {k: sorted(v) for k, v in active_buckets(documents, entity, matches, bucket).items()}
+    events = [(_epoch(d), spl.splunk_event(d)) for d in documents]
+    checked = judged = hits = 0
+    first = math.ceil((START + lookback) / SCHEDULE) * SCHEDULE
+    for run in range(first, int(START + size * bucket), SCHEDULE):
+        earliest = run - lookback
+        seen = pipeline.run([e for t, e in events if earliest <= t < run])
+        alerts = {(r["llmsiem_group0"][0], float(r["_time"][0])) for r in seen}
+        for key, indexes in active.items():
+            for n, index in enumerate(indexes):
+                start = index * bucket
+                if not run - SCHEDULE < start + bucket <= run:
+                    continue  # not completed since the previous run
+                judged += 1
+                assert earliest <= start - history * bucket, "N buckets of history in range"
+                previous = indexes[max(0, n - history) : n]
+                if previous and previous[0] * bucket < earliest:
+                    continue  # idle buckets pushed the active history out of range
+                checked += 1
+                hits += (key, start) in fired
+                assert ((key, start) in alerts) == ((key, start) in fired), (run, key, start)
+    print(f"{name}: lookback {lookback}s, {judged} buckets judged, {checked} checked, {hits} fire")
+    assert checked >= judged / 2 and hits >= 3

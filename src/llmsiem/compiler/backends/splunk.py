@@ -1,6 +1,6 @@
 """Splunk SPL backends (ad-hoc searches and savedsearches.conf).
 
-pySigma-backend-splunk 2.1 gets four things wrong for this pack, fixed here by subclassing:
+pySigma-backend-splunk 2.1 gets five things wrong for this pack, fixed here by subclassing:
 
 - a leading ``field="value"`` term is moved in front of OR-ed regex commands even when it
   is one side of an OR, and a quoted value is cut at its first escaped quote;

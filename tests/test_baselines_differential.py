@@ -6,7 +6,9 @@ are walked in time order with a list of its previous values, and a bucket fires 
 reaches the rule's floor and exceeds mean + k x max(sample stddev, ratio x mean) of the
 last N values (at least ``min_history`` of them). The engine runs the pack's two baseline
 rules through ``detect`` (whole input, and chunks whose boundaries cut firing buckets) and
-``detect --follow``; the alerts must be the same buckets, values and events.
+``detect --follow``; the alerts must be the same buckets, values and events. The Splunk
+targets' SPL for the same rules, run by the documented SPL evaluator
+(``llmsiem.conformance.spl``), must fire on the same buckets with the same values.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from typing import Any
 import pytest
 
 import llmsiem.engine.stream as stream
+from llmsiem.compiler.compile import compile_pack
+from llmsiem.compiler.output import write_result
+from llmsiem.conformance import spl
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
 from llmsiem.engine.rules import EngineRules, compile_for_engine
@@ -122,6 +127,20 @@ def _dotted(document: dict[str, Any], name: str) -> Any:
     return value
 
 
+def active_buckets(
+    documents: list[dict[str, Any]], entity: str, matches: Any, bucket: float
+) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Each entity's (lower-cased) matching events by bucket index, active buckets only."""
+    buckets: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for document in documents:
+        key = _dotted(document, entity)
+        if key is None or not matches(document):
+            continue
+        index = math.floor(round(_epoch(document), 3) / bucket)
+        buckets[str(key).lower()][index].append(document)
+    return buckets
+
+
 def reference(
     documents: list[dict[str, Any]],
     entity: str,
@@ -132,13 +151,7 @@ def reference(
     floor: float,
 ) -> list[tuple[str, float, float, tuple[str, ...]]]:
     """(entity, bucket start, bucket value, event ids) of every firing bucket."""
-    buckets: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for document in documents:
-        key = _dotted(document, entity)
-        if key is None or not matches(document):
-            continue
-        index = math.floor(round(_epoch(document), 3) / bucket)
-        buckets[str(key).lower()][index].append(document)
+    buckets = active_buckets(documents, entity, matches, bucket)
     fired = []
     size, k = int(settings["history_buckets"]), settings["deviations"]
     for key, by_index in buckets.items():
@@ -249,3 +262,148 @@ def test_engine_equals_reference_whole_chunked_and_follow(
     assert all(
         a["llmsiem"]["alert"]["correlation"]["metric"] <= final[a["event"]["id"]] for a in emitted
     )
+
+
+@pytest.fixture(scope="module")
+def splunk_searches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Each pack baseline rule's search per Splunk target: the ``splunk-spl`` query, and the
+    ``splunk-savedsearches`` stanza read back from the written app, macros expanded."""
+    out: dict[str, dict[str, str]] = {}
+    spl_result = compile_pack("splunk-spl")
+    out["splunk-spl"] = {str(c.name): str(q) for c in spl_result.compiled for q in c.queries}
+    app_result = compile_pack("splunk-savedsearches")
+    folder = tmp_path_factory.mktemp("splunk")
+    write_result(app_result, folder)
+    by_id, macros = spl.app_searches(folder / "splunk-savedsearches" / "llmsiem")
+    out["splunk-savedsearches"] = {
+        str(c.name): spl.expand_macros(by_id[c.rule_id][0], macros) for c in app_result.compiled
+    }
+    return out
+
+
+@pytest.mark.parametrize("target", ["splunk-spl", "splunk-savedsearches"])
+@pytest.mark.parametrize("seed", [14, 5])
+@pytest.mark.parametrize("name", list(CASES))
+def test_splunk_baseline_search_fires_on_the_reference_buckets(
+    pack_rules: EngineRules,
+    splunk_searches: dict[str, dict[str, str]],
+    tmp_path: Path,
+    name: str,
+    seed: int,
+    target: str,
+) -> None:
+    """The compiled SPL, run by the documented SPL evaluator on the generated entities,
+    gives every active bucket its reference value, and fires on exactly the buckets
+    (entity, bucket start, value) that the reference and the engine fire on."""
+    make, size, entity, matches, value, bucket = CASES[name]
+    rules = _only(pack_rules, name)
+    (correlation,) = rules.correlations
+    assert correlation.baseline is not None and correlation.condition is not None
+    documents = make(random.Random(seed), size)
+    expected = [
+        (key, start, total)
+        for key, start, total, _ in reference(
+            documents,
+            entity,
+            matches,
+            value,
+            bucket,
+            vars(correlation.baseline),
+            correlation.condition.value,
+        )
+    ]
+    assert len(expected) >= 3, "the generator makes entities jump above their norm"
+    engine = [
+        row[:3] for row in _engine(_detect(rules, _write(tmp_path / "e.jsonl", documents), WHOLE))
+    ]
+    assert engine == expected
+
+    search = splunk_searches[target][name]
+    pipeline = spl.parse_search(search)
+    events = [spl.splunk_event(d) for d in documents]
+    fired = sorted(
+        (row["llmsiem_group0"][0], float(row["_time"][0]), float(row["llmsiem_value"][0]))
+        for row in pipeline.run(events)
+    )
+    assert fired == expected
+
+    # Every active bucket, before the where that judges it: the same entities, starts and
+    # values as the reference's active buckets.
+    commands = spl.split_pipeline(search)
+    (judge,) = [n for n, c in enumerate(commands) if c.startswith("where llmsiem_history")]
+    rows = spl.parse_search(" | ".join(commands[:judge])).run(events)
+    buckets = active_buckets(documents, entity, matches, bucket)
+    assert sorted(
+        (row["llmsiem_group0"][0], float(row["_time"][0]), float(row["llmsiem_value"][0]))
+        for row in rows
+    ) == sorted(
+        (key, index * bucket, float(sum(value(e) for e in events)))
+        for key, by_index in buckets.items()
+        for index, events in by_index.items()
+    )
+    print(f"{target} {name} seed {seed}: {len(rows)} buckets, {len(fired)} fired, all agree")
+
+
+SCHEDULE = 300  # cron_schedule */5 * * * *
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_saved_search_time_range_holds_the_history(
+    pack_rules: EngineRules, tmp_path: Path, name: str
+) -> None:
+    """Runs of the saved search every 5 minutes, each over its dispatch time range only
+    ([now - earliest, now)): every bucket completed since the previous run has its N previous
+    buckets inside the range, and where its entity's N previous active buckets lie there, the
+    run fires on it exactly when the reference does on the whole input."""
+    make, size, entity, matches, value, bucket = CASES[name]
+    (correlation,) = _only(pack_rules, name).correlations
+    assert correlation.baseline is not None and correlation.condition is not None
+    history = correlation.baseline.history_buckets
+    result = compile_pack("splunk-savedsearches")
+    write_result(result, tmp_path)
+    app = tmp_path / "splunk-savedsearches" / "llmsiem"
+    stanzas = spl.read_conf((app / "default" / "savedsearches.conf").read_text())
+    (settings,) = [
+        s for s in stanzas.values() if s.get("action.llmsiem_rule_id") == correlation.meta.id
+    ]
+    assert settings["cron_schedule"] == "*/5 * * * *"
+    lookback = int(settings["dispatch.earliest_time"].removeprefix("-").removesuffix("s"))
+    by_id, macros = spl.app_searches(app)
+    pipeline = spl.parse_search(by_id[correlation.meta.id][0], macros)
+
+    documents = make(random.Random(14), size)
+    fired = {
+        (k, s)
+        for k, s, *_ in reference(
+            documents,
+            entity,
+            matches,
+            value,
+            bucket,
+            vars(correlation.baseline),
+            correlation.condition.value,
+        )
+    }
+    active = {k: sorted(v) for k, v in active_buckets(documents, entity, matches, bucket).items()}
+    events = [(_epoch(d), spl.splunk_event(d)) for d in documents]
+    checked = judged = hits = 0
+    first = math.ceil((START + lookback) / SCHEDULE) * SCHEDULE
+    for run in range(first, int(START + size * bucket), SCHEDULE):
+        earliest = run - lookback
+        seen = pipeline.run([e for t, e in events if earliest <= t < run])
+        alerts = {(r["llmsiem_group0"][0], float(r["_time"][0])) for r in seen}
+        for key, indexes in active.items():
+            for n, index in enumerate(indexes):
+                start = index * bucket
+                if not run - SCHEDULE < start + bucket <= run:
+                    continue  # not completed since the previous run
+                judged += 1
+                assert earliest <= start - history * bucket, "N buckets of history in range"
+                previous = indexes[max(0, n - history) : n]
+                if previous and previous[0] * bucket < earliest:
+                    continue  # idle buckets pushed the active history out of range
+                checked += 1
+                hits += (key, start) in fired
+                assert ((key, start) in alerts) == ((key, start) in fired), (run, key, start)
+    print(f"{name}: lookback {lookback}s, {judged} buckets judged, {checked} checked, {hits} fire")
+    assert checked >= judged / 2 and hits >= 3

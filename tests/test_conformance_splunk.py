@@ -3,6 +3,8 @@ search-language rules (llmsiem.conformance.spl), on the conformance corpus."""
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,13 @@ TEXT = "llmsiem.prompt.text"
 
 
 def _pack_correlations() -> int:
-    """Every correlation of the pack compiles for Splunk (none is skipped) except per-entity
-    baselines, which every target skips with a reason (tests/test_baselines.py)."""
-    return sum(
-        isinstance(rule, SigmaCorrelationRule) and not is_baseline(rule)
-        for _, rule in RulePack.load().parse_all()
-    )
+    """Every correlation of the pack compiles for Splunk (none is skipped), per-entity
+    baselines (``llmsiem_baseline``) included."""
+    correlations = [
+        r for _, r in RulePack.load().parse_all() if isinstance(r, SigmaCorrelationRule)
+    ]
+    assert sum(map(is_baseline, correlations)) >= 2
+    return len(correlations)
 
 
 def _check(target: str, observed: Verdicts, engine: Verdicts, rules: list[str]) -> None:
@@ -152,9 +155,86 @@ def test_rex_eval_and_macros() -> None:
 
 
 def test_outside_the_subset_is_an_error() -> None:
-    for query in ("index=llm | stats count", "| rex field=x y", 'index=llm "bare phrase"'):
+    for query in (
+        "index=llm | stats count",
+        "index=llm | stats median(x) as m by g",
+        "index=llm | streamstats current=f window=3 avg(x) as m by g",
+        "index=llm | streamstats window=3 time_window=1m count as n",
+        "index=llm | bin x span=1m",
+        "| rex field=x y",
+        'index=llm "bare phrase"',
+    ):
         with pytest.raises(spl.SplError):
             spl.parse_search(query)
+
+
+def _rows(query: str, *documents: dict[str, Any]) -> list[dict[str, list[str]]]:
+    events = [spl.splunk_event(build_event(d, n, "unit")) for n, d in enumerate(documents)]
+    return spl.parse_search(query).run(events)
+
+
+def test_bin_and_stats_make_one_row_per_bucket_and_group() -> None:
+    """Buckets are floor(_time / span) x span; rows without a by-field are dropped."""
+    stamps = ["12:00:59.900", "12:00:00", "12:01:00", "12:01:30"]
+    documents = [
+        {
+            "@timestamp": f"2026-11-20T{t}+00:00",
+            "gen_ai.agent.id": u,
+            "llmsiem.usage.total_tokens": n,
+        }
+        for t, u, n in zip(stamps, ["a", "a", "a", "b"], [5, 7, 11, 13], strict=True)
+    ]
+    documents.append({"@timestamp": "2026-11-20T12:00:10+00:00", "llmsiem.usage.total_tokens": 1})
+    rows = _rows(
+        "index=llm | bin _time span=1m | stats count as n, sum(llmsiem.usage.total_tokens) "
+        "as t by _time gen_ai.agent.id",
+        *documents,
+    )
+    minute = datetime(2026, 11, 20, 12, tzinfo=UTC).timestamp()
+    assert [
+        (float(r["_time"][0]) - minute, r["gen_ai.agent.id"], r["n"], r["t"]) for r in rows
+    ] == [
+        (0.0, ["a"], ["2"], ["12"]),
+        (60.0, ["a"], ["1"], ["11"]),
+        (60.0, ["b"], ["1"], ["13"]),
+    ]
+
+
+def test_streamstats_window_of_previous_results_per_group() -> None:
+    """current=f window=2 global=f: each group's two previous results, itself left out."""
+    values = [("a", 2), ("b", 100), ("a", 4), ("a", 9), ("a", 1)]
+    documents = [
+        {
+            "@timestamp": f"2026-11-20T12:00:0{n}+00:00",
+            "user.id": u,
+            "llmsiem.usage.total_tokens": x,
+        }
+        for n, (u, x) in enumerate(values)
+    ]
+    query = (
+        "index=llm | sort 0 _time | streamstats current=f window=2 global=f count as n, "
+        "avg(llmsiem.usage.total_tokens) as m, stdev(llmsiem.usage.total_tokens) as sd "
+        "by user.id | eval k=m + 2 * max(sd, 0.5 * abs(0 - m)), "
+        "c=coalesce(sd, 99)"
+    )
+    got = [
+        tuple(float(r[f][0]) if f in r else None for f in ("n", "m", "sd", "k", "c"))
+        for r in _rows(query, *documents)
+    ]
+    root2 = math.sqrt(2)  # sample stdev of (2, 4); of (4, 9) it is 5 / sqrt(2)
+    assert got == [
+        (0, None, None, None, 99),
+        (0, None, None, None, 99),
+        (1, 2, None, None, 99),
+        (2, 3, pytest.approx(root2), 3 + 2 * 1.5, pytest.approx(root2)),
+        (
+            2,
+            6.5,
+            pytest.approx(5 / root2),
+            pytest.approx(6.5 + 10 / root2),
+            pytest.approx(5 / root2),
+        ),
+    ]
 
 
 def test_conf_continuation_keeps_line_breaks() -> None:

@@ -2,10 +2,12 @@
 
 A baseline rule's Sigma ``condition`` is only its absolute floor: a target that compiled
 the correlation as written would emit a fixed-threshold query that fires for every entity
-above the floor. No target emits the baseline as a query, so every target skips these rules
-with the reason below, shown by ``llmsiem compile --coverage``; docs/baselines.md says how
-each SIEM can express them. ``kibana-ndjson`` also carries, per baseline rule, the Elastic
-ML anomaly-detection job that models each entity's own history (``anomaly_job``).
+above the floor. The Splunk targets emit the baseline itself (``bin``, ``stats``,
+``streamstats``; ``llmsiem.compiler.backends.splunk``, ``Target.baselines``); every other
+target skips these rules with the reason below, shown by ``llmsiem compile --coverage``;
+docs/baselines.md says how each SIEM can express them. ``kibana-ndjson`` also carries, per
+baseline rule, the Elastic ML anomaly-detection job that models each entity's own history
+(``anomaly_job``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sigma.correlations import SigmaCorrelationRule
 
 from llmsiem.baseline_spec import ATTRIBUTE, baseline_of, is_baseline
+from llmsiem.compiler.targets import Target
 from llmsiem.rulepack import AnyRule
 
 ANOMALY_JOBS_FILE = "llmsiem-anomaly-jobs.json"
@@ -30,9 +33,6 @@ _BY_FAMILY = {
     "kibana": "Elastic Security runs it as a machine_learning rule on an anomaly-detection "
     f"job, not as a query rule; the job is written to {ANOMALY_JOBS_FILE} "
     "(docs/baselines.md)",
-    "splunk": "SPL expresses it with bin, stats and streamstats avg/stdev by the entity "
-    "(docs/baselines.md); pySigma's Splunk backend has no such conversion and llmsiem does "
-    "not emit it yet",
     "loki": "LogQL has no rolling statistics over past buckets of a log query; it needs a "
     "recording rule and a Prometheus alert (docs/baselines.md), not emitted",
     "opensearch": "OpenSearch expresses it only through its Anomaly Detection plugin "
@@ -40,11 +40,12 @@ _BY_FAMILY = {
 }
 
 
-def baseline_skip_reason(rule: AnyRule, target: str) -> str | None:
-    """The skip reason of a baseline rule for ``target``; None for any other rule."""
-    if not is_baseline(rule):
+def baseline_skip_reason(rule: AnyRule, target: Target) -> str | None:
+    """The skip reason of a baseline rule for a target that does not convert baselines;
+    None for any other rule or target."""
+    if target.baselines or not is_baseline(rule):
         return None
-    family = target.split("-")[0]
+    family = target.name.split("-")[0]
     return _PREFIX + _BY_FAMILY.get(
         family, "this target has no per-entity baseline conversion (docs/baselines.md)"
     )

@@ -204,7 +204,7 @@ class PackCompiler:
         is_correlation = isinstance(rule, SigmaCorrelationRule)
         path = str(file.path.relative_to(self.pack.root))
         issue_args = (str(rule.id), rule.title, path, self.target.name)
-        if (reason := baseline_skip_reason(rule, self.target.name)) is not None:
+        if (reason := baseline_skip_reason(rule, self.target)) is not None:
             result.issues.append(CompileIssue(*issue_args, "none", reason, skipped=True))
             if self.target.anomaly_jobs and isinstance(rule, SigmaCorrelationRule):
                 result.anomaly_jobs.append(self._anomaly_job(rule))

@@ -27,13 +27,26 @@ Operators (Splunk Enterprise 9.x documentation, help.splunk.com):
 - ``rex field=f "(?<name>re)"`` (Search Reference, "rex"): unanchored PCRE; each named group
   that matched becomes a field; on no match the fields stay unset.
 - ``eval`` and ``where`` (Search Reference, "eval", "where"; Search Manual, "Boolean
-  expressions"): NOT, then AND, then OR; ``=`` compares strings case-sensitively;
-  functions ``if``, ``isnull``, ``isnotnull``, ``lower``, ``tonumber``, ``null``, ``match``
-  (``match`` is PCRE, case-sensitive unless the regex says ``(?i)``).
+  expressions"): NOT, then AND, then OR; ``=`` compares strings case-sensitively; ``*``
+  before ``+`` and ``-`` (Search Reference, "eval": arithmetic operators); functions ``if``,
+  ``isnull``, ``isnotnull``, ``lower``, ``tonumber``, ``null``, ``match`` (PCRE,
+  case-sensitive unless the regex says ``(?i)``), ``coalesce`` (the first non-null
+  argument), ``abs`` and ``max`` of numbers (Search Reference, "Evaluation functions":
+  "Comparison and Conditional functions", "Mathematical functions").
 - ``sort 0 _time -f`` (Search Reference, "sort"): all results, ascending, ``-`` descending.
-- ``streamstats time_window=W fn(x) as y by g`` (Search Reference, "streamstats"): for each
-  result in order, the statistics of the results of its group whose ``_time`` is within
-  ``W`` before it, the result itself included; ``count``, ``dc``, ``sum``, ``max``.
+- ``bin _time span=S`` (Search Reference, "bin"): ``_time`` becomes the start of its bin,
+  ``floor(_time / S) * S``; bins are aligned to epoch 0 UTC unless ``aligntime`` says
+  otherwise.
+- ``stats fn(x) as y by f g`` (Search Reference, "stats"; "Statistical and charting
+  functions"): one result per distinct combination of the by-fields, holding those fields and
+  the statistics; results without a by-field are dropped; output in ascending order of the
+  by-fields. ``count``, ``sum``.
+- ``streamstats`` (Search Reference, "streamstats"): for each result in order, statistics of
+  results of its group. ``time_window=W``: the results whose ``_time`` is within ``W``
+  before it, the result itself included. ``window=N``: the last ``N`` results; with a by
+  clause only ``global=f`` (one window per group; the default ``global=true`` is one window
+  for all groups) is accepted; ``current=f`` leaves the result itself out. ``count``,
+  ``dc``, ``sum``, ``max``, ``avg``, ``stdev`` (the sample standard deviation).
 - ``multisearch [ search ... ] [ search ... ]`` (Search Reference, "multisearch"): runs each
   subsearch over the events and merges the results.
 - Macros (Knowledge Manager Manual, "Use search macros in searches"): `` `name` `` is replaced
@@ -45,8 +58,10 @@ Operators (Splunk Enterprise 9.x documentation, help.splunk.com):
 Modelling choices where the documentation is silent: a double-quoted name before ``=`` or
 ``IN`` is a field name (as the pySigma backend writes ``"a{}"``); ``*`` also spans line breaks;
 ``streamstats time_window`` includes a result exactly ``W`` earlier; results with equal
-``_time`` keep their order; Splunk's index-time term lookup, which can only narrow a search
-that the field comparison then decides, is not modelled.
+``_time`` keep their order; ``stdev`` of fewer than two values, ``avg`` or ``sum`` of no
+numeric value, and eval ``max`` or ``abs`` with a null or non-numeric argument are null;
+Splunk's index-time term lookup, which can only narrow a search that the field comparison
+then decides, is not modelled.
 
 Only this subset is accepted: any other command or construct raises :class:`SplError`, which
 the conformance test counts as a failure.
@@ -57,6 +72,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -403,7 +419,7 @@ def _rex_command(args: str) -> Callable[[list[Result]], list[Result]]:
 
 _EVAL_TOKEN = re.compile(
     r"""\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<string>"(?:[^"\\]|\\.)*")|(?P<field>'[^']*')
-    |(?P<op>==|!=|>=|<=|[=<>+\-(),])|(?P<word>[A-Za-z_][A-Za-z0-9_.{}]*))""",
+    |(?P<op>==|!=|>=|<=|[=<>+\-*(),])|(?P<word>[A-Za-z_][A-Za-z0-9_.{}]*))""",
     re.VERBOSE,
 )
 EvalNode = Callable[[Result], Value]
@@ -472,6 +488,24 @@ def _function(name: str, args: list[EvalNode]) -> EvalNode:
             return None
         return bool(pcre(str(pattern)).search(str(value)))
 
+    def numbers(r: Result) -> list[float] | None:
+        values = [_as_float(arg(r)) for arg in args]
+        return None if any(v is None for v in values) else [v for v in values if v is not None]
+
+    def largest(r: Result) -> Value:
+        values = numbers(r)
+        return max(values) if values else None
+
+    def absolute(r: Result) -> Value:
+        values = numbers(r)
+        return abs(values[0]) if values else None
+
+    def coalesce(r: Result) -> Value:
+        return next((v for v in (arg(r) for arg in args) if v is not None), None)
+
+    variadic: dict[str, EvalNode] = {"max": largest, "coalesce": coalesce}
+    if name in variadic and args:
+        return variadic[name]
     functions: dict[str, tuple[int, EvalNode]] = {
         "if": (3, lambda r: args[1](r) if _truthy(args[0](r)) else args[2](r)),
         "isnull": (1, lambda r: args[0](r) is None),
@@ -480,6 +514,7 @@ def _function(name: str, args: list[EvalNode]) -> EvalNode:
         "lower": (1, lower),
         "tonumber": (1, tonumber),
         "match": (2, match),
+        "abs": (1, absolute),
     }
     if name not in functions or functions[name][0] != len(args):
         raise SplError(f"unsupported eval function {name}() with {len(args)} arguments")
@@ -487,7 +522,7 @@ def _function(name: str, args: list[EvalNode]) -> EvalNode:
 
 
 class _EvalParser:
-    """Eval/where expressions: NOT, then AND, then OR; comparisons; + and -."""
+    """Eval/where expressions: NOT, then AND, then OR; comparisons; + and -; *."""
 
     def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
@@ -551,10 +586,17 @@ class _EvalParser:
         return left
 
     def _sum(self) -> EvalNode:
-        node = self._primary()
+        node = self._product()
         while (token := self._peek()) and token[0] == "op" and token[1] in "+-":
             self.pos += 1
-            node = self._bind_arithmetic(token[1], node, self._primary())
+            node = self._bind_arithmetic(token[1], node, self._product())
+        return node
+
+    def _product(self) -> EvalNode:
+        node = self._primary()
+        while (token := self._peek()) and token == ("op", "*"):
+            self.pos += 1
+            node = self._bind_arithmetic("*", node, self._primary())
         return node
 
     @staticmethod
@@ -563,7 +605,7 @@ class _EvalParser:
             a, b = _as_float(left(r)), _as_float(right(r))
             if a is None or b is None:
                 return None
-            return a + b if op == "+" else a - b
+            return {"+": a + b, "-": a - b, "*": a * b}[op]
 
         return apply
 
@@ -648,7 +690,7 @@ def _where_command(args: str) -> Callable[[list[Result]], list[Result]]:
     return lambda results: [r for r in results if _truthy(node(r))]
 
 
-# -- sort and streamstats -------------------------------------------------------------------------
+# -- sort, bin, stats and streamstats -------------------------------------------------------------
 
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -686,7 +728,29 @@ def _sort_command(args: str) -> Callable[[list[Result]], list[Result]]:
     return lambda results: sorted(results, key=key)
 
 
-_AGGREGATION = re.compile(r"(count|dc|sum|max)(?:\(([^)]+)\))?\s+as\s+([A-Za-z_][A-Za-z0-9_]*)")
+_AGGREGATION = re.compile(
+    r"\s*(count|dc|sum|max|avg|stdev)(?:\(([^)\s]+)\))?\s+as\s+([A-Za-z_][A-Za-z0-9_]*)\s*(,|$|\s)"
+)
+_NEEDS_FIELD = {"dc", "sum", "max", "avg", "stdev"}
+Aggregation = tuple[str, str | None, str]
+
+
+def _aggregations(text: str, command: str) -> list[Aggregation]:
+    """``fn(field) as name`` terms, separated by commas or spaces; nothing else."""
+    found: list[Aggregation] = []
+    pos = 0
+    while pos < len(text.rstrip()):
+        match = _AGGREGATION.match(text, pos)
+        if not match:
+            raise SplError(f"unsupported {command} statistic: {text[pos:][:60]!r}")
+        function, field, name = match.group(1), match.group(2), match.group(3)
+        if (field is None) == (function in _NEEDS_FIELD):
+            raise SplError(f"unsupported {command} statistic: {match.group().strip()!r}")
+        found.append((function, field, name))
+        pos = match.end()
+    if not found:
+        raise SplError(f"{command} without statistics: {text[:60]!r}")
+    return found
 
 
 def _statistic(function: str, field: str | None, window: list[Result]) -> list[str] | None:
@@ -697,42 +761,123 @@ def _statistic(function: str, field: str | None, window: list[Result]) -> list[s
     if function == "dc":
         return [str(len(set(values)))]
     numbers = [n for n in (_as_float(v) for v in values) if n is not None]
+    if function == "stdev":
+        return [_number(statistics.stdev(numbers))] if len(numbers) > 1 else None
     if not numbers:
         return None
-    return [_number(sum(numbers) if function == "sum" else max(numbers))]
+    combine: dict[str, Callable[[list[float]], float]] = {
+        "sum": math.fsum,
+        "max": max,
+        "avg": statistics.fmean,
+    }
+    return [_number(combine[function](numbers))]
+
+
+def _with_statistics(result: Result, aggregations: list[Aggregation], rows: list[Result]) -> Result:
+    updated = dict(result)
+    for function, field, name in aggregations:
+        value = _statistic(function, field, rows)
+        if value is None:
+            updated.pop(name, None)
+        else:
+            updated[name] = value
+    return updated
+
+
+def _by_fields(text: str | None) -> list[str]:
+    return (text or "").replace(",", " ").split()
+
+
+_STREAM_OPTION = re.compile(r"(time_window|window|current|global)=(\S+)\s+")
+_BOOLEAN = {"t": True, "true": True, "f": False, "false": False}
 
 
 def _streamstats_command(args: str) -> Callable[[list[Result]], list[Result]]:
-    match = re.fullmatch(r"time_window=(\S+)\s+(.*?)(?:\s+by\s+([\w. ]+))?", args.strip())
-    if not match:
-        raise SplError(f"unsupported streamstats: {args[:60]!r}")
-    window = _seconds(match.group(1))
-    aggregations = [(a.group(1), a.group(2), a.group(3)) for a in _AGGREGATION.finditer(match[2])]
-    if not aggregations:
-        raise SplError(f"streamstats without statistics: {args[:60]!r}")
-    by = (match.group(3) or "").split()
+    body, _, by_text = re.sub(r"\s+", " ", args.strip()).partition(" by ")
+    options: dict[str, str] = {}
+    while match := _STREAM_OPTION.match(body):
+        options[match.group(1)] = match.group(2)
+        body = body[match.end() :]
+    aggregations = _aggregations(body, "streamstats")
+    by = _by_fields(by_text)
+    if any(value not in _BOOLEAN for key, value in options.items() if key in ("current", "global")):
+        raise SplError(f"unsupported streamstats options: {args[:60]!r}")
+    current = _BOOLEAN[options.get("current", "t")]
+    if ("time_window" in options) == ("window" in options):
+        raise SplError(f"streamstats needs exactly one of time_window= and window=: {args!r}")
+    if "time_window" in options:
+        if not current:
+            raise SplError(f"unsupported streamstats time_window with current=f: {args!r}")
+        seconds = _seconds(options["time_window"])
+
+        def within(previous: list[Result], now: Result) -> list[Result]:
+            return [r for r in previous if _time(now) - _time(r) <= seconds]
+
+        choose = within
+    else:
+        if not options["window"].isdigit() or int(options["window"]) < 1:
+            raise SplError(f"unsupported streamstats window: {args[:60]!r}")
+        if by and _BOOLEAN[options.get("global", "t")]:
+            raise SplError(f"streamstats window= with by needs global=f: {args[:60]!r}")
+        size = int(options["window"]) - (1 if current else 0)
+
+        def last(previous: list[Result], now: Result) -> list[Result]:
+            return previous[-size:] if size else []
+
+        choose = last
 
     def apply(results: list[Result]) -> list[Result]:
         previous: dict[tuple[str, ...], list[Result]] = {}
         output = []
         for result in results:
-            key = tuple(str(_field_value(result, f)) for f in by)
             if any(_field_value(result, f) is None for f in by):
                 output.append(result)
                 continue
-            now = _time(result)
-            group = [r for r in previous.get(key, []) if now - _time(r) <= window]
-            group.append(result)
-            previous[key] = group
-            updated = dict(result)
-            for function, field, name in aggregations:
-                value = _statistic(function, field, group)
-                if value is None:
-                    updated.pop(name, None)
-                else:
-                    updated[name] = value
-            output.append(updated)
+            key = tuple(str(_field_value(result, f)) for f in by)
+            kept = choose(previous.get(key, []), result)
+            previous[key] = [*kept, result]
+            rows = [*kept, result] if current else kept
+            output.append(_with_statistics(result, aggregations, rows))
         return output
+
+    return apply
+
+
+def _bin_command(args: str) -> Callable[[list[Result]], list[Result]]:
+    """``bin _time span=S`` (either order): ``_time`` floored to its bin's start."""
+    words = sorted(args.split())
+    if len(words) != 2 or words[0] != "_time" or not words[1].startswith("span="):
+        raise SplError(f"unsupported bin: {args!r}")
+    span = _seconds(words[1].removeprefix("span="))
+
+    def floor(result: Result) -> Result:
+        return {**result, "_time": [_number(math.floor(_time(result) / span) * span)]}
+
+    return lambda results: [floor(r) for r in results]
+
+
+def _stats_command(args: str) -> Callable[[list[Result]], list[Result]]:
+    body, by_keyword, by_text = re.sub(r"\s+", " ", args.strip()).partition(" by ")
+    by = _by_fields(by_text)
+    if not by_keyword or not by:
+        raise SplError(f"unsupported stats without by-fields: {args[:60]!r}")
+    aggregations = _aggregations(body, "stats")
+
+    def order(key: tuple[str, ...]) -> tuple[tuple[int, float, str], ...]:
+        """Numbers before strings, each ascending."""
+        numbers = [(_as_float(v), v) for v in key]
+        return tuple((0, n, "") if n is not None else (1, 0.0, v) for n, v in numbers)
+
+    def apply(results: list[Result]) -> list[Result]:
+        groups: dict[tuple[str, ...], list[Result]] = {}
+        for result in results:
+            values = [_field_value(result, f) for f in by]
+            if all(v is not None for v in values):
+                groups.setdefault(tuple(str(v) for v in values), []).append(result)
+        return [
+            _with_statistics(dict(zip(by, ([v] for v in key), strict=True)), aggregations, rows)
+            for key, rows in sorted(groups.items(), key=lambda item: order(item[0]))
+        ]
 
     return apply
 
@@ -755,6 +900,8 @@ COMMANDS: dict[str, Callable[[str], Command]] = {
     "where": _where_command,
     "sort": _sort_command,
     "streamstats": _streamstats_command,
+    "bin": _bin_command,
+    "stats": _stats_command,
 }
 
 
@@ -893,9 +1040,9 @@ def spl_verdicts(result: CompileResult, corpus: SampleCorpus) -> Verdicts:
     return search_verdicts(searches, kinds, corpus)
 
 
-def app_verdicts(app: Path, result: CompileResult, corpus: SampleCorpus) -> Verdicts:
-    """Verdicts of a written Splunk app: savedsearches.conf read as Splunk reads it, macros
-    expanded from macros.conf; stanzas are tied to rules by ``action.llmsiem_rule_id``."""
+def app_searches(app: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """A written Splunk app's saved searches by ``action.llmsiem_rule_id``, read as Splunk
+    reads savedsearches.conf, and its macros.conf definitions."""
     saved = read_conf((app / "default" / "savedsearches.conf").read_text(encoding="utf-8"))
     macros = {
         name: settings["definition"]
@@ -904,12 +1051,18 @@ def app_verdicts(app: Path, result: CompileResult, corpus: SampleCorpus) -> Verd
         ).items()
         if "definition" in settings
     }
-    by_id = {c.rule_id: c for c in result.compiled}
     searches: dict[str, list[str]] = {}
     for settings in saved.values():
-        compiled = by_id.get(settings.get("action.llmsiem_rule_id", ""))
-        if compiled is not None:
-            searches.setdefault(str(compiled.name), []).append(settings["search"])
+        if "action.llmsiem_rule_id" in settings:
+            searches.setdefault(settings["action.llmsiem_rule_id"], []).append(settings["search"])
+    return searches, macros
+
+
+def app_verdicts(app: Path, result: CompileResult, corpus: SampleCorpus) -> Verdicts:
+    """Verdicts of a written Splunk app: savedsearches.conf read as Splunk reads it, macros
+    expanded from macros.conf; stanzas are tied to rules by ``action.llmsiem_rule_id``."""
+    by_id, macros = app_searches(app)
+    searches = {str(c.name): by_id[c.rule_id] for c in result.compiled if c.rule_id in by_id}
     kinds = {str(c.name): c.kind for c in result.compiled}
     missing = {str(c.name) for c in result.compiled} - set(searches)
     verdicts = search_verdicts(searches, kinds, corpus, macros)

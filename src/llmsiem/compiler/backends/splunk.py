@@ -1,6 +1,6 @@
 """Splunk SPL backends (ad-hoc searches and savedsearches.conf).
 
-pySigma-backend-splunk 2.1 gets four things wrong for this pack, fixed here by subclassing:
+pySigma-backend-splunk 2.1 gets five things wrong for this pack, fixed here by subclassing:
 
 - a leading ``field="value"`` term is moved in front of OR-ed regex commands even when it
   is one side of an OR, and a quoted value is cut at its first escaped quote;
@@ -9,12 +9,18 @@ pySigma-backend-splunk 2.1 gets four things wrong for this pack, fixed here by s
   meaning "end, or before a final newline" where Sigma (RE2) means "end";
 - ``temporal_ordered`` and ``value_sum`` correlations are not supported;
 - correlations count per ``bin _time`` bucket instead of sliding a window, so a burst that
-  straddles a bucket boundary is missed, and group-by values are compared case-sensitively.
+  straddles a bucket boundary is missed, and group-by values are compared case-sensitively;
+- a per-entity baseline (``llmsiem_baseline``, docs/baselines.md) would compile to its floor
+  alone, a fixed threshold.
 
 Correlations therefore use ``streamstats time_window=<timespan>`` over time-sorted events:
 every event closes a window ending at it, as in the embedded engine. A window holds at most
 ``max_stream_window`` events (limits.conf, 10,000 by default), so a larger burst in one
 group is counted over its latest 10,000 events.
+
+A baseline rule keeps fixed buckets: ``bin _time`` and ``stats`` give each entity's value per
+active bucket, ``streamstats current=f window=N global=f`` the count, mean and sample
+deviation of its previous N active buckets, and ``where`` the floor and the threshold.
 
 Splunk AppInspect fails an app whose files contain ``rm -rf``; a value that spells it is
 matched by an equivalent case-insensitive regex with the flag written as ``[r]``.
@@ -39,6 +45,8 @@ from sigma.types import (
     SigmaString,
     SpecialChars,
 )
+
+from llmsiem.baseline_spec import Baseline, baseline_of
 
 _FLAG_LETTERS = (
     (SigmaRegularExpressionFlag.IGNORECASE, "i"),
@@ -159,6 +167,11 @@ class SigmaSplunkBackend(SplunkBackend):
     def convert_correlation_rule_from_template(
         self, rule: SigmaCorrelationRule, correlation_type: Any, method: str
     ) -> list[str]:
+        baseline = baseline_of(rule)
+        if baseline is not None:
+            search = self.convert_correlation_search(rule)
+            steps = self._baseline_steps(rule, correlation_type, baseline)
+            return ["\n".join([search, *self._grouping(rule), *steps])]
         if correlation_type in SLIDING_METRICS:
             steps = self._window_metric(rule, correlation_type)
         elif correlation_type == "temporal_ordered":
@@ -224,6 +237,38 @@ class SigmaSplunkBackend(SplunkBackend):
         ]
         return steps
 
+    def _baseline_steps(
+        self, rule: SigmaCorrelationRule, correlation_type: str, baseline: Baseline
+    ) -> list[str]:
+        """Each entity's value per fixed bucket in which it is active (events without a
+        value add 0 to a sum), then the statistics of its previous ``history_buckets``
+        active buckets: a bucket fires at the floor and above mean + k x max(stdev,
+        ratio x |mean|), once ``min_history`` buckets precede it."""
+        condition = rule.condition
+        assert isinstance(condition, SigmaCorrelationCondition)
+        steps = []
+        if correlation_type == "value_sum":
+            steps.append(f"| eval llmsiem_amount=coalesce(tonumber('{condition.fieldref}'), 0)")
+            metric = "sum(llmsiem_amount)"
+        else:
+            metric = "count"
+        names = " ".join(self._group_names(rule))
+        op = self.correlation_condition_mapping[condition.op]
+        k, ratio = _literal(baseline.deviations), _literal(baseline.min_spread_ratio)
+        steps += [
+            f"| bin _time span={self.convert_timespan(rule.timespan)}",
+            f"| stats {metric} as llmsiem_value by _time {names}",
+            "| sort 0 _time",
+            f"| streamstats current=f window={baseline.history_buckets} global=f "
+            "count as llmsiem_history, avg(llmsiem_value) as llmsiem_mean, "
+            f"stdev(llmsiem_value) as llmsiem_stdev{self._by(rule)}",
+            f"| where llmsiem_history >= {baseline.min_history} "
+            f"AND llmsiem_value {op} {condition.count} "
+            f"AND llmsiem_value > llmsiem_mean + {k} * max(llmsiem_stdev, "
+            f"{ratio} * abs(llmsiem_mean))",
+        ]
+        return steps
+
     @staticmethod
     def _rule_names(rule: SigmaCorrelationRule) -> list[str]:
         return [str(ref.rule.name or ref.rule.id) for ref in rule.referenced_rules]
@@ -263,10 +308,21 @@ class SigmaSplunkBackend(SplunkBackend):
         return steps
 
 
+def _literal(number: float) -> str:
+    """A number as an SPL literal: no exponent, no trailing ``.0``."""
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
 def correlation_lookback(rule: SigmaCorrelationRule) -> str:
     """How far back a scheduled correlation search looks: a whole window plus one schedule
-    interval, so every window ending since the previous run is seen whole."""
-    return f"-{int(rule.timespan.seconds) + SCHEDULE_SECONDS}s"
+    interval, so every window ending since the previous run is seen whole. A baseline rule
+    looks back over ``history_buckets`` + 1 buckets (the history and the bucket judged), plus
+    one schedule interval, plus one bucket that the start of the time range may cut short."""
+    seconds = int(rule.timespan.seconds)
+    baseline = baseline_of(rule)
+    if baseline is not None:
+        return f"-{(baseline.history_buckets + 2) * seconds + SCHEDULE_SECONDS}s"
+    return f"-{seconds + SCHEDULE_SECONDS}s"
 
 
 class SavedSearchSplunkBackend(SigmaSplunkBackend):

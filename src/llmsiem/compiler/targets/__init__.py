@@ -54,6 +54,8 @@ class Target:
     ``(CompileResult, SampleCorpus) -> Verdicts`` (``llmsiem.conformance.evaluators``), for
     ``llmsiem test --targets`` (None: the target has none). ``anomaly_jobs``: the target
     also carries an Elastic anomaly-detection job per baseline rule (``CompileResult``).
+    ``baselines``: the correlation backend converts per-entity baseline rules
+    (``llmsiem_baseline``) into queries; other targets skip them with a reason.
     """
 
     name: str
@@ -65,6 +67,7 @@ class Target:
     evaluator: str | None = None
     anomaly_jobs: bool = False
     """Write Elastic ML anomaly-detection jobs for per-entity baseline rules."""
+    baselines: bool = False
 
 
 BUILTIN_TARGETS = {

@@ -46,6 +46,7 @@ SPL = Target(
     Stage(_splunk),
     (Stage(_splunk),),
     evaluator="llmsiem.conformance.evaluators:spl",
+    baselines=True,
 )
 SAVEDSEARCHES = Target(
     "splunk-savedsearches",
@@ -54,4 +55,5 @@ SAVEDSEARCHES = Target(
     Stage(_splunk_saved, "savedsearches"),
     (Stage(_splunk_saved, "savedsearches"),),
     write_splunk_app,
+    baselines=True,
 )

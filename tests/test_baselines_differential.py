@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -368,6 +368,12 @@ def test_saved_search_time_range_holds_the_history(
     ]
     assert settings["cron_schedule"] == "*/5 * * * *"
     lookback = int(settings["dispatch.earliest_time"].removeprefix("-").removesuffix("s"))
+    # Per-result alerts, suppressed on (entity, bucket) for as long as a result stays in range.
+    assert settings["alert.digest_mode"] == "0" and settings["alert.suppress"] == "1"
+    assert settings["alert.suppress.fields"].split(",") == ["llmsiem_group0", "_time"]
+    period = int(settings["alert.suppress.period"].removesuffix("s"))
+    last_alert: dict[tuple[str, float], int] = {}
+    alerted: Counter[tuple[str, float]] = Counter()
     by_id, macros = spl.app_searches(app)
     pipeline = spl.parse_search(by_id[correlation.meta.id][0], macros)
 
@@ -392,6 +398,10 @@ def test_saved_search_time_range_holds_the_history(
         earliest = run - lookback
         seen = pipeline.run([e for t, e in events if earliest <= t < run])
         alerts = {(r["llmsiem_group0"][0], float(r["_time"][0])) for r in seen}
+        for result in sorted(alerts):  # savedsearches.conf: suppressed within the period
+            if result not in last_alert or run - last_alert[result] >= period:
+                last_alert[result] = run
+                alerted[result] += 1
         for key, indexes in active.items():
             for n, index in enumerate(indexes):
                 start = index * bucket
@@ -407,3 +417,5 @@ def test_saved_search_time_range_holds_the_history(
                 assert ((key, start) in alerts) == ((key, start) in fired), (run, key, start)
     print(f"{name}: lookback {lookback}s, {judged} buckets judged, {checked} checked, {hits} fire")
     assert checked >= judged / 2 and hits >= 3
+    assert max(alerted.values()) == 1, "each firing bucket is one alert, not one per run"
+    assert sum(1 for key in fired if key in alerted) >= hits

@@ -313,6 +313,20 @@ def _literal(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 
+def baseline_throttle(rule: SigmaCorrelationRule) -> dict[str, str]:
+    """Saved-search settings that report each firing bucket of a baseline rule once: every
+    run looks back over the whole history, so the same (entity, bucket) result comes back
+    in several runs; per-result alerts (``alert.digest_mode = 0``) suppressed on those two
+    fields for as long as a result stays in the time range (savedsearches.conf spec)."""
+    names = SigmaSplunkBackend._group_names(rule)
+    return {
+        "alert.digest_mode": "0",
+        "alert.suppress": "1",
+        "alert.suppress.fields": ",".join([*names, "_time"]),
+        "alert.suppress.period": correlation_lookback(rule).removeprefix("-"),
+    }
+
+
 def correlation_lookback(rule: SigmaCorrelationRule) -> str:
     """How far back a scheduled correlation search looks: a whole window plus one schedule
     interval, so every window ending since the previous run is seen whole. A baseline rule
@@ -335,7 +349,7 @@ class SavedSearchSplunkBackend(SigmaSplunkBackend):
     uses (base search terms first), starts with ``search`` when nothing else can lead, ends
     every search with the rule's filter macro, the tuning hook that survives app upgrades
     (``local/macros.conf``), and makes a correlation's search look back over a whole window
-    plus one schedule interval.
+    plus one schedule interval (a baseline's: its history, each firing bucket alerted once).
     """
 
     def __init__(
@@ -348,6 +362,8 @@ class SavedSearchSplunkBackend(SigmaSplunkBackend):
             values = dict(query_settings(rule))
             if isinstance(rule, SigmaCorrelationRule):
                 values["dispatch.earliest_time"] = correlation_lookback(rule)
+                if baseline_of(rule) is not None:
+                    values.update(baseline_throttle(rule))
             return values
 
         super().__init__(processing_pipeline, query_settings=settings, **kwargs)

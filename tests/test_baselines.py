@@ -181,9 +181,10 @@ PACK_BASELINES = {"agent_tool_call_rate_baseline", "correlation_token_baseline_p
 
 
 SPLUNK_TARGETS = ("splunk-spl", "splunk-savedsearches")
+CONVERTING = (*SPLUNK_TARGETS, "kibana-ndjson")  # kibana-ndjson: machine_learning rules
 
 
-@pytest.mark.parametrize("target", [t for t in TARGETS.names() if t not in SPLUNK_TARGETS])
+@pytest.mark.parametrize("target", [t for t in TARGETS.names() if t not in CONVERTING])
 def test_every_other_target_skips_baseline_rules_with_a_reason(target: str) -> None:
     assert not TARGETS.get(target).baselines
     result = compile_pack(target)
@@ -255,3 +256,19 @@ def test_kibana_bundle_carries_an_anomaly_job_per_baseline_rule(
         base = "agent_tool_call" if "agent" in name else "llm_call_by_api_key"
         assert engine_reference.detections[base]
         assert index.search(query) == engine_reference.detections[base], name
+    # Elastic Security alerts on each job's anomalies through a machine_learning rule.
+    ndjson = (tmp_path / "kibana-ndjson" / "llmsiem-rules.ndjson").read_text()
+    ml_rules = {
+        rule["machine_learning_job_id"][0]: rule
+        for rule in map(json.loads, ndjson.splitlines())
+        if rule.get("type") == "machine_learning"
+    }
+    assert set(ml_rules) == {entry["job_id"] for entry in jobs}
+    ids = {str(c.name): c.rule_id for c in result.compiled}
+    for entry in jobs:
+        rule = ml_rules[entry["job_id"]]
+        name = entry["job_id"].removeprefix("llmsiem-").replace("-", "_")
+        assert rule["rule_id"] == ids[name] == entry["job"]["custom_settings"]["llmsiem"]["rule_id"]
+        assert 0 < rule["anomaly_threshold"] <= 100
+        assert "index" not in rule and "query" not in rule and "language" not in rule
+        assert rule["exceptions_list"][0]["list_id"] == "llmsiem-allowlist"

@@ -30,9 +30,6 @@ _BY_FAMILY = {
     "elastic": "no single Elastic query keeps a rolling mean and deviation per entity; "
     "deploy it as an ML anomaly-detection job (high_count/high_sum partitioned by the "
     "entity), see docs/baselines.md",
-    "kibana": "Elastic Security runs it as a machine_learning rule on an anomaly-detection "
-    f"job, not as a query rule; the job is written to {ANOMALY_JOBS_FILE} "
-    "(docs/baselines.md)",
     "loki": "LogQL has no rolling statistics over past buckets of a log query; it needs a "
     "recording rule and a Prometheus alert (docs/baselines.md), not emitted",
     "opensearch": "OpenSearch expresses it only through its Anomaly Detection plugin "
@@ -41,9 +38,9 @@ _BY_FAMILY = {
 
 
 def baseline_skip_reason(rule: AnyRule, target: Target) -> str | None:
-    """The skip reason of a baseline rule for a target that does not convert baselines;
-    None for any other rule or target."""
-    if target.baselines or not is_baseline(rule):
+    """The skip reason of a baseline rule for a target that neither converts baselines nor
+    runs them as anomaly-detection jobs; None for any other rule or target."""
+    if target.baselines or target.anomaly_jobs or not is_baseline(rule):
         return None
     family = target.name.split("-")[0]
     return _PREFIX + _BY_FAMILY.get(
@@ -90,3 +87,24 @@ def anomaly_job(rule: SigmaCorrelationRule, datafeed_query: str, index: str) -> 
         "custom_settings": {"llmsiem": {"rule_id": str(rule.id), ATTRIBUTE: vars(baseline)}},
     }
     return {"job_id": f"llmsiem-{rule.name}".replace("_", "-"), "job": job}
+
+
+ANOMALY_THRESHOLD = 75
+"""Anomaly score (0-100) at which the Elastic Security rule alerts: "critical" in the ML app."""
+
+
+def machine_learning_rule(rule: SigmaCorrelationRule, job_id: str) -> dict[str, Any]:
+    """The Elastic Security ``machine_learning`` rule of a baseline rule's job: it alerts on
+    the job's anomaly records (score >= ``ANOMALY_THRESHOLD``). Named as pySigma names its
+    rules (``SIGMA - title``), finished for ``_import`` like every other rule."""
+    return {
+        "rule_id": str(rule.id),
+        "name": f"SIGMA - {rule.title}",
+        "description": rule.description or rule.title,
+        "type": "machine_learning",
+        "machine_learning_job_id": [job_id],
+        "anomaly_threshold": ANOMALY_THRESHOLD,
+        "author": [rule.author] if rule.author else [],
+        "references": list(rule.references or []),
+        "false_positives": list(rule.falsepositives or []),
+    }

@@ -25,7 +25,8 @@ from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from llmsiem.compiler.baselines import anomaly_job, baseline_skip_reason
+from llmsiem.baseline_spec import is_baseline
+from llmsiem.compiler.baselines import anomaly_job, baseline_skip_reason, machine_learning_rule
 from llmsiem.compiler.targets import ELASTIC_INDEX, TARGETS, Stage, Target
 from llmsiem.resources import content_dir
 from llmsiem.rulepack import AnyRule, RuleFile, RuleLoadError, RulePack, SafeLoader
@@ -206,8 +207,16 @@ class PackCompiler:
         issue_args = (str(rule.id), rule.title, path, self.target.name)
         if (reason := baseline_skip_reason(rule, self.target)) is not None:
             result.issues.append(CompileIssue(*issue_args, "none", reason, skipped=True))
-            if self.target.anomaly_jobs and isinstance(rule, SigmaCorrelationRule):
-                result.anomaly_jobs.append(self._anomaly_job(rule))
+            return
+        if (
+            self.target.anomaly_jobs
+            and isinstance(rule, SigmaCorrelationRule)
+            and is_baseline(rule)
+        ):
+            job = self._anomaly_job(rule)
+            result.anomaly_jobs.append(job)
+            ml_rule = machine_learning_rule(rule, job["job_id"])
+            result.compiled.append(_compiled(rule, path, [ml_rule]))
             return
         if not stages:
             result.issues.append(
@@ -228,26 +237,28 @@ class PackCompiler:
             except (SigmaError, RuleLoadError, ValueError, KeyError, TypeError) as exc:
                 result.issues.append(CompileIssue(*issue_args, backend_name, str(exc), False))
                 return
-            level = rule.level.name.lower() if rule.level else "medium"
-            result.compiled.append(
-                CompiledRule(
-                    str(rule.id),
-                    rule.name,
-                    rule.title,
-                    level,
-                    path,
-                    "correlation" if is_correlation else "detection",
-                    queries,
-                    rule.timespan.seconds if isinstance(rule, SigmaCorrelationRule) else None,
-                    [f"{tag.namespace}.{tag.name}" for tag in rule.tags],
-                )
-            )
+            result.compiled.append(_compiled(rule, path, queries))
             return
         result.issues.append(
             CompileIssue(
                 *issue_args, "/".join(map(_backend_name, stages)), "; ".join(reasons), True
             )
         )
+
+
+def _compiled(rule: AnyRule, path: str, queries: list[Any]) -> CompiledRule:
+    correlation = isinstance(rule, SigmaCorrelationRule)
+    return CompiledRule(
+        str(rule.id),
+        rule.name,
+        rule.title,
+        rule.level.name.lower() if rule.level else "medium",
+        path,
+        "correlation" if correlation else "detection",
+        queries,
+        rule.timespan.seconds if isinstance(rule, SigmaCorrelationRule) else None,
+        [f"{tag.namespace}.{tag.name}" for tag in rule.tags],
+    )
 
 
 def _backend_name(stage: Stage) -> str:

@@ -86,6 +86,11 @@ def schedule(window_seconds: int | None) -> dict[str, Any]:
     }
 
 
+ML_SCHEDULE = {"interval": "15m", "from": "now-45m", "to": "now"}
+"""A machine_learning rule's schedule, as Elastic's prebuilt ML rules run: anomaly records
+appear after their bucket closes and the datafeed's query delay, so each run looks back
+three intervals."""
+
 Technique = tuple[str, str, str]  # id, name, reference
 
 
@@ -202,21 +207,23 @@ def kibana_rule(document: dict[str, Any], compiled: CompiledRule) -> dict[str, A
     rule = dict(document)
     title = str(rule["name"]).removeprefix("SIGMA - ")
     tags = [tag.replace(".", "-", 1) for tag in compiled.tags]
+    machine_learning = rule.get("type") == "machine_learning"
     rule.update(
         {
             "name": f"llmsiem: {title}",
             "author": rule_authors(rule.get("author", [])),
             "license": "Apache-2.0",
-            "index": [ELASTIC_INDEX],
             "severity": KIBANA_SEVERITY[compiled.level],
             "risk_score": RISK_SCORE[compiled.level],
             "exceptions_list": [ALLOWLIST_EXCEPTION_LIST],
             "threat": [*attack_threats(tags), *atlas_threats(tags)],
             "tags": ["llmsiem", *tags],
             "enabled": compiled.level != "informational",
-            **schedule(compiled.window_seconds),
+            **(ML_SCHEDULE if machine_learning else schedule(compiled.window_seconds)),
         }
     )
+    if not machine_learning:  # an ML rule reads its job's results, not an index
+        rule["index"] = [ELASTIC_INDEX]
     return rule
 
 

@@ -96,7 +96,7 @@ class KibanaDeployer:
             current = installed.get(rule["rule_id"])
             if current is None:
                 plan.create.append(rule["rule_id"])
-            elif current.get("query") != rule["query"] or current.get("name") != rule["name"]:
+            elif current.get("query") != rule.get("query") or current.get("name") != rule["name"]:
                 plan.update.append(rule["rule_id"])
             else:
                 plan.unchanged.append(rule["rule_id"])

@@ -50,11 +50,13 @@ class DeployedQuery:
 
 
 def kibana_queries(result: CompileResult) -> list[DeployedQuery]:
-    """The Kibana rules of a ``kibana-ndjson`` build: language and query of each."""
+    """The Kibana query rules of a ``kibana-ndjson`` build: language and query of each
+    (``machine_learning`` rules have no query: they read their job's anomalies)."""
     return [
         DeployedQuery(_name(c), c.kind, str(doc["language"]), str(doc["query"]))
         for c in result.compiled
         for doc in c.queries
+        if "query" in doc
     ]
 
 

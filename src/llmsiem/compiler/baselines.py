@@ -73,7 +73,7 @@ def anomaly_job(rule: SigmaCorrelationRule, datafeed_query: str, index: str) -> 
         detector["field_name"] = getattr(rule.condition, "fieldref", None)
     job = {
         "description": rule.title,
-        "groups": ["llmsiem"],
+        "groups": ["llmsiem", "security"],  # "security": listed by Elastic Security
         "analysis_config": {
             "bucket_span": _duration(rule.timespan.seconds),
             "detectors": [detector],

@@ -224,3 +224,48 @@ def test_eval_reads_labelled_rows_from_parquet_folders(tmp_path: Path) -> None:
         )
 
     assert rows(folder) == rows(source) and len(rows(source)) > 100
+
+
+def _unknown_names(document: Any, parents: dict[str, frozenset[str]], at: str = "") -> set[str]:
+    """Dotted names outside the schema, by walking the parsed document (the oracle)."""
+    if not isinstance(document, dict) or at not in parents:
+        return set()
+    found = set()
+    for key, value in document.items():
+        name = f"{at}.{key}" if at else key
+        if key not in parents[at]:
+            found.add(name)
+        else:
+            found |= _unknown_names(value, parents, name)
+    return found
+
+
+def test_key_survey_names_exactly_the_fields_outside_the_schema(
+    tmp_path: Path, generated: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    """Unknown keys at every level (odd characters included: quotes, commas, brackets,
+    non-ASCII) and malformed lines are found as a parse of each line finds them."""
+    from llmsiem.engine.store import _schema_parents
+
+    _, documents = generated
+    odd = ['a", "b', "x,y", "[z]", "é\u2028", "id", "user.id"]
+    mixed = []
+    for n, document in enumerate(json.loads(json.dumps(d)) for d in documents[:400]):
+        if n % 7 == 0:
+            document[odd[n % len(odd)]] = 1
+        if n % 11 == 0:
+            document["event"][odd[(n + 3) % len(odd)]] = "v"
+        if n % 13 == 0 and isinstance(document.get("gen_ai"), dict):
+            document["gen_ai"].setdefault("request", {})[odd[(n + 5) % len(odd)]] = [1]
+        mixed.append(document)
+    path = tmp_path / "odd.jsonl"
+    lines = [json.dumps(d, ensure_ascii=n % 2 == 0) for n, d in enumerate(mixed)]
+    lines[17], lines[18], lines[19] = "[1]", "{}", lines[19][:-3]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    parents = _schema_parents()
+    expected = set().union(
+        *(_unknown_names(d, parents) for n, d in enumerate(mixed) if n not in (17, 18, 19))
+    )
+    assert len(expected) >= len(odd)
+    malformed, unknown = EventStore._survey(EventStore().con, path)
+    assert (malformed, unknown) == (3, sorted(expected))

@@ -76,9 +76,9 @@ def test_prepared_chunks_come_in_order_and_an_early_stop_closes_the_next(tmp_pat
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(b'{"a": %d}\n' % n for n in range(100)))
     store = EventStore()
-    firsts = [p.chunk.first_line for p in store.prepared(chunks.jsonl_chunks(path, 7))]
+    firsts = [p.chunk.first_line for p in store.prepared(chunks.jsonl_chunks(path, 7, ramp=0))]
     assert firsts == list(range(1, 101, 7))
-    made = store.prepared(chunks.jsonl_chunks(path, 7))
+    made = store.prepared(chunks.jsonl_chunks(path, 7, ramp=0))
     first = next(made)
     made.close()  # the worker had begun the second chunk: it is waited for and closed
     assert first.staged is not None and first.suspects == set(range(7)), "a is no schema field"
@@ -93,3 +93,18 @@ def test_a_failure_on_the_worker_reaches_the_caller(tmp_path: Any) -> None:
 
     with pytest.raises(FileNotFoundError):
         list(EventStore().prepared(failing()))
+
+
+def test_first_chunks_ramp_up_to_the_budgets() -> None:
+    """With a ramp the first chunks take a half, a quarter... of both budgets, and the
+    lines are still every line once, in order."""
+    data = b"".join(b'{"n": %d}\n' % n for n in range(200))
+    made = list(chunks._chunks(io.BytesIO(data), "f", 40, 10**9, ramp=3))
+    assert [len(c) for c in made][:5] == [5, 10, 20, 40, 40]
+    assert b"".join(c.block for c in made) == data
+    assert [c.first_line for c in made] == [
+        1 + sum(len(c) for c in made[:k]) for k in range(len(made))
+    ]
+    by_bytes = list(chunks._chunks(io.BytesIO(data), "f", 10**6, 800, ramp=2))
+    assert all(len(c.block) <= b for c, b in zip(by_bytes, [200, 400, 800, 800], strict=False))
+    assert len(by_bytes[0].block) < len(by_bytes[1].block) < len(by_bytes[2].block)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -491,14 +492,17 @@ class LLMEvent(Strict):
 
 def set_dotted(document: dict[str, Any], dotted: str, value: Any) -> None:
     """Set a dotted field on a nested document (``@timestamp`` stays a top-level key)."""
-    if dotted == "@timestamp":
-        document[dotted] = value
-        return
-    *parents, leaf = dotted.split(".")
+    *parents, leaf = _path(dotted)
     node = document
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value
+
+
+@lru_cache(maxsize=4096)  # bounded: some callers set names taken from input data
+def _path(dotted: str) -> tuple[str, ...]:
+    """The keys of a dotted field, split once per name (alerts set the same few often)."""
+    return (dotted,) if dotted == "@timestamp" else tuple(dotted.split("."))
 
 
 def get_dotted(document: dict[str, Any], dotted: str) -> Any:

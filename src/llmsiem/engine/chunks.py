@@ -21,6 +21,10 @@ CHUNK_LINES = 250_000
 CHUNK_BYTES = 64 * 1024 * 1024
 """Input bytes per chunk: what the chunk's memory follows, whatever the size of its events."""
 READ_BYTES = 8 * 1024 * 1024
+RAMP = 3
+"""A file's first chunks take 1/8, 1/4 and 1/2 of the line and byte budgets: the first is
+ready sooner (nothing else runs while it is prepared), then the next one is prepared while
+the current one loads."""
 PLACEHOLDER = b"{}\n"
 
 
@@ -149,24 +153,34 @@ class _Lines:
 
 
 def jsonl_chunks(
-    path: Path, size: int = CHUNK_LINES, budget: int = CHUNK_BYTES
+    path: Path, size: int = CHUNK_LINES, budget: int = CHUNK_BYTES, ramp: int = RAMP
 ) -> Iterator[JsonlChunk]:
     """A JSONL file as chunks of at most ``size`` lines and about ``budget`` bytes (at
-    least one line each)."""
+    least one line each), the first ``ramp`` ones smaller (see ``RAMP``)."""
     with path.open("rb") as stream:
-        yield from _chunks(stream, str(path), size, budget)
+        yield from _chunks(stream, str(path), size, budget, ramp)
 
 
-def _chunks(stream: IO[bytes], source: str, size: int, budget: int) -> Iterator[JsonlChunk]:
+def _chunks(
+    stream: IO[bytes], source: str, size: int, budget: int, ramp: int = 0
+) -> Iterator[JsonlChunk]:
+    """Chunks of at most ``size`` lines and about ``budget`` bytes, the first ``ramp`` ones
+    of a half, a quarter... of both."""
     limit = max_line_bytes()
     lines, first, rest, dropping = _Lines(), 1, b"", False
+    made = 0
 
     def ready(final: bool) -> Iterator[JsonlChunk]:
-        nonlocal first
-        while len(lines.ends) >= size or lines.size >= budget or (final and lines.ends):
-            count = max(1, min(size, bisect_right(lines.ends, budget)))
+        nonlocal first, made
+        while True:
+            shift = max(0, ramp - made)
+            most, bytes_ = max(1, size >> shift), max(1, budget >> shift)
+            if not (len(lines.ends) >= most or lines.size >= bytes_ or (final and lines.ends)):
+                return
+            count = max(1, min(most, bisect_right(lines.ends, bytes_)))
             yield lines.take(source, first, count)
             first += count
+            made += 1
 
     while block := stream.read(READ_BYTES):
         if dropping:  # inside a line over the cap: read past it, keeping nothing

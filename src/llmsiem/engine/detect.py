@@ -85,16 +85,16 @@ class Detector:
 
     def matches(self, rows: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict[str, str]]]:
         """Evidence excerpts per (rule, event) hit, from one scan of the events table that
-        reads only the fields the fired rules' matchers name."""
+        reads only the fields the fired rules' matchers name; the excerpts of one rule over
+        the same field values are made once (telemetry repeats its values)."""
         known = field_types()
-        fields = sorted(
-            {
-                m.field
-                for rule_number in {r for r, _ in rows}
-                for m in self.rules.detections[rule_number].matchers
-                if m.field in known
-            }
-        )
+        named = {
+            rule_number: sorted(
+                {m.field for m in self.rules.detections[rule_number].matchers if m.field in known}
+            )
+            for rule_number in {r for r, _ in rows}
+        }
+        fields = sorted({f for names in named.values() for f in names})
         if not fields:
             return {}
         columns = ", ".join(column_ref(f) for f in fields)
@@ -105,11 +105,17 @@ class Detector:
                 [sorted({seq for _, seq in rows})],
             ).fetchall()
         }
-        return {
-            (rule_number, seq): evidence(self.rules.detections[rule_number].matchers, values[seq])
-            for rule_number, seq in rows
-            if seq in values
-        }
+        made: dict[tuple[Any, ...], list[dict[str, str]]] = {}
+        found: dict[tuple[int, int], list[dict[str, str]]] = {}
+        for rule_number, seq in rows:
+            if seq not in values:
+                continue
+            row = values[seq]
+            key = (rule_number, *(_hashable(row[f]) for f in named[rule_number]))
+            if key not in made:
+                made[key] = evidence(self.rules.detections[rule_number].matchers, row)
+            found[(rule_number, seq)] = [dict(item) for item in made[key]]
+        return found
 
     def run(self) -> list[dict[str, Any]]:
         """Every alert of the events loaded so far, as if the input ended here."""
@@ -204,6 +210,16 @@ class Detector:
             "DELETE FROM hits WHERE _seq IN (SELECT _seq FROM events WHERE _ts < ?)", [cutoff]
         )
         self.store.prune_before(cutoff)
+
+
+def _hashable(value: Any) -> Any:
+    """A field value as a dictionary key: lists and structs become tagged tuples (a
+    column holds one type, so equal keys are equal values)."""
+    if isinstance(value, list):
+        return ("list", *(_hashable(v) for v in value))
+    if isinstance(value, dict):
+        return ("struct", *((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 def _order(item: tuple[tuple[int, float, tuple[int, ...]], dict[str, Any]]) -> Any:

@@ -168,15 +168,18 @@ class EventStore:
         outside the schema, from one parse: the distinct key sets of every object level."""
         parents = _schema_parents()
         paths = ["$" + "".join(f'."{p}"' for p in name.split(".") if p) for name in parents]
+        # Grouped by the key lists' JSON text (exact, and cheaper to hash than the nested
+        # lists themselves); the few distinct groups are decoded here.
         rows = con.execute(
-            """SELECT json_keys(json, ?) AS keys, count(*)
+            """SELECT to_json(json_keys(json, ?)) AS keys, count(*)
                FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?)
                GROUP BY keys""",
             [paths, str(path), max_line_bytes()],
         ).fetchall()
         malformed = 0
         unknown: set[str] = set()
-        for keys, count in rows:
+        for text, count in rows:
+            keys = None if text is None else json.loads(text)
             if keys is None or not keys[0]:
                 malformed += count
                 continue

@@ -3,11 +3,12 @@
 A baseline rule's Sigma ``condition`` is only its absolute floor: a target that compiled
 the correlation as written would emit a fixed-threshold query that fires for every entity
 above the floor. The Splunk targets emit the baseline itself (``bin``, ``stats``,
-``streamstats``; ``llmsiem.compiler.backends.splunk``, ``Target.baselines``); every other
-target skips these rules with the reason below, shown by ``llmsiem compile --coverage``;
-docs/baselines.md says how each SIEM can express them. ``kibana-ndjson`` also carries, per
-baseline rule, the Elastic ML anomaly-detection job that models each entity's own history
-(``anomaly_job``).
+``streamstats``; ``llmsiem.compiler.backends.splunk``, ``Target.baselines``);
+``kibana-ndjson`` carries, per baseline rule, the Elastic ML anomaly-detection job that
+models each entity's own history (``anomaly_job``) and the ``machine_learning`` detection
+rule that alerts on its anomalies (``machine_learning_rule``). Every other target skips
+these rules with the reason below, shown by ``llmsiem compile --coverage``;
+docs/baselines.md says how each SIEM can express them.
 """
 
 from __future__ import annotations

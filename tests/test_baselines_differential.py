@@ -29,7 +29,7 @@ from llmsiem.compiler.output import write_result
 from llmsiem.conformance import spl
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
-from llmsiem.engine.rules import EngineRules, compile_for_engine
+from llmsiem.engine.rules import CorrelationRule, EngineRules, compile_for_engine
 from llmsiem.engine.stream import Follower, LineSource
 from llmsiem.pipeline import Pipeline
 from llmsiem.rule_samples import BASE_TIME, build_event
@@ -215,21 +215,29 @@ CASES = {
 }
 
 
+def _reference_for(
+    name: str, correlation: CorrelationRule, documents: list[dict[str, Any]]
+) -> list[tuple[str, float, float, tuple[str, ...]]]:
+    """The reference's firing buckets for the pack rule ``name`` on ``documents``."""
+    _, _, entity, matches, value, bucket = CASES[name]
+    assert correlation.baseline is not None and correlation.condition is not None
+    settings = vars(correlation.baseline)
+    return reference(
+        documents, entity, matches, value, bucket, settings, correlation.condition.value
+    )
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_engine_equals_reference_whole_chunked_and_follow(
     pack_rules: EngineRules, tmp_path: Path, name: str
 ) -> None:
-    make, size, entity, matches, value, bucket = CASES[name]
+    make, size, *_, bucket = CASES[name]
     rules = _only(pack_rules, name)
     (correlation,) = rules.correlations
-    assert correlation.baseline is not None and correlation.condition is not None
     assert correlation.timespan == bucket
     documents = make(random.Random(14), size)
     path = _write(tmp_path / "events.jsonl", documents)
-    settings = vars(correlation.baseline)
-    expected = reference(
-        documents, entity, matches, value, bucket, settings, correlation.condition.value
-    )
+    expected = _reference_for(name, correlation, documents)
     assert len(expected) >= 5, "the generator makes entities jump above their norm"
     whole = _detect(rules, path, WHOLE)
     assert _engine(whole) == expected
@@ -298,19 +306,9 @@ def test_splunk_baseline_search_fires_on_the_reference_buckets(
     make, size, entity, matches, value, bucket = CASES[name]
     rules = _only(pack_rules, name)
     (correlation,) = rules.correlations
-    assert correlation.baseline is not None and correlation.condition is not None
     documents = make(random.Random(seed), size)
     expected = [
-        (key, start, total)
-        for key, start, total, _ in reference(
-            documents,
-            entity,
-            matches,
-            value,
-            bucket,
-            vars(correlation.baseline),
-            correlation.condition.value,
-        )
+        (key, start, total) for key, start, total, _ in _reference_for(name, correlation, documents)
     ]
     assert len(expected) >= 3, "the generator makes entities jump above their norm"
     engine = [
@@ -355,9 +353,9 @@ def test_saved_search_time_range_holds_the_history(
     ([now - earliest, now)): every bucket completed since the previous run has its N previous
     buckets inside the range, and where its entity's N previous active buckets lie there, the
     run fires on it exactly when the reference does on the whole input."""
-    make, size, entity, matches, value, bucket = CASES[name]
+    make, size, entity, matches, _, bucket = CASES[name]
     (correlation,) = _only(pack_rules, name).correlations
-    assert correlation.baseline is not None and correlation.condition is not None
+    assert correlation.baseline is not None
     history = correlation.baseline.history_buckets
     result = compile_pack("splunk-savedsearches")
     write_result(result, tmp_path)
@@ -378,18 +376,7 @@ def test_saved_search_time_range_holds_the_history(
     pipeline = spl.parse_search(by_id[correlation.meta.id][0], macros)
 
     documents = make(random.Random(14), size)
-    fired = {
-        (k, s)
-        for k, s, *_ in reference(
-            documents,
-            entity,
-            matches,
-            value,
-            bucket,
-            vars(correlation.baseline),
-            correlation.condition.value,
-        )
-    }
+    fired = {(k, s) for k, s, *_ in _reference_for(name, correlation, documents)}
     active = {k: sorted(v) for k, v in active_buckets(documents, entity, matches, bucket).items()}
     events = [(_epoch(d), spl.splunk_event(d)) for d in documents]
     checked = judged = hits = 0

@@ -17,18 +17,11 @@ from typing import Any
 
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
-from llmsiem.connectors.deploy import DeployPlan
+from llmsiem.connectors.deploy import DeployPlan, siem_error_reason
 
 
 def datafeed_id(job_id: str) -> str:
     return f"datafeed-{job_id}"
-
-
-def _reason(exc: ApiError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", {})
-    reason = error.get("reason") if isinstance(error, dict) else None
-    return f"{exc.meta.status} {reason or exc.message}"
 
 
 class AnomalyJobDeployer:
@@ -63,7 +56,9 @@ class AnomalyJobDeployer:
                 self._run(job_id)
                 plan.datafeeds_started.append(datafeed_id(job_id))
             except ApiError as exc:
-                plan.errors.append(f"anomaly job {job_id}: {_reason(exc)}")
+                plan.errors.append(
+                    f"anomaly job {job_id}: {exc.meta.status} {siem_error_reason(exc)}"
+                )
 
     def _create(self, job_id: str, body: dict[str, Any]) -> None:
         job = {key: value for key, value in body.items() if key != "datafeed_config"}

@@ -27,6 +27,17 @@ from llmsiem.compiler.compile import CompileResult
 from llmsiem.compiler.kibana import is_rule_line
 
 
+def siem_error_reason(exc: Exception) -> str:
+    """The SIEM's own reason for refusing a request (its first root cause), on one line."""
+    info = getattr(exc, "info", None) or getattr(exc, "body", None)
+    if isinstance(info, dict):
+        error = info.get("error", info)
+        if isinstance(error, dict):
+            cause = (error.get("root_cause") or [error])[0]
+            return str(cause.get("reason") or cause.get("type") or error)[:300]
+    return " ".join(str(exc).split())[:300]
+
+
 @dataclass
 class DeployPlan:
     """What a deployment will do (or did): rule ids or names per action."""

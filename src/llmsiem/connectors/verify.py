@@ -30,6 +30,7 @@ from typing import Any
 from llmsiem.compiler.compile import CompiledRule, CompileResult
 from llmsiem.conformance.corpus import CorrelationCase, SampleCorpus
 from llmsiem.conformance.verdicts import Verdicts
+from llmsiem.connectors.deploy import siem_error_reason
 
 ELASTIC_SOURCE = re.compile(r"^\s*from\s+\S+", re.IGNORECASE)
 SPLUNK_INDEX = re.compile(r'index="?[^"\s]+"?')
@@ -229,16 +230,5 @@ def _collect(
                 for case in _cases_of(corpus, query.rule):
                     verdicts.correlations[query.rule, case.label] = fires(query, case)
         except query_errors as exc:
-            verdicts.errors[query.rule] = _reason(exc)
+            verdicts.errors[query.rule] = siem_error_reason(exc)
     return verdicts
-
-
-def _reason(exc: Exception) -> str:
-    """The SIEM's own reason for rejecting a query, on one line."""
-    info = getattr(exc, "info", None) or getattr(exc, "body", None)
-    if isinstance(info, dict):
-        error = info.get("error", info)
-        if isinstance(error, dict):
-            cause = (error.get("root_cause") or [error])[0]
-            return str(cause.get("reason") or cause.get("type") or error)[:300]
-    return " ".join(str(exc).split())[:300]

@@ -42,7 +42,13 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 from sigma_backend_duckdb.backend import DuckDBBackend
 
-from llmsiem.columns import column_ref, columns_sql, field_types, read_json_columns
+from llmsiem.columns import (
+    column_ref,
+    columns_sql,
+    field_types,
+    read_json_columns,
+    table_columns,
+)
 from llmsiem.compiler.compile import load_pipeline
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
@@ -154,7 +160,7 @@ def stock_table(path: Path) -> duckdb.DuckDBPyConnection:
     flat = ", ".join(f'{column_ref(f)} AS "{f}"' for f in field_types())
     con.execute(
         f"CREATE TABLE logs AS SELECT {flat} FROM read_json(?, format='newline_delimited', "
-        f"columns={columns_sql(read_json_columns())})",
+        f"columns={columns_sql(table_columns())})",
         [str(path)],
     )
     return con

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import shared_path
+from llmsiem.columns import column_ref
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.store import EventStore
 from llmsiem.pipeline import Pipeline
@@ -183,9 +184,8 @@ def test_pipeline_scores_the_scrubbed_text_and_overrides_a_supplied_score() -> N
 
 
 def _scores(store: EventStore) -> dict[str, float | None]:
-    rows = store.con.execute(
-        'SELECT "trace"."id", "llmsiem"."prompt"."injection_score" FROM events'
-    ).fetchall()
+    score = column_ref("llmsiem.prompt.injection_score")
+    rows = store.con.execute(f'SELECT "trace"."id", {score} FROM events').fetchall()
     return {trace: score for trace, score in rows}
 
 

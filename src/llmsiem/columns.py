@@ -27,6 +27,12 @@ def field_types() -> dict[str, str]:
     return leaf_fields()
 
 
+OWN_COLUMN_FIELDS = ("llmsiem.prompt.injection_score",)
+"""Fields the event table keeps in a top-level column of their own, named by the dotted
+name, instead of inside their struct: the engine sets them after loading, and DuckDB
+rewrites the whole struct column to update one member of it."""
+
+
 def _struct(tree: dict[str, Any]) -> str:
     members = ", ".join(
         f'"{name}" {_struct(sub) if isinstance(sub, dict) else sub}' for name, sub in tree.items()
@@ -34,20 +40,37 @@ def _struct(tree: dict[str, Any]) -> str:
     return f"STRUCT({members})"
 
 
-@cache
-def read_json_columns() -> dict[str, str]:
-    """The ``columns`` argument of DuckDB ``read_json`` for the whole event schema."""
+def schema_tree(omit: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The schema's fields (but ``omit``) as nested dicts of DuckDB leaf types."""
     tree: dict[str, Any] = {}
     for name, kind in field_types().items():
-        if name == "@timestamp":
-            tree[name] = DUCKDB_TYPES[kind]
+        if name in omit:
             continue
-        *parents, leaf = name.split(".")
+        *parents, leaf = [name] if name == "@timestamp" else name.split(".")
         node = tree
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = DUCKDB_TYPES[kind]
+    return tree
+
+
+def _columns(tree: dict[str, Any]) -> dict[str, str]:
     return {name: _struct(sub) if isinstance(sub, dict) else str(sub) for name, sub in tree.items()}
+
+
+@cache
+def read_json_columns() -> dict[str, str]:
+    """The ``columns`` argument of DuckDB ``read_json`` for the whole event schema."""
+    return _columns(schema_tree())
+
+
+@cache
+def table_columns() -> dict[str, str]:
+    """The event table's schema columns: the nested ones without ``OWN_COLUMN_FIELDS``,
+    then those as top-level columns (a typed read fills them from top-level keys)."""
+    columns = _columns(schema_tree(OWN_COLUMN_FIELDS))
+    columns.update({name: DUCKDB_TYPES[field_types()[name]] for name in OWN_COLUMN_FIELDS})
+    return columns
 
 
 def columns_sql(columns: dict[str, str]) -> str:
@@ -56,9 +79,10 @@ def columns_sql(columns: dict[str, str]) -> str:
 
 
 def column_ref(field: str) -> str:
-    """SQL reference to a dotted field: ``llmsiem.prompt.text`` -> ``"llmsiem"."prompt"."text"``."""
+    """SQL reference to a dotted field in the event table (``table_columns``):
+    ``llmsiem.prompt.text`` -> ``"llmsiem"."prompt"."text"``."""
     if field not in field_types():
         raise KeyError(f"field {field!r} is not in the LLMEvent schema")
-    if field == "@timestamp":
-        return '"@timestamp"'
+    if field == "@timestamp" or field in OWN_COLUMN_FIELDS:
+        return f'"{field}"'
     return ".".join(f'"{part}"' for part in field.split("."))

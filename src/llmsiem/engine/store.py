@@ -21,7 +21,13 @@ from typing import Any
 
 import duckdb
 
-from llmsiem.columns import DUCKDB_TYPES, columns_sql, field_types, read_json_columns
+from llmsiem.columns import (
+    OWN_COLUMN_FIELDS,
+    columns_sql,
+    field_types,
+    schema_tree,
+    table_columns,
+)
 from llmsiem.engine.chunks import JsonlChunk, jsonl_chunks
 from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
@@ -83,7 +89,7 @@ class _Staging(NamelessJsonl):
     source = "-"
 
     def write(self, event: Event, seq: int | None = None) -> None:
-        document: dict[str, Any] = dict(event.document)
+        document = _with_own_columns(event.document)
         document["_line"] = event.line
         if seq is not None:
             document["_seq"] = seq
@@ -100,7 +106,7 @@ class EventStore:
     def __init__(self, database: str = ":memory:") -> None:
         self.con = duckdb.connect(database)
         self.con.execute("SET preserve_insertion_order = true")
-        self.schema_columns = read_json_columns()
+        self.schema_columns = table_columns()
         definition = ", ".join(
             [f'"{n}" {t}' for n, t in META_COLUMNS.items()]
             + [f'"{n}" {t}' for n, t in self.schema_columns.items()]
@@ -420,6 +426,7 @@ class EventStore:
                 else f'"{name}"'
             )
             for name in self.schema_columns
+            if name not in OWN_COLUMN_FIELDS  # the pipeline sets these anew
         )
         rows = self.con.execute(
             f"""SELECT _seq, _source, _line, to_json(struct_pack({document}))
@@ -478,23 +485,29 @@ def _schema_parents() -> dict[str, frozenset[str]]:
     return {parent: frozenset(names) for parent, names in children.items()}
 
 
-def _schema_tree() -> dict[str, Any]:
-    """The schema's fields as nested dicts of DuckDB leaf types."""
-    tree: dict[str, Any] = {}
-    for name, kind in field_types().items():
-        *parents, leaf = [name] if name == "@timestamp" else name.split(".")
-        node = tree
+def _with_own_columns(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an event document with ``OWN_COLUMN_FIELDS`` moved to top-level keys
+    named by the dotted name, as the event table's typed read takes them."""
+    moved = dict(document)
+    for name in OWN_COLUMN_FIELDS:
+        *parents, leaf = name.split(".")
+        node = moved
         for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = DUCKDB_TYPES[kind]
-    return tree
+            child = node.get(part)
+            if not isinstance(child, dict):
+                break
+            node[part] = node = dict(child)
+        else:
+            if leaf in node:
+                moved[name] = node.pop(leaf)
+    return moved
 
 
 def _parquet_columns(present: dict[str, Any], wanted: set[str]) -> str:
     """The SELECT list that turns Parquet columns ``present`` into the event table's."""
     flat = {name for name in present if "." in name}
     selected = []
-    for name, sub in _schema_tree().items():
+    for name, sub in schema_tree(OWN_COLUMN_FIELDS).items():
         ref = f'"{name}"' if name in present else None
         value, _ = _parquet_value(sub, name, ref, present.get(name), flat, wanted)
         selected.append(f'{value} AS "{name}"')

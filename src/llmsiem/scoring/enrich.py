@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmsiem.columns import column_ref
+
 SCORE_FIELD = "llmsiem.prompt.injection_score"
-_TEXT = '"llmsiem"."prompt"."text"'
+TEXT_FIELD = "llmsiem.prompt.text"
 
 
 def enrich(document: dict[str, Any]) -> None:
@@ -26,10 +28,11 @@ def enrich(document: dict[str, Any]) -> None:
 def score_table(con: Any, table: str, where: str) -> None:
     """Set the injection score of the rows of DuckDB ``table`` matching ``where`` that have
     prompt text, scoring each distinct text once."""
+    text = column_ref(TEXT_FIELD)
     texts = [
-        text
-        for (text,) in con.execute(
-            f"SELECT DISTINCT {_TEXT} FROM {table} WHERE ({where}) AND {_TEXT} IS NOT NULL"
+        value
+        for (value,) in con.execute(
+            f"SELECT DISTINCT {text} FROM {table} WHERE ({where}) AND {text} IS NOT NULL"
         ).fetchall()
     ]
     if not texts:
@@ -40,12 +43,10 @@ def score_table(con: Any, table: str, where: str) -> None:
         "CREATE OR REPLACE TEMP TABLE score_map AS SELECT unnest($1) AS text, unnest($2) AS score",
         [texts, shipped_model().scores(texts)],
     )
-    # One UPDATE of the nested member: cheaper in DuckDB than rewriting the rows by delete
-    # and insert through a temporary table.
+    # The score has a column of its own in the event table (``OWN_COLUMN_FIELDS``), so
+    # this UPDATE does not rewrite the nested ``llmsiem`` column.
     con.execute(
-        f"""UPDATE {table} e SET "llmsiem" = struct_update(e."llmsiem", "prompt" :=
-                struct_update(e."llmsiem"."prompt", "injection_score" := CAST(m.score AS DOUBLE)))
-            FROM score_map m WHERE m.text = {_TEXT.replace('"llmsiem"', 'e."llmsiem"', 1)}
-            AND ({where})"""
+        f"""UPDATE {table} e SET {column_ref(SCORE_FIELD)} = CAST(m.score AS DOUBLE)
+            FROM score_map m WHERE m.text = e.{text} AND ({where})"""
     )
     con.execute("DROP TABLE score_map")

@@ -4,7 +4,9 @@ timespans, and temporal_ordered ordering."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from engine_helpers import compile_texts, fired, run_partials
 
@@ -204,3 +206,59 @@ def test_list_fields_regex_search_and_numbers(tmp_path: Path) -> None:
         ],
     )
     assert sorted(a["llmsiem"]["alert"]["event_ids"][0] for a in alerts) == ["t-0", "t-1", "t-3"]
+
+
+REGEX_ALTERNATIVES = r"""
+title: Regex Alternatives
+id: 6a1b0c3e-0000-4000-8000-000000000007
+name: regex_alternatives
+status: test
+description: Regexes with different flags OR-ed on one field, and on a list field.
+logsource: {product: llm, category: prompt}
+detection:
+    plain:
+        llmsiem.prompt.text|re:
+            - '^ab+c$'
+            - '(?i)x\dy'
+    folded:
+        llmsiem.prompt.text|re|i: 'hello\s+world'
+    dotall:
+        llmsiem.prompt.text|re|s: 'start.end'
+    listed:
+        llmsiem.redaction.types|re:
+            - '^aws'
+            - 'key$'
+    condition: 1 of them
+level: low
+"""
+REGEX_ALTERNATIVE_CHECKS = (
+    (re.compile("^ab+c$"), "llmsiem.prompt.text"),
+    (re.compile(r"(?i)x\dy"), "llmsiem.prompt.text"),
+    (re.compile(r"hello\s+world", re.I), "llmsiem.prompt.text"),
+    (re.compile("start.end", re.S), "llmsiem.prompt.text"),
+    (re.compile("^aws"), "llmsiem.redaction.types"),
+    (re.compile("key$"), "llmsiem.redaction.types"),
+)
+
+
+def test_regexes_ored_on_one_field_keep_each_ones_flags(tmp_path: Path) -> None:
+    """The engine scans a field once for all the regexes OR-ed on it (one RE2 alternation,
+    each regex with its own flags); the verdicts are Python ``re``'s, regex by regex."""
+    texts = ["abbc", "xabbcx", "ABBC", "X7Y", "x7y", "HELLO \n World", "hello-world",
+             "start\nend", "START\nEND", "startXend", "stopend"]  # fmt: skip
+    types = [["aws_key"], ["ssh_key"], ["AWS"], ["email"], ["keys"]]
+    events: list[dict[str, Any]] = [{"llmsiem.prompt.text": t} for t in texts]
+    events += [{"llmsiem.redaction.types": t} for t in types]
+    rules = compile_texts(tmp_path, REGEX_ALTERNATIVES)
+    alerts = run_partials(rules, events)
+    expected = [
+        f"t-{n}"
+        for n, event in enumerate(events)
+        if any(
+            any(regex.search(v) for v in value) if isinstance(value, list) else regex.search(value)
+            for regex, field in REGEX_ALTERNATIVE_CHECKS
+            if (value := event.get(field)) is not None
+        )
+    ]
+    assert 0 < len(expected) < len(events)
+    assert sorted(a["llmsiem"]["alert"]["event_ids"][0] for a in alerts) == sorted(expected)

@@ -14,6 +14,7 @@ It is written for Sigma's semantics, which pySigma-backend-duckdb 0.1.4 gets wro
 For speed, an OR of string values on one field (``field|contains: [a, b, c]``) becomes a
 single case-insensitive RE2 alternation, so the text is scanned once however long the
 list; each value keeps its anchoring (``contains`` unanchored, ``startswith`` ``^...``).
+Likewise the regexes OR-ed on one field become one alternation, each with its own flags.
 
 Correlations (with real timespans and ordering) are evaluated in ``correlate.py``.
 """
@@ -170,15 +171,48 @@ class DuckDBSigmaBackend(TextQueryBackend):
         literal = "true" if value.boolean else "false"
         return self._leaf(cond.field, lambda ref: f"{ref} = {literal}")
 
+    def _regex_leaf(self, field: str, values: list[SigmaRegularExpression]) -> str:
+        """``field`` matches any of the regexes: one RE2 alternation, each regex a group
+        with its own flags (RE2 scopes inline flags to their group)."""
+        groups = []
+        for value in values:
+            flags = "".join(sorted(_RE_FLAGS[flag] for flag in value.flags))
+            groups.append(f"(?{flags}:{value.regexp.to_plain()})")
+        literal = sql_literal(groups[0] if len(groups) == 1 else "|".join(groups))
+        return self._leaf(field, lambda ref: f"regexp_matches({ref}, {literal})")
+
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        value = cond.value
-        assert isinstance(value, SigmaRegularExpression)
-        flags = "".join(sorted(_RE_FLAGS[flag] for flag in value.flags))
-        pattern = (f"(?{flags})" if flags else "") + value.regexp.to_plain()
-        literal = sql_literal(pattern)
-        return self._leaf(cond.field, lambda ref: f"regexp_matches({ref}, {literal})")
+        assert isinstance(cond.value, SigmaRegularExpression)
+        return self._regex_leaf(cond.field, [cond.value])
+
+    def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
+        """An OR whose regexes on one field become one alternation (the text is scanned
+        once, not once per regex); the other branches convert as usual."""
+        regexes: dict[str, list[SigmaRegularExpression]] = {}
+        for arg in cond.args:
+            if isinstance(arg, ConditionFieldEqualsValueExpression) and isinstance(
+                arg.value, SigmaRegularExpression
+            ):
+                regexes.setdefault(arg.field, []).append(arg.value)
+        merged = {field for field, values in regexes.items() if len(values) > 1}
+        if not merged:
+            return super().convert_condition_or(cond, state)
+        rest = [
+            arg
+            for arg in cond.args
+            if not (
+                isinstance(arg, ConditionFieldEqualsValueExpression)
+                and arg.field in merged
+                and isinstance(arg.value, SigmaRegularExpression)
+            )
+        ]
+        parts = [self._regex_leaf(field, regexes[field]) for field in sorted(merged)]
+        others = super().convert_condition_or(ConditionOR(rest), state) if rest else None
+        if others is not None:
+            parts.append(str(others))
+        return f" {self.or_token} ".join(parts)
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

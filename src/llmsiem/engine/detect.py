@@ -206,8 +206,12 @@ class Detector:
         if newest is None:
             return
         cutoff = newest - keep_seconds
+        # Hits below the first event kept go (a range delete, much cheaper than a join with
+        # the events dropped); those of older events that arrived late stay until that
+        # point passes them, and match no event meanwhile (correlations join the events).
         self.store.con.execute(
-            "DELETE FROM hits WHERE _seq IN (SELECT _seq FROM events WHERE _ts < ?)", [cutoff]
+            "DELETE FROM hits WHERE _seq < (SELECT min(_seq) FROM events WHERE _ts >= ?)",
+            [cutoff],
         )
         self.store.prune_before(cutoff)
 

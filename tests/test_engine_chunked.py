@@ -20,9 +20,10 @@ from differential_corpus import corpus
 from llmsiem.connectors.files import ParquetSink
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.batch import detect_files
+from llmsiem.engine.chunks import jsonl_chunks
 from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.engine.store import EventStore
-from llmsiem.engine.stream import Follower, LineSource
+from llmsiem.engine.stream import DetectionStream, Follower, LineSource
 from llmsiem.pipeline import Pipeline
 from llmsiem.rulepack import RulePack
 from llmsiem.scrub import Scrubber
@@ -269,3 +270,25 @@ def test_key_survey_names_exactly_the_fields_outside_the_schema(
     assert len(expected) >= len(odd)
     malformed, unknown = EventStore._survey(EventStore().con, path)
     assert (malformed, unknown) == (3, sorted(expected))
+
+
+def test_pruning_drops_the_hits_of_dropped_events(
+    rules: EngineRules, generated: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    """On input in time order, every hit left after a prune belongs to an event kept, and
+    every event kept keeps its hits (as a fresh evaluation of the kept events finds)."""
+    path, documents = generated
+    with DeadLetter(None) as letters:
+        stream = DetectionStream(rules, Pipeline(Scrubber(), letters))
+        stream.retention = 1800.0  # the pack's longest window would keep all 4.5 hours
+        for _ in stream.load_chunks(jsonl_chunks(path, 500, 10**12)):
+            stream.step()
+    con = stream.store.con
+    assert 0 < stream.store.count < len(documents), "the retention window dropped events"
+    orphans = con.execute("SELECT count(*) FROM hits WHERE _seq NOT IN (SELECT _seq FROM events)")
+    assert orphans.fetchone() == (0,)
+    kept = sorted(con.execute("SELECT _seq, rule FROM hits").fetchall())
+    con.execute("DELETE FROM hits")
+    stream.detector.evaluated_through = 0
+    stream.detector.record_hits()
+    assert sorted(con.execute("SELECT _seq, rule FROM hits").fetchall()) == kept

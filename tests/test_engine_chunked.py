@@ -122,10 +122,16 @@ def test_bad_lines_are_quarantined_and_the_rest_stays_on_the_bulk_path(
     typed_wrong["gen_ai"]["usage"] = {"input_tokens": "many"}
     unknown = json.loads(lines[200])
     unknown["event"]["nonsense"] = 1
+    quoted_key = json.loads(lines[250])
+    quoted_key['a", "b'] = 1  # not a JSON path once quoted: it must not break the scan
+    dotted_key = json.loads(lines[260])
+    dotted_key["llmsiem.prompt.injection_score"] = 0.0  # a top level key, not the nested one
     bad = {
         50: lines[50][: len(lines[50]) // 2],  # torn in the middle
         100: json.dumps(typed_wrong),
         200: json.dumps(unknown),
+        250: json.dumps(quoted_key),
+        260: json.dumps(dotted_key),
         300: "[1, 2]",
         599: lines[599][:-7],  # a writer's truncated last line
     }
@@ -137,8 +143,8 @@ def test_bad_lines_are_quarantined_and_the_rest_stays_on_the_bulk_path(
     with DeadLetter(dead) as letters:
         store = EventStore()
         report = store.load_file(path, Pipeline(Scrubber(), letters))
-    assert (report.loaded, report.rejected) == (595, 5)
-    assert report.quarantined == 5, "only the bad lines leave the bulk path"
+    assert (report.loaded, report.rejected) == (593, 7)
+    assert report.quarantined == 7, "only the bad lines leave the bulk path"
     letters_by_line = {
         json.loads(x)["line"]: json.loads(x)["reason"] for x in dead.read_text().splitlines()
     }
@@ -269,7 +275,17 @@ def test_key_survey_names_exactly_the_fields_outside_the_schema(
     )
     assert len(expected) >= len(odd)
     malformed, unknown = EventStore._survey(EventStore().con, path)
-    assert (malformed, unknown) == (3, sorted(expected))
+    assert malformed == 3
+    assert sorted(f"{parent}.{key}" if parent else key for parent, key in unknown) == sorted(
+        expected
+    )
+    # The lines quarantined for them: exactly those holding one (a top-level "user.id" is
+    # not the schema's nested user.id), and the lines that are no object.
+    holding = {
+        n for n, d in enumerate(mixed) if n not in (17, 18, 19) and _unknown_names(d, parents)
+    }
+    assert len(holding) > 50
+    assert EventStore._rows_holding(EventStore().con, path, unknown) == holding | {17, 19}
 
 
 def test_pruning_drops_the_hits_of_dropped_events(

@@ -169,47 +169,51 @@ class EventStore:
         return added
 
     @staticmethod
-    def _survey(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[str]]:
-        """How many lines are no JSON object (or an empty one), and the dotted names
-        outside the schema, from one parse: the distinct key sets of every object level."""
+    def _survey(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[tuple[str, str]]]:
+        """How many lines are no JSON object (or an empty one), and the keys outside the
+        schema as (object level, key) pairs, "" the top level, from one parse: the distinct
+        key sets of every object level."""
         parents = _schema_parents()
-        paths = ["$" + "".join(f'."{p}"' for p in name.split(".") if p) for name in parents]
         # Grouped by the key lists' JSON text (exact, and cheaper to hash than the nested
         # lists themselves); the few distinct groups are decoded here.
         rows = con.execute(
             """SELECT to_json(json_keys(json, ?)) AS keys, count(*)
                FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?)
                GROUP BY keys""",
-            [paths, str(path), max_line_bytes()],
+            [[_json_path(name) for name in parents], str(path), max_line_bytes()],
         ).fetchall()
         malformed = 0
-        unknown: set[str] = set()
+        unknown: set[tuple[str, str]] = set()
         for text, count in rows:
             keys = None if text is None else json.loads(text)
             if keys is None or not keys[0]:
                 malformed += count
                 continue
             for (parent, known), present in zip(parents.items(), keys, strict=True):
-                unknown.update(
-                    f"{parent}.{k}" if parent else k for k in present or () if k not in known
-                )
+                unknown.update((parent, k) for k in present or () if k not in known)
         return malformed, sorted(unknown)
 
     @staticmethod
-    def _rows_holding(con: duckdb.DuckDBPyConnection, path: Path, names: list[str]) -> set[int]:
-        """0-based positions of the lines that hold any of the dotted ``names`` (or are
-        no object); the rare path, so a single-threaded numbered scan is fine."""
-        held = " OR ".join(
-            "json_exists(json, '$." + ".".join(f'"{p}"' for p in name.split(".")) + "')"
-            for name in names
-            if name != "(mixed)"
-        )
+    def _rows_holding(
+        con: duckdb.DuckDBPyConnection, path: Path, keys: list[tuple[str, str]]
+    ) -> set[int]:
+        """0-based positions of the lines that hold any of the (object level, key) pairs
+        ``keys`` (or are no object); the rare path, so a single-threaded numbered scan is
+        fine. Keys go in as parameters: a key may hold dots, quotes or anything else."""
+        by_parent: dict[str, list[str]] = {}
+        for parent, key in keys:
+            by_parent.setdefault(parent, []).append(key)
+        held = " OR ".join("list_has_any(json_keys(json, ?), ?)" for _ in by_parent)
         rows = con.execute(
             f"""SELECT n - 1 FROM (
                     SELECT row_number() OVER () AS n, json
                     FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?))
                 WHERE json IS NULL OR json_type(json) <> 'OBJECT' OR {held or "false"}""",
-            [str(path), max_line_bytes()],
+            [
+                str(path),
+                max_line_bytes(),
+                *(v for parent, names in by_parent.items() for v in (_json_path(parent), names)),
+            ],
         ).fetchall()
         return {n for (n,) in rows}
 
@@ -476,6 +480,11 @@ class EventStore:
         """Drop events older than ``cutoff_ts`` (epoch seconds); bounds streaming memory."""
         row = self.con.execute("DELETE FROM events WHERE _ts < ?", [cutoff_ts]).fetchone()
         return int(row[0]) if row else 0  # DuckDB answers a DELETE with its row count
+
+
+def _json_path(parent: str) -> str:
+    """The JSON path of one of the schema's object levels (``_schema_parents``)."""
+    return "$" + "".join(f'."{part}"' for part in parent.split(".") if part)
 
 
 @cache

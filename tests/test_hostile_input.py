@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmsiem.cli.main import cli
+from llmsiem.columns import table_columns
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.store import EventStore
 from llmsiem.pipeline import Pipeline
 from llmsiem.records import iter_jsonl
 from llmsiem.scrub import Scrubber
+from llmsiem.synthetic import generate
 
 CORPUS = Path(__file__).parent / "hostile"
 CASES = sorted(CORPUS.glob("*.jsonl"))
@@ -35,7 +39,7 @@ CASES = sorted(CORPUS.glob("*.jsonl"))
 def _letters(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return [json.loads(line) for line in path.read_text().split("\n") if line]
 
 
 def _events_of(path: Path, dead: Path) -> list[dict[str, Any]]:
@@ -367,3 +371,54 @@ def test_a_bug_is_one_line_and_a_private_traceback_file(
     monkeypatch.setenv("LLMSIEM_DEBUG", "1")
     debug = CliRunner().invoke(cli, ["generate", "--count", "3", "--out", str(tmp_path / "g")])
     assert isinstance(debug.exception, KeyError)
+
+
+ODD_KEYS = ["x", "a.b", 'q"uote', "it's", "é", "", " ", "user.id", "llmsiem.prompt.text",
+            "\u2028", "[0]", "$", "a\\b"]  # fmt: skip
+"""Names outside the schema at every level: dotted ones (a top-level "user.id" is not the
+schema's user.id), quotes, spaces, the empty name, JSON-path syntax."""
+
+
+def _objects(node: Any) -> list[dict[str, Any]]:
+    """Every object of a document, the document itself first."""
+    if not isinstance(node, dict):
+        return []
+    return [node, *(o for value in node.values() for o in _objects(value))]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bulk_path_quarantines_exactly_the_keys_the_pipeline_rejects(
+    seed: int, tmp_path: Path
+) -> None:
+    """``detect`` reads normalized JSONL on DuckDB's bulk path; the per-record pipeline
+    (what ``ingest`` and ``ship`` run) is its oracle. With a key outside the schema added
+    at some level of every other line, the same lines load, as the same documents (but
+    ``llmsiem.schema_version``, which only the pipeline stamps), and the same lines are
+    dead-lettered."""
+    rng = random.Random(seed)
+    documents = list(islice(generate(300, seed=seed, attack_every=5), 300))
+    for document in documents[1::2]:
+        rng.choice(_objects(document))[rng.choice(ODD_KEYS)] = rng.choice([1, "v", [1], {}])
+    path = tmp_path / "broken.jsonl"
+    path.write_text(
+        "".join(json.dumps(d, ensure_ascii=bool(n % 3)) + "\n" for n, d in enumerate(documents)),
+        encoding="utf-8",
+    )
+    bulk, per_record = EventStore(), EventStore()
+    with DeadLetter(tmp_path / "bulk.jsonl") as letters:
+        report = bulk.load_file(path, Pipeline(Scrubber(), letters))
+    with DeadLetter(tmp_path / "per-record.jsonl") as letters:
+        per_record.load_events(Pipeline(Scrubber(), letters).file_events(path))
+    members = ", ".join(
+        f'"{c}" := ' + (f'CAST("{c}" AS VARCHAR)' if c == "@timestamp" else f'"{c}"')
+        for c in table_columns()
+    )
+    query = f"""SELECT _line, to_json(struct_pack({members})) FROM
+                (SELECT * REPLACE (struct_update("llmsiem", schema_version := NULL) AS "llmsiem")
+                 FROM events) ORDER BY _line"""
+    loaded = bulk.con.execute(query).fetchall()
+    assert report.quarantined == len(documents) // 2 == report.rejected
+    assert loaded == per_record.con.execute(query).fetchall()
+    dead = {x["line"] for x in _letters(tmp_path / "bulk.jsonl")}
+    assert dead == {x["line"] for x in _letters(tmp_path / "per-record.jsonl")}
+    assert dead == set(range(2, len(documents) + 1, 2))

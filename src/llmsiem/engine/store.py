@@ -32,6 +32,7 @@ from llmsiem.engine.chunks import JsonlChunk, jsonl_chunks
 from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
 from llmsiem.pipeline.bulk import scrub_table
+from llmsiem.pipeline.constraints import broken_row_sql
 from llmsiem.pipeline.staging import NamelessJsonl
 from llmsiem.records import RawRecord, iter_jsonl, max_line_bytes
 from llmsiem.validation import check_record
@@ -313,13 +314,11 @@ class EventStore:
         if added is None:
             self.next_seq = first_seq
             return self._load_records(chunk, range(len(chunk)), pipeline, first_seq)
-        # Found first, deleted only if any: a DELETE that removes nothing still costs ten
-        # times the scan.
+        # Rows breaking a constraint the typed read does not enforce go to the per-record
+        # pipeline. Found first, deleted only if any: a DELETE that removes nothing still
+        # costs ten times the scan.
         invalid = self.con.execute(
-            f"""SELECT _seq FROM events WHERE _seq >= ? AND ("@timestamp" IS NULL
-                OR "event" IS NULL OR "event"."action" IS NULL
-                OR "event"."action" NOT IN ({ACTIONS}))""",
-            [first_seq],
+            f"SELECT _seq FROM events WHERE _seq >= ? AND ({broken_row_sql()})", [first_seq]
         ).fetchall()
         if invalid:
             self.con.execute(

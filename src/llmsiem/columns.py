@@ -73,6 +73,11 @@ def table_columns() -> dict[str, str]:
     return columns
 
 
+def sql_literal(text: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def columns_sql(columns: dict[str, str]) -> str:
     """A ``columns`` mapping as the DuckDB struct literal ``read_json`` takes."""
     return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"

@@ -44,7 +44,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from llmsiem.columns import NUMERIC, column_ref, field_types
+from llmsiem.columns import NUMERIC, column_ref, field_types, sql_literal
 
 _RE_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
@@ -57,11 +57,6 @@ _COMPARE = {
     SigmaCompareExpression.CompareOperators.GT: ">",
     SigmaCompareExpression.CompareOperators.GTE: ">=",
 }
-
-
-def sql_literal(text: str) -> str:
-    """A single-quoted SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def like_pattern(value: SigmaString) -> str:

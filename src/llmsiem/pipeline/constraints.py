@@ -17,7 +17,7 @@ import json
 from functools import cache
 from typing import Any
 
-from llmsiem.columns import OWN_COLUMN_FIELDS, column_ref, field_types
+from llmsiem.columns import OWN_COLUMN_FIELDS, column_ref, field_types, sql_literal
 from llmsiem.event import LLMEvent
 
 IPV4 = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
@@ -76,7 +76,7 @@ def _walk(
 
 
 def _literal(value: Any) -> str:
-    return "'" + value.replace("'", "''") + "'" if isinstance(value, str) else json.dumps(value)
+    return sql_literal(value) if isinstance(value, str) else json.dumps(value)
 
 
 def _scalar_checks(ref: str, node: dict[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.engine.store import EventStore
 from llmsiem.engine.stream import DetectionStream, Follower, LineSource
 from llmsiem.pipeline import Pipeline
+from llmsiem.pipeline.survey import flagged_lines, object_levels, survey
 from llmsiem.rulepack import RulePack
 from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import generate
@@ -252,8 +253,6 @@ def test_key_survey_names_exactly_the_fields_outside_the_schema(
 ) -> None:
     """Unknown keys at every level (odd characters included: quotes, commas, brackets,
     non-ASCII) and malformed lines are found as a parse of each line finds them."""
-    from llmsiem.engine.store import _schema_parents
-
     _, documents = generated
     odd = ['a", "b', "x,y", "[z]", "é\u2028", "id", "user.id"]
     mixed = []
@@ -269,23 +268,24 @@ def test_key_survey_names_exactly_the_fields_outside_the_schema(
     lines = [json.dumps(d, ensure_ascii=n % 2 == 0) for n, d in enumerate(mixed)]
     lines[17], lines[18], lines[19] = "[1]", "{}", lines[19][:-3]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    parents = _schema_parents()
+    parents = object_levels()
     expected = set().union(
         *(_unknown_names(d, parents) for n, d in enumerate(mixed) if n not in (17, 18, 19))
     )
     assert len(expected) >= len(odd)
-    malformed, unknown = EventStore._survey(EventStore().con, path)
-    assert malformed == 3
-    assert sorted(f"{parent}.{key}" if parent else key for parent, key in unknown) == sorted(
+    con = EventStore().con
+    found = survey(con, path)
+    assert found.malformed == 3
+    assert sorted(f"{parent}.{key}" if parent else key for parent, key in found.unknown) == sorted(
         expected
     )
     # The lines quarantined for them: exactly those holding one (a top-level "user.id" is
-    # not the schema's nested user.id), and the lines that are no object.
+    # not the schema's nested user.id), and the lines that are no object or an empty one.
     holding = {
         n for n, d in enumerate(mixed) if n not in (17, 18, 19) and _unknown_names(d, parents)
     }
     assert len(holding) > 50
-    assert EventStore._rows_holding(EventStore().con, path, unknown) == holding | {17, 19}
+    assert flagged_lines(con, path, found.flagged) == holding | {17, 18, 19}
 
 
 def test_pruning_drops_the_hits_of_dropped_events(

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmsiem.cli.main import cli
-from llmsiem.columns import table_columns
+from llmsiem.columns import columns_sql, read_json_columns, table_columns
 from llmsiem.deadletter import DeadLetter
-from llmsiem.engine.store import EventStore
+from llmsiem.engine.store import EventStore, LoadReport
 from llmsiem.pipeline import Pipeline
 from llmsiem.records import iter_jsonl
 from llmsiem.scrub import Scrubber
@@ -373,6 +373,31 @@ def test_a_bug_is_one_line_and_a_private_traceback_file(
     assert isinstance(debug.exception, KeyError)
 
 
+def _documents(store: EventStore) -> list[tuple[int, str]]:
+    """Every loaded row as its line and its document's JSON text."""
+    members = ", ".join(
+        f'"{c}" := ' + (f'CAST("{c}" AS VARCHAR)' if c == "@timestamp" else f'"{c}"')
+        for c in table_columns()
+    )
+    query = f"SELECT _line, to_json(struct_pack({members})) FROM events ORDER BY _line"
+    return [(int(line), str(document)) for line, document in store.con.execute(query).fetchall()]
+
+
+def _bulk_matches_per_record(path: Path, tmp_path: Path) -> tuple[LoadReport, set[int]]:
+    """Load ``path`` on the bulk path and through the per-record pipeline (what ``ingest``
+    and ``ship`` run, the oracle); assert both load the same lines as the same documents
+    and dead-letter the same lines. Returns the bulk load's report and the dead lines."""
+    bulk, per_record = EventStore(), EventStore()
+    with DeadLetter(tmp_path / "bulk.jsonl") as letters:
+        report = bulk.load_file(path, Pipeline(Scrubber(), letters))
+    with DeadLetter(tmp_path / "per-record.jsonl") as letters:
+        per_record.load_events(Pipeline(Scrubber(), letters).file_events(path))
+    assert _documents(bulk) == _documents(per_record)
+    dead = {x["line"] for x in _letters(tmp_path / "bulk.jsonl")}
+    assert dead == {x["line"] for x in _letters(tmp_path / "per-record.jsonl")}
+    return report, dead
+
+
 ODD_KEYS = ["x", "a.b", 'q"uote', "it's", "é", "", " ", "user.id", "llmsiem.prompt.text",
             "\u2028", "[0]", "$", "a\\b"]  # fmt: skip
 """Names outside the schema at every level: dotted ones (a top-level "user.id" is not the
@@ -392,9 +417,8 @@ def test_bulk_path_quarantines_exactly_the_keys_the_pipeline_rejects(
 ) -> None:
     """``detect`` reads normalized JSONL on DuckDB's bulk path; the per-record pipeline
     (what ``ingest`` and ``ship`` run) is its oracle. With a key outside the schema added
-    at some level of every other line, the same lines load, as the same documents (but
-    ``llmsiem.schema_version``, which only the pipeline stamps), and the same lines are
-    dead-lettered."""
+    at some level of every other line, the same lines load, as the same documents, and the
+    same lines are dead-lettered."""
     rng = random.Random(seed)
     documents = list(islice(generate(300, seed=seed, attack_every=5), 300))
     for document in documents[1::2]:
@@ -404,23 +428,8 @@ def test_bulk_path_quarantines_exactly_the_keys_the_pipeline_rejects(
         "".join(json.dumps(d, ensure_ascii=bool(n % 3)) + "\n" for n, d in enumerate(documents)),
         encoding="utf-8",
     )
-    bulk, per_record = EventStore(), EventStore()
-    with DeadLetter(tmp_path / "bulk.jsonl") as letters:
-        report = bulk.load_file(path, Pipeline(Scrubber(), letters))
-    with DeadLetter(tmp_path / "per-record.jsonl") as letters:
-        per_record.load_events(Pipeline(Scrubber(), letters).file_events(path))
-    members = ", ".join(
-        f'"{c}" := ' + (f'CAST("{c}" AS VARCHAR)' if c == "@timestamp" else f'"{c}"')
-        for c in table_columns()
-    )
-    query = f"""SELECT _line, to_json(struct_pack({members})) FROM
-                (SELECT * REPLACE (struct_update("llmsiem", schema_version := NULL) AS "llmsiem")
-                 FROM events) ORDER BY _line"""
-    loaded = bulk.con.execute(query).fetchall()
+    report, dead = _bulk_matches_per_record(path, tmp_path)
     assert report.quarantined == len(documents) // 2 == report.rejected
-    assert loaded == per_record.con.execute(query).fetchall()
-    dead = {x["line"] for x in _letters(tmp_path / "bulk.jsonl")}
-    assert dead == {x["line"] for x in _letters(tmp_path / "per-record.jsonl")}
     assert dead == set(range(2, len(documents) + 1, 2))
 
 
@@ -447,7 +456,7 @@ def _constraint_broken(document: dict[str, Any], rng: random.Random) -> dict[str
     elif isinstance(value, int | float):
         node[leaf] = rng.choice([-1, 0, 7])
     elif isinstance(value, str) and leaf not in ("@timestamp", "created", "ingested"):
-        node[leaf] = rng.choice(["", "bogus", "DEADBEEF", "a" * 64, "10.0.0.256"])
+        node[leaf] = rng.choice(["", "bogus", "DEADBEEF", "a" * 64, "10.0.0.256", "sk-" + "x" * 24])
     elif isinstance(value, list):
         node[leaf] = rng.choice([[*value, None], [], ["bogus"]])
     return copy
@@ -458,9 +467,8 @@ def test_bulk_path_rejects_the_constraint_breaks_the_pipeline_rejects(
     seed: int, tmp_path: Path
 ) -> None:
     """With a member removed or a value changed on every other line, the bulk path loads
-    and dead-letters the same lines as the per-record pipeline. (Their documents may differ
-    in the defaults the model fills in for a removed member; the bulk path leaves those
-    empty.)"""
+    the same lines as the same documents (with the defaults the model fills in for a
+    removed member) and dead-letters the same lines as the per-record pipeline."""
     rng = random.Random(seed)
     documents = list(islice(generate(300, seed=seed, attack_every=5), 300))
     lines = [
@@ -468,13 +476,78 @@ def test_bulk_path_rejects_the_constraint_breaks_the_pipeline_rejects(
     ]
     path = tmp_path / "broken.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report, dead = _bulk_matches_per_record(path, tmp_path)
+    assert report.quarantined >= report.rejected == len(dead) > 20
+
+
+def test_bulk_path_refuses_a_raw_api_key_as_the_pipeline_does(tmp_path: Path) -> None:
+    """The model's validator (no raw secret as an API key's id or alias) holds on the bulk
+    path too: ids and aliases around its prefix and length limits load and dead-letter as
+    in the per-record pipeline."""
+    documents = list(islice(generate(200, seed=7, attack_every=5), 200))
+    names = [prefix + "x" * size for prefix in ("sk-", "sk_", "AKIA", "ghp_", "xoxb-", "pk-", "")
+             for size in (0, 15, 16, 17, 18, 30)]  # fmt: skip
+    changed = 0
+    for n, document in enumerate(documents):
+        api_key = document.get("llmsiem", {}).get("api_key")
+        if api_key:
+            api_key["id" if n % 2 else "alias"] = names[n % len(names)]
+            changed += 1
+    path = tmp_path / "keys.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
+    report, dead = _bulk_matches_per_record(path, tmp_path)
+    assert changed > 100
+    assert report.quarantined >= len(dead)  # the pipeline scrubs first: some keys go
+    assert 10 < len(dead) < changed
+
+
+def test_bulk_path_fills_the_model_defaults_as_the_pipeline_does(tmp_path: Path) -> None:
+    """Members the model fills in when a line leaves them out (the ``llmsiem`` object
+    itself, ``event.kind``/``category``/``type``/``dataset``, a redaction's ``types`` and
+    ``count``) are filled in on the bulk path too, to the same documents."""
+    documents = list(islice(generate(120, seed=11, attack_every=5), 120))
+    for n, document in enumerate(documents):
+        if n % 4 == 1:
+            document.pop("llmsiem", None)
+        elif n % 4 == 2:
+            document.setdefault("llmsiem", {})["redaction"] = {"mode": "redact"}
+        elif n % 4 == 3:
+            for member in ("kind", "category", "type", "dataset"):
+                document["event"].pop(member, None)
+    path = tmp_path / "defaults.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
+    report, dead = _bulk_matches_per_record(path, tmp_path)
+    assert not dead
+    assert report.quarantined == 0  # all on the bulk path
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_parquet_path_rejects_the_constraint_breaks_the_pipeline_rejects(
+    seed: int, tmp_path: Path
+) -> None:
+    """The Parquet path checks the schema's constraints on the columns it reads: with a
+    member removed or a value changed on every other row, it loads and dead-letters the
+    same rows (by row number) as the per-record pipeline does the same documents."""
+    rng = random.Random(seed)
+    documents = list(islice(generate(300, seed=seed, attack_every=5), 300))
+    lines = [
+        json.dumps(_constraint_broken(d, rng) if n % 2 else d) for n, d in enumerate(documents)
+    ]
+    jsonl, parquet = tmp_path / "broken.jsonl", tmp_path / "broken.parquet"
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    EventStore().con.execute(
+        f"""COPY (SELECT * FROM read_json(?, format = 'newline_delimited',
+                                           columns = {columns_sql(read_json_columns())}))
+            TO '{parquet}' (FORMAT parquet)""",
+        [str(jsonl)],
+    )
     bulk, per_record = EventStore(), EventStore()
     with DeadLetter(tmp_path / "bulk.jsonl") as letters:
-        report = bulk.load_file(path, Pipeline(Scrubber(), letters))
+        bulk.load_parquet(parquet, Pipeline(Scrubber(), letters))
     with DeadLetter(tmp_path / "per-record.jsonl") as letters:
-        per_record.load_events(Pipeline(Scrubber(), letters).file_events(path))
+        per_record.load_events(Pipeline(Scrubber(), letters).file_events(jsonl))
     query = "SELECT _line FROM events ORDER BY _line"
-    assert report.quarantined >= report.rejected > 20
     assert bulk.con.execute(query).fetchall() == per_record.con.execute(query).fetchall()
     dead = {x["line"] for x in _letters(tmp_path / "bulk.jsonl")}
     assert dead == {x["line"] for x in _letters(tmp_path / "per-record.jsonl")}
+    assert len(dead) > 20

@@ -33,11 +33,23 @@ name, instead of inside their struct: the engine sets them after loading, and Du
 rewrites the whole struct column to update one member of it."""
 
 
-def _struct(tree: dict[str, Any]) -> str:
+def struct_type(tree: dict[str, Any]) -> str:
+    """The DuckDB STRUCT type of a ``schema_tree`` node."""
     members = ", ".join(
-        f'"{name}" {_struct(sub) if isinstance(sub, dict) else sub}' for name, sub in tree.items()
+        f'"{name}" {struct_type(sub) if isinstance(sub, dict) else sub}'
+        for name, sub in tree.items()
     )
     return f"STRUCT({members})"
+
+
+def struct_updated(ref: str, tree: dict[str, Any]) -> str:
+    """SQL: the struct at ``ref`` with the members in ``tree`` (nested dicts of SQL
+    expressions) replaced; NULL stays NULL."""
+    members = ", ".join(
+        f'"{name}" := ' + (struct_updated(f'{ref}."{name}"', sub) if isinstance(sub, dict) else sub)
+        for name, sub in tree.items()
+    )
+    return f"CASE WHEN {ref} IS NULL THEN NULL ELSE struct_update({ref}, {members}) END"
 
 
 def schema_tree(omit: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -55,7 +67,9 @@ def schema_tree(omit: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def _columns(tree: dict[str, Any]) -> dict[str, str]:
-    return {name: _struct(sub) if isinstance(sub, dict) else str(sub) for name, sub in tree.items()}
+    return {
+        name: struct_type(sub) if isinstance(sub, dict) else str(sub) for name, sub in tree.items()
+    }
 
 
 @cache

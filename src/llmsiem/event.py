@@ -444,13 +444,16 @@ class LlmsiemFields(Strict):
     label: LabelFields | None = None
 
 
-_SECRETISH = re.compile(r"^(sk-|sk_|AKIA|ghp_|xox[abp]-)")
+RAW_KEY_PREFIX = r"^(sk-|sk_|AKIA|ghp_|xox[abp]-)"
+RAW_KEY_MIN_LENGTH = 21
+"""An ``llmsiem.api_key`` id or alias with such a prefix and length is a raw secret."""
+_RAW_KEY = re.compile(RAW_KEY_PREFIX)
 
 
 def refuse_raw_api_key(key_id: str | None, alias: str | None) -> None:
     """Raise ``ValueError`` when ``llmsiem.api_key``'s id or alias looks like a raw secret."""
     for name, val in (("id", key_id), ("alias", alias)):
-        if val and _SECRETISH.match(val) and len(val) > 20:
+        if val and _RAW_KEY.match(val) and len(val) >= RAW_KEY_MIN_LENGTH:
             raise ValueError(
                 f"api_key.{name} looks like a raw secret key; store its id, alias or hash"
             )

@@ -2,10 +2,12 @@
 
 A normalized JSONL file is loaded in chunks of lines, each with DuckDB's typed
 ``read_json`` in one go (the fast path); only the rows the scrubber changes are replaced
-by the pipeline's per-record result. A line DuckDB cannot take (not a JSON object, a field
-outside the schema, a type error, a missing required field) is quarantined: it alone goes
-through the pipeline record by record, so it reaches the dead letter with its line number
-and reason, and the rest of the chunk stays on the fast path.
+by the pipeline's per-record result. A line DuckDB would not take as the pipeline does
+(not a JSON object, a field outside the schema, a type error, a missing required field, a
+broken constraint of the schema) is quarantined: it alone goes through the pipeline
+record by record, so it reaches the dead letter with its line number and reason, and the
+rest of the chunk stays on the fast path. The typed read fills in the defaults the model
+gives a member a line leaves out (``pipeline.defaults``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,16 @@ from llmsiem.columns import (
     table_columns,
 )
 from llmsiem.engine.chunks import JsonlChunk, jsonl_chunks
-from llmsiem.event import EventAction
 from llmsiem.pipeline import Event, Pipeline
 from llmsiem.pipeline.bulk import scrub_table
 from llmsiem.pipeline.constraints import broken_row_sql
+from llmsiem.pipeline.defaults import filled_columns
 from llmsiem.pipeline.staging import NamelessJsonl
+from llmsiem.pipeline.survey import flagged_lines, survey
 from llmsiem.records import RawRecord, iter_jsonl, max_line_bytes
 from llmsiem.validation import check_record
 
 META_COLUMNS = {"_seq": "BIGINT", "_source": "VARCHAR", "_line": "BIGINT", "_ts": "DOUBLE"}
-ACTIONS = ", ".join(f"'{a.value}'" for a in EventAction)
 
 
 @dataclass
@@ -135,7 +136,10 @@ class EventStore:
         """
         columns = dict(self.schema_columns)
         columns.update({name: META_COLUMNS[name] for name in meta})
-        names = ", ".join(f'"{n}"' for n in self.schema_columns)
+        filled = filled_columns()
+        names = ", ".join(
+            f'{filled.get(n, chr(34) + n + chr(34))} AS "{n}"' for n in self.schema_columns
+        )
         self.con.execute(
             f"""
             INSERT INTO events
@@ -169,55 +173,6 @@ class EventStore:
         self.next_seq += added
         return added
 
-    @staticmethod
-    def _survey(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[tuple[str, str]]]:
-        """How many lines are no JSON object (or an empty one), and the keys outside the
-        schema as (object level, key) pairs, "" the top level, from one parse: the distinct
-        key sets of every object level."""
-        parents = _schema_parents()
-        # Grouped by the key lists' JSON text (exact, and cheaper to hash than the nested
-        # lists themselves); the few distinct groups are decoded here.
-        rows = con.execute(
-            """SELECT to_json(json_keys(json, ?)) AS keys, count(*)
-               FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?)
-               GROUP BY keys""",
-            [[_json_path(name) for name in parents], str(path), max_line_bytes()],
-        ).fetchall()
-        malformed = 0
-        unknown: set[tuple[str, str]] = set()
-        for text, count in rows:
-            keys = None if text is None else json.loads(text)
-            if keys is None or not keys[0]:
-                malformed += count
-                continue
-            for (parent, known), present in zip(parents.items(), keys, strict=True):
-                unknown.update((parent, k) for k in present or () if k not in known)
-        return malformed, sorted(unknown)
-
-    @staticmethod
-    def _rows_holding(
-        con: duckdb.DuckDBPyConnection, path: Path, keys: list[tuple[str, str]]
-    ) -> set[int]:
-        """0-based positions of the lines that hold any of the (object level, key) pairs
-        ``keys`` (or are no object); the rare path, so a single-threaded numbered scan is
-        fine. Keys go in as parameters: a key may hold dots, quotes or anything else."""
-        by_parent: dict[str, list[str]] = {}
-        for parent, key in keys:
-            by_parent.setdefault(parent, []).append(key)
-        held = " OR ".join("list_has_any(json_keys(json, ?), ?)" for _ in by_parent)
-        rows = con.execute(
-            f"""SELECT n - 1 FROM (
-                    SELECT row_number() OVER () AS n, json
-                    FROM read_ndjson_objects(?, ignore_errors = true, maximum_object_size = ?))
-                WHERE json IS NULL OR json_type(json) <> 'OBJECT' OR {held or "false"}""",
-            [
-                str(path),
-                max_line_bytes(),
-                *(v for parent, names in by_parent.items() for v in (_json_path(parent), names)),
-            ],
-        ).fetchall()
-        return {n for (n,) in rows}
-
     def _insert_chunk(
         self, chunk: JsonlChunk, suspects: set[int], staged_path: Path | None
     ) -> int | None:
@@ -247,9 +202,9 @@ class EventStore:
         self, chunk: JsonlChunk, con: duckdb.DuckDBPyConnection | None = None
     ) -> PreparedChunk:
         """Stage a chunk for the typed read and find the lines to quarantine: lines that
-        are no JSON object or hold a field outside the schema. Only reads files, so on a
-        connection of its own (``con``, a cursor of the store's) it may run on another
-        thread while the store is busy."""
+        are no JSON object or hold a field outside the schema (``pipeline.survey``). Only
+        reads files, so on a connection of its own (``con``, a cursor of the store's) it
+        may run on another thread while the store is busy."""
         suspects = chunk.irregular()
         if not chunk.within_bounds():
             return PreparedChunk(chunk, None, suspects)
@@ -257,11 +212,11 @@ class EventStore:
         try:
             staged.write_lines(chunk.staged(suspects), len(chunk))
             path = staged.ready()
-            malformed, unknown = self._survey(con or self.con, path)
-            if malformed:
-                suspects |= chunk.malformed(malformed)
-            if unknown or malformed > len(suspects - chunk.irregular()):
-                suspects |= self._rows_holding(con or self.con, path, unknown)
+            found = survey(con or self.con, path)
+            if found.malformed:
+                suspects |= chunk.malformed(found.malformed)
+            if found.flagged or found.malformed > len(suspects - chunk.irregular()):
+                suspects |= flagged_lines(con or self.con, path, found.flagged)
         except BaseException:
             staged.close()
             raise
@@ -298,10 +253,11 @@ class EventStore:
         """Load a prepared chunk through ``pipeline``, in bulk.
 
         DuckDB reads the lines in one typed read and the pipeline scrubs the new rows in
-        bulk. A line that is no JSON object, holds a field outside the schema, fails a type
-        or lacks a required field is quarantined: it goes through the per-record pipeline
-        (which dead-letters it with its line and reason), and the rest stays on the fast
-        path. Rows the bulk scrubber cannot rewrite in SQL go the same way.
+        bulk. A line that is no JSON object, holds a field outside the schema, fails a type,
+        lacks a required field or breaks a constraint of the schema is quarantined: it goes
+        through the per-record pipeline (which dead-letters it with its line and reason),
+        and the rest stays on the fast path. Rows the bulk scrubber cannot rewrite in SQL go
+        the same way.
         """
         chunk, suspects = prepared.chunk, prepared.suspects
         first_seq = self.next_seq
@@ -379,9 +335,10 @@ class EventStore:
         """Load one Parquet file (the schema's nested columns, as ``ship --to parquet``
         writes, or flat dotted column names), reading only ``fields`` (all when None).
 
-        Rows are taken in time order and scrubbed in bulk like JSONL; a row without a valid
-        timestamp and action, or that the bulk scrubber leaves to the pipeline, goes
-        through the per-record pipeline as the document its columns make.
+        Rows are taken in time order, filled with the model's defaults and scrubbed in bulk
+        like JSONL; a row breaking a constraint its read columns show, or that the bulk
+        scrubber leaves to the pipeline, goes through the per-record pipeline as the
+        document its columns make.
         """
         wanted = set(field_types() if fields is None else fields) | PARQUET_ALWAYS
         source = str(path)
@@ -394,13 +351,15 @@ class EventStore:
             pipeline.reject(source, 0, f"cannot read as Parquet: {exc}"[:500], None)
             return LoadReport(rejected=1, fast_path=False)
         columns = _parquet_columns(present, wanted)
+        filled = ", ".join(f'{sql} AS "{name}"' for name, sql in filled_columns().items())
         first_seq = self.next_seq
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.execute(
                 f"""INSERT INTO events BY NAME
                     SELECT NULL AS _seq, ? AS _source, file_row_number + 1 AS _line,
-                           epoch_ms("@timestamp") / 1000.0 AS _ts, * EXCLUDE (file_row_number)
+                           epoch_ms("@timestamp") / 1000.0 AS _ts,
+                           * EXCLUDE (file_row_number) REPLACE ({filled})
                     FROM (SELECT {columns}, file_row_number
                           FROM read_parquet(?, hive_partitioning = true, file_row_number = true))
                     ORDER BY "@timestamp", _line""",
@@ -414,8 +373,8 @@ class EventStore:
         self.con.execute("COMMIT")
         rejected_before = pipeline.rejected
         redo = self.con.execute(
-            f"""SELECT _seq FROM events WHERE _seq >= ? AND ("@timestamp" IS NULL
-                OR "event"."action" IS NULL OR "event"."action" NOT IN ({ACTIONS}))""",
+            f"""SELECT _seq FROM events
+                WHERE _seq >= ? AND ({broken_row_sql(frozenset(wanted))})""",
             [first_seq],
         ).fetchall()
         seqs = {seq for (seq,) in redo}
@@ -479,24 +438,6 @@ class EventStore:
         """Drop events older than ``cutoff_ts`` (epoch seconds); bounds streaming memory."""
         row = self.con.execute("DELETE FROM events WHERE _ts < ?", [cutoff_ts]).fetchone()
         return int(row[0]) if row else 0  # DuckDB answers a DELETE with its row count
-
-
-def _json_path(parent: str) -> str:
-    """The JSON path of one of the schema's object levels (``_schema_parents``)."""
-    return "$" + "".join(f'."{part}"' for part in parent.split(".") if part)
-
-
-@cache
-def _schema_parents() -> dict[str, frozenset[str]]:
-    """Every object level of the schema ("" for the top) and the member names it allows;
-    free-form objects (``object`` fields) are leaves, so their members are not listed."""
-    children: dict[str, set[str]] = {"": set()}
-    for name in field_types():
-        parts = [name] if name == "@timestamp" else name.split(".")
-        for depth, part in enumerate(parts):
-            parent = ".".join(parts[:depth])
-            children.setdefault(parent, set()).add(part)
-    return {parent: frozenset(names) for parent, names in children.items()}
 
 
 def _with_own_columns(document: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ this module scrubs the table as ``Scrubber.scrub_document`` would scrub each row
 2. a value with findings in a plain text field is replaced in SQL by its scrubbed text,
    and the row's ``llmsiem.redaction`` records the types, count and mode;
 3. rows with findings anywhere else (identity fields, where the scrubber keeps personal
-   data readable; lists; objects; numbers; rows without an ``llmsiem`` object) are
-   returned, so that the caller passes their lines through the per-record pipeline.
+   data readable; lists; objects; numbers) are returned, so that the caller passes their
+   lines through the per-record pipeline.
 
 Two kinds of values are not scanned in bulk, because a million distinct ones would cost
 more to scan than to load: identifiers unique per event (``BULK_UNSCANNED``; the scrubber
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmsiem.columns import DUCKDB_TYPES, column_ref, field_types
+from llmsiem.columns import DUCKDB_TYPES, column_ref, field_types, struct_updated
 from llmsiem.scoring import score_table
 from llmsiem.scrub import Scrubber, ScrubResult
 from llmsiem.scrub.document import IDENTITY_FIELDS, SKIPPED_FIELDS
@@ -117,8 +117,6 @@ def _scrub_in_sql(con: Any, table: str, where: str, scrubber: Scrubber) -> list[
     others = [f for f in other_scanned_fields() if f in hit]
     per_record = set(_seqs(con, table, where, others, flagged)) if others else set()
     if replaceable:
-        no_extension = f'({where}) AND "llmsiem" IS NULL'
-        per_record |= set(_seqs(con, table, no_extension, replaceable, flagged))
         in_sql = [s for s in _seqs(con, table, where, replaceable, flagged) if s not in per_record]
         if in_sql:
             _replace(con, table, in_sql, replaceable, found, scrubber.mode)
@@ -171,7 +169,7 @@ def _replace(
             node = node.setdefault(part, {})
         node[leaf] = expression
     columns = ", ".join(
-        f'{_updated(f"e.{chr(34)}{column}{chr(34)}", sub)} AS "{column}"'
+        f'{struct_updated(f"e.{chr(34)}{column}{chr(34)}", sub)} AS "{column}"'
         for column, sub in tree.items()
     )
     # One UPDATE from the rewritten values: cheaper in DuckDB than a delete and insert
@@ -185,12 +183,3 @@ def _replace(
         [seqs],
     )
     con.execute("DROP TABLE scrub_map")
-
-
-def _updated(ref: str, tree: dict[str, Any]) -> str:
-    """``ref`` (a struct) with the members in ``tree`` replaced; NULL stays NULL."""
-    members = ", ".join(
-        f'"{name}" := ' + (_updated(f'{ref}."{name}"', sub) if isinstance(sub, dict) else sub)
-        for name, sub in tree.items()
-    )
-    return f"CASE WHEN {ref} IS NULL THEN NULL ELSE struct_update({ref}, {members}) END"

@@ -3,12 +3,13 @@
 The bulk path reads normalized JSONL with ``read_json`` into typed columns, which rejects
 only a value it cannot cast. This module turns what else of ``LLMEvent``'s JSON schema a
 column can show (required members of an object that is present, enumerations, patterns,
-bounds, lengths, IP addresses) into one SQL condition over the event table, true for a row
-that may break one; such a row goes through the per-record pipeline, which decides (and
+bounds, lengths, IP addresses), and the model's one validator (no raw secret as an API
+key's id or alias), into one SQL condition over the event table, true for a row that may
+break one; such a row goes through the per-record pipeline, which decides (and
 dead-letters it with the reason). Every IPv6 address goes that way too (only IPv4 is
-checked here). What a column cannot show stays unchecked on the bulk path: a number where
-the schema wants text (DuckDB casts it), the inside of free-form JSON fields, the model's
-own validators, and the defaults the model fills in (``event.type``, ``schema_version``...).
+checked here). Keys outside the schema are ``survey``'s to find, defaults ``defaults``' to
+fill; a value DuckDB casts from another JSON type, and the inside of free-form JSON fields,
+stay unchecked on the bulk path.
 """
 
 from __future__ import annotations
@@ -18,18 +19,29 @@ from functools import cache
 from typing import Any
 
 from llmsiem.columns import OWN_COLUMN_FIELDS, column_ref, field_types, sql_literal
-from llmsiem.event import LLMEvent
+from llmsiem.event import RAW_KEY_MIN_LENGTH, RAW_KEY_PREFIX, LLMEvent
 
 IPV4 = r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
 _BOUNDS = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveMaximum": ">="}
 
 
 @cache
-def broken_row_sql() -> str:
-    """SQL condition on the event table: the row breaks a constraint its columns show."""
+def broken_row_sql(read: frozenset[str] | None = None) -> str:
+    """SQL condition on the event table: the row breaks a constraint its columns show.
+    ``read``: the fields the rows were read with (all when None; the others are NULL
+    because they were not read, so their constraints are left out)."""
     schema = LLMEvent.model_json_schema()
     found: list[str] = []
-    _walk(schema, schema.get("$defs", {}), (), found)
+    fields = frozenset(field_types()) if read is None else read
+    _walk(schema, schema.get("$defs", {}), (), found, fields)
+    for member in ("id", "alias"):  # the model's validator: no raw secret as the key's name
+        ref = column_ref(f"llmsiem.api_key.{member}")
+        if f"llmsiem.api_key.{member}" not in fields:
+            continue
+        found.append(
+            f"(regexp_matches({ref}, {sql_literal(RAW_KEY_PREFIX)})"
+            f" AND length({ref}) >= {RAW_KEY_MIN_LENGTH})"
+        )
     return " OR ".join(f"coalesce({condition}, false)" for condition in found) or "false"
 
 
@@ -51,7 +63,11 @@ def _object_ref(path: tuple[str, ...]) -> str:
 
 
 def _walk(
-    node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...], found: list[str]
+    node: dict[str, Any],
+    defs: dict[str, Any],
+    path: tuple[str, ...],
+    found: list[str],
+    read: frozenset[str],
 ) -> None:
     node = _resolve(node, defs)
     name = ".".join(path)
@@ -59,13 +75,16 @@ def _walk(
         present = f"{_object_ref(path)} IS NOT NULL AND " if path else ""
         for member in node.get("required", []):
             dotted = ".".join((*path, member))
-            ref = column_ref(dotted) if dotted in field_types() else _object_ref((*path, member))
-            found.append(f"({present}{ref} IS NULL)")
+            if dotted in field_types():
+                if dotted in read:
+                    found.append(f"({present}{column_ref(dotted)} IS NULL)")
+            else:
+                found.append(f"({present}{_object_ref((*path, member))} IS NULL)")
         for member, sub in node["properties"].items():
-            _walk(sub, defs, (*path, member), found)
+            _walk(sub, defs, (*path, member), found, read)
         return
     kind = field_types().get(name)
-    if kind is None or kind.startswith("object") or name in OWN_COLUMN_FIELDS:
+    if kind is None or kind.startswith("object") or name in OWN_COLUMN_FIELDS or name not in read:
         return
     ref = column_ref(name)
     if kind.endswith("[]"):

@@ -1,0 +1,100 @@
+"""The lines of a JSONL file of event documents that DuckDB's typed read would not take
+as the pipeline does: lines that are no JSON object, and lines with a key outside the
+schema (the typed read drops such a key, where the pipeline refuses the line).
+
+``survey`` groups the lines by the keys of every object level of the schema, from one
+parse; ``flagged_lines`` finds the lines of the key lists it flagged, and the lines that
+are no JSON object. Values of another JSON type than a field's are not surveyed: the
+typed read casts them (see the README), and checking them costs a second parse of every
+line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from llmsiem.columns import field_types, sql_literal
+from llmsiem.records import max_line_bytes
+
+
+@cache
+def object_levels() -> dict[str, frozenset[str]]:
+    """Every object level of the schema ("" for the top) and the member names it allows;
+    free-form objects (``object`` fields) are leaves, so their members are not listed."""
+    children: dict[str, set[str]] = {"": set()}
+    for name in field_types():
+        parts = [name] if name == "@timestamp" else name.split(".")
+        for depth, part in enumerate(parts):
+            children.setdefault(".".join(parts[:depth]), set()).add(part)
+    return {parent: frozenset(names) for parent, names in children.items()}
+
+
+@cache
+def _keys_sql(numbered: bool) -> str:
+    """SQL: each line of the file ``$1`` as ``keys``, the JSON text of the key lists of
+    every object level (NULL for a line that is no JSON object or an empty one);
+    ``numbered`` adds its 1-based number ``n``. The paths are the schema's, inlined."""
+    paths = ", ".join(
+        sql_literal("$" + "".join(f'."{part}"' for part in level.split(".") if part))
+        for level in object_levels()
+    )
+    number = "row_number() OVER () AS n, " if numbered else ""
+    return f"""
+        SELECT {"n, " if numbered else ""}CASE WHEN len(k[1]) > 0 THEN to_json(k) END AS keys
+        FROM (SELECT {number}json_keys(json, [{paths}]) AS k
+              FROM read_ndjson_objects($1, ignore_errors = true, maximum_object_size = $2))"""
+
+
+@dataclass
+class Survey:
+    """What one parse of a file found."""
+
+    malformed: int = 0
+    """Lines that are no JSON object, or an empty one."""
+    unknown: set[tuple[str, str]] = field(default_factory=set)
+    """Keys outside the schema, as (object level, key) pairs, "" the top level."""
+    flagged: list[str] = field(default_factory=list)
+    """Key lists (as JSON text) of the lines holding one of those."""
+
+
+def survey(con: Any, path: Path) -> Survey:
+    """Group the lines of ``path`` by their key lists and check each distinct one."""
+    # Grouped by the key lists' JSON text (exact, and cheaper to hash than nested lists);
+    # the few distinct groups are decoded here.
+    rows = con.execute(
+        f"SELECT keys, count(*) FROM ({_keys_sql(False)}) GROUP BY keys",
+        [str(path), max_line_bytes()],
+    ).fetchall()
+    found = Survey()
+    for text, count in rows:
+        if text is None:
+            found.malformed += count
+            continue
+        unknown = {
+            (level, key)
+            for (level, known), present in zip(
+                object_levels().items(), json.loads(text), strict=True
+            )
+            for key in present or ()
+            if key not in known
+        }
+        if unknown:
+            found.unknown |= unknown
+            found.flagged.append(text)
+    return found
+
+
+def flagged_lines(con: Any, path: Path, flagged: list[str]) -> set[int]:
+    """0-based positions of the lines of ``path`` that are no JSON object (or an empty
+    one) or have one of the ``flagged`` key lists; the rare path, so a single-threaded
+    numbered scan is fine."""
+    rows = con.execute(
+        f"""SELECT n - 1 FROM ({_keys_sql(True)})
+            WHERE keys IS NULL OR list_contains($3, keys)""",
+        [str(path), max_line_bytes(), flagged],
+    ).fetchall()
+    return {n for (n,) in rows}

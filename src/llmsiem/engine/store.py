@@ -136,10 +136,8 @@ class EventStore:
         """
         columns = dict(self.schema_columns)
         columns.update({name: META_COLUMNS[name] for name in meta})
-        filled = filled_columns()
-        names = ", ".join(
-            f'{filled.get(n, chr(34) + n + chr(34))} AS "{n}"' for n in self.schema_columns
-        )
+        values = {n: filled_columns().get(n, f'"{n}"') for n in self.schema_columns}
+        names = ", ".join(f'{value} AS "{n}"' for n, value in values.items())
         self.con.execute(
             f"""
             INSERT INTO events

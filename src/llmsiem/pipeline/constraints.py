@@ -34,10 +34,11 @@ def broken_row_sql(read: frozenset[str] | None = None) -> str:
     found: list[str] = []
     fields = frozenset(field_types()) if read is None else read
     _walk(schema, schema.get("$defs", {}), (), found, fields)
-    for member in ("id", "alias"):  # the model's validator: no raw secret as the key's name
-        ref = column_ref(f"llmsiem.api_key.{member}")
-        if f"llmsiem.api_key.{member}" not in fields:
+    # The model's validator: no raw secret as the API key's id or alias.
+    for name in ("llmsiem.api_key.id", "llmsiem.api_key.alias"):
+        if name not in fields:
             continue
+        ref = column_ref(name)
         found.append(
             f"(regexp_matches({ref}, {sql_literal(RAW_KEY_PREFIX)})"
             f" AND length({ref}) >= {RAW_KEY_MIN_LENGTH})"

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from llmsiem.columns import field_types, sql_literal
+from llmsiem.columns import schema_tree, sql_literal
 from llmsiem.records import max_line_bytes
 
 
@@ -25,12 +25,16 @@ from llmsiem.records import max_line_bytes
 def object_levels() -> dict[str, frozenset[str]]:
     """Every object level of the schema ("" for the top) and the member names it allows;
     free-form objects (``object`` fields) are leaves, so their members are not listed."""
-    children: dict[str, set[str]] = {"": set()}
-    for name in field_types():
-        parts = [name] if name == "@timestamp" else name.split(".")
-        for depth, part in enumerate(parts):
-            children.setdefault(".".join(parts[:depth]), set()).add(part)
-    return {parent: frozenset(names) for parent, names in children.items()}
+    levels: dict[str, frozenset[str]] = {}
+
+    def visit(node: dict[str, Any], level: str) -> None:
+        levels[level] = frozenset(node)
+        for name, sub in node.items():
+            if isinstance(sub, dict):
+                visit(sub, f"{level}.{name}" if level else name)
+
+    visit(schema_tree(), "")
+    return levels
 
 
 @cache

@@ -308,3 +308,22 @@ def test_pruning_drops_the_hits_of_dropped_events(
     stream.detector.evaluated_through = 0
     stream.detector.record_hits()
     assert sorted(con.execute("SELECT _seq, rule FROM hits").fetchall()) == kept
+
+
+def test_a_prune_frees_the_dropped_events_memory_at_once(
+    generated: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    """The store's memory falls with the prune itself, not at some later checkpoint."""
+    path, _ = generated
+    store = EventStore()
+    with DeadLetter(None) as letters:
+        store.load_file(path, Pipeline(Scrubber(), letters))
+
+    def used() -> int:
+        row = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+        return int(row[0]) if row else 0
+
+    loaded = used()
+    cutoff = store.con.execute("SELECT quantile_disc(_ts, 0.9) FROM events").fetchone()
+    assert cutoff is not None and store.prune_before(float(cutoff[0])) > store.count
+    assert used() < loaded / 3

@@ -10,14 +10,18 @@ per-line construction.
 from __future__ import annotations
 
 import io
+import json
 import random
+from array import array
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any
 
 import pytest
 
 import llmsiem.engine.chunks as chunks
 from llmsiem.records import bounded_lines
+from llmsiem.synthetic import generate
 
 LIMIT = 50
 
@@ -108,3 +112,27 @@ def test_first_chunks_ramp_up_to_the_budgets() -> None:
     by_bytes = list(chunks._chunks(io.BytesIO(data), "f", 10**6, 800, ramp=2))
     assert all(len(c.block) <= b for c, b in zip(by_bytes, [200, 400, 800, 800], strict=False))
     assert len(by_bytes[0].block) < len(by_bytes[1].block) < len(by_bytes[2].block)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lines_torn_just_after_a_closing_brace_are_found_by_the_chunk_itself(seed: int) -> None:
+    """A live writer can tear a line just after a closing brace, so it still looks braced;
+    the chunk's own scan must find it (else every such chunk pays the numbered re-scan
+    of ``survey.flagged_lines``)."""
+    rng = random.Random(seed)
+    lines = [json.dumps(document).encode() for document in generate(300, seed=seed)]
+    torn = set(rng.sample(range(len(lines)), 25))
+    for n in torn:
+        inner = [i + 1 for i in range(len(lines[n]) - 1) if lines[n][i : i + 1] == b"}"]
+        lines[n] = lines[n][: rng.choice(inner)]
+    for n in torn:
+        assert lines[n].endswith(b"}")
+        with pytest.raises(ValueError):
+            json.loads(lines[n])
+    chunk = chunks.JsonlChunk(
+        "f",
+        1,
+        b"".join(line + b"\n" for line in lines),
+        array("q", accumulate(len(line) + 1 for line in lines)),
+    )
+    assert chunk.malformed(len(torn)) == torn

@@ -73,7 +73,9 @@ class JsonlChunk:
 
     def malformed(self, expected: int) -> set[int]:
         """Positions of lines that are no JSON object, looked for among lines that do not
-        look like one (a torn line, a stray array); the caller checks the count."""
+        look like one: not in braces (a stray array, most torn lines) or with more opening
+        than closing braces (a line torn just after a closing brace). The caller checks the
+        count (a brace inside a string can hide a torn line)."""
         found: set[int] = set()
         skip = self.overlong | self.blank
         for position in range(len(self)):
@@ -81,7 +83,7 @@ class JsonlChunk:
                 continue
             raw = self.line(position) or b""
             text = raw.strip()
-            if text[:1] != b"{" or text[-1:] != b"}":
+            if text[:1] != b"{" or text[-1:] != b"}" or text.count(b"{") != text.count(b"}"):
                 record = next(iter_jsonl([raw], self.source, self.first_line + position))
                 if record.data is None:
                     found.add(position)

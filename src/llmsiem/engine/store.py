@@ -277,15 +277,17 @@ class EventStore:
         invalid = self.con.execute(
             f"SELECT _seq FROM events WHERE _seq >= ? AND ({broken_row_sql()})", [first_seq]
         ).fetchall()
-        if invalid:
-            self.con.execute(
-                "DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [[s for (s,) in invalid]]
-            )
         suspects |= {seq - first_seq for (seq,) in invalid}
-        # Scrubbing after the commit is cheaper than rewriting rows inside the load's
-        # transaction; if it fails, the chunk's rows go, so none is left unscrubbed.
+        # Deleting and scrubbing after the commit is cheaper than inside the load's
+        # transaction (DuckDB merges appended rows into the table whole at commit, but
+        # copies them when one was deleted or rewritten); if either fails, the chunk's
+        # rows go, so none is left invalid or unscrubbed.
         self.con.execute("COMMIT")
         try:
+            if invalid:
+                self.con.execute(
+                    "DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [[s for (s,) in invalid]]
+                )
             rescrub = scrub_table(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber)
             if rescrub:
                 self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [rescrub])

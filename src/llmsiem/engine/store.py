@@ -278,9 +278,9 @@ class EventStore:
             f"SELECT _seq FROM events WHERE _seq >= ? AND ({broken_row_sql()})", [first_seq]
         ).fetchall()
         suspects |= {seq - first_seq for (seq,) in invalid}
-        # Deleting and scrubbing after the commit is cheaper than inside the load's
-        # transaction (DuckDB merges appended rows into the table whole at commit, but
-        # copies them when one was deleted or rewritten); if either fails, the chunk's
+        # Invalid rows are deleted and the rest scrubbed after the commit: one row deleted
+        # among a transaction's appended rows makes DuckDB copy them all at commit, and
+        # rewriting rows inside it costs more than after. If either fails, the chunk's
         # rows go, so none is left invalid or unscrubbed.
         self.con.execute("COMMIT")
         try:

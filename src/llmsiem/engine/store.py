@@ -271,26 +271,23 @@ class EventStore:
         if added is None:
             self.next_seq = first_seq
             return self._load_records(chunk, range(len(chunk)), pipeline, first_seq)
-        # Rows breaking a constraint the typed read does not enforce go to the per-record
-        # pipeline. Found first, deleted only if any: a DELETE that removes nothing still
-        # costs ten times the scan.
-        invalid = self.con.execute(
-            f"SELECT _seq FROM events WHERE _seq >= ? AND ({broken_row_sql()})", [first_seq]
-        ).fetchall()
-        suspects |= {seq - first_seq for (seq,) in invalid}
+        # Rows breaking a constraint the typed read does not enforce go to the per-record pipeline.
+        invalid = [
+            seq
+            for (seq,) in self.con.execute(
+                f"SELECT _seq FROM events WHERE _seq >= ? AND ({broken_row_sql()})", [first_seq]
+            ).fetchall()
+        ]
+        suspects |= {seq - first_seq for seq in invalid}
         # Invalid rows are deleted and the rest scrubbed after the commit: one row deleted
         # among a transaction's appended rows makes DuckDB copy them all at commit, and
         # rewriting rows inside it costs more than after. If either fails, the chunk's
         # rows go, so none is left invalid or unscrubbed.
         self.con.execute("COMMIT")
         try:
-            if invalid:
-                self.con.execute(
-                    "DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [[s for (s,) in invalid]]
-                )
+            self._delete_rows(invalid)
             rescrub = scrub_table(self.con, "events", f"_seq >= {first_seq}", pipeline.scrubber)
-            if rescrub:
-                self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [rescrub])
+            self._delete_rows(rescrub)
             report = self._load_records(
                 chunk, sorted(suspects | {s - first_seq for s in rescrub}), pipeline, first_seq
             )
@@ -387,6 +384,12 @@ class EventStore:
             loaded=added - len(seqs) + redone, rejected=pipeline.rejected - rejected_before
         )
 
+    def _delete_rows(self, seqs: list[int]) -> None:
+        """Delete the rows numbered ``seqs``; none is no statement (a DELETE that removes
+        nothing still costs ten times the scan)."""
+        if seqs:
+            self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [seqs])
+
     def _revalidate_rows(self, seqs: list[int], pipeline: Pipeline) -> int:
         """Replace the rows ``seqs`` by what the per-record pipeline makes of them."""
         document = ", ".join(
@@ -404,7 +407,7 @@ class EventStore:
                 FROM events WHERE _seq IN (SELECT unnest(?)) ORDER BY _seq""",
             [seqs],
         ).fetchall()
-        self.con.execute("DELETE FROM events WHERE _seq IN (SELECT unnest(?))", [seqs])
+        self._delete_rows(seqs)
         with _Staging() as staged:
             for seq, source, line, document in rows:
                 record = RawRecord(source, int(line), _without_nulls(json.loads(document)))

@@ -283,6 +283,29 @@ def test_a_corrupt_parquet_file_is_a_dead_letter_and_exit_1(tmp_path: Path) -> N
     assert letter["source"] == str(corrupt) and "cannot read as Parquet" in letter["reason"]
 
 
+@pytest.mark.parametrize("command", ["detect", "ingest"])
+def test_a_lone_surrogate_escape_is_dead_lettered_exactly_and_the_rest_loads(
+    command: str, tmp_path: Path
+) -> None:
+    """``"\\ud800"`` is valid JSON but decodes to a character UTF-8 cannot hold: the line
+    is dead-lettered with its line number, the entry keeps it exactly, the good lines load."""
+    lines = [json.dumps(document) for document in generate(20, seed=4)]
+    lines[6] = lines[6].replace('"@timestamp": "', '"@timestamp": "\\ud800', 1)
+    lines[9] = lines[9].replace('"action": "', '"action": "x\\udfff', 1)
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    dead = tmp_path / "dead.jsonl"
+    out = ["--alerts" if command == "detect" else "--out", str(tmp_path / "out.jsonl")]
+    result = CliRunner().invoke(
+        cli, [command, str(source), "--dead-letter", str(dead), "--format", "json", *out]
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert json.loads(result.stdout)["events"] == len(lines) - 2
+    letters = _letters(dead)
+    assert [letter["line"] for letter in letters] == [7, 10]
+    assert "\ud800" in letters[0]["raw"] and "x\udfff" in letters[1]["raw"]
+
+
 @pytest.mark.parametrize("command", [["validate", "--rules"], ["test"], ["detect", "--rules"]])
 def test_a_rule_file_that_is_not_utf8_is_named_without_a_traceback(
     command: list[str], tmp_path: Path

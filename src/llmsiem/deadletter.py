@@ -45,7 +45,9 @@ class DeadLetter:
             return
         if self._stream is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._stream = self.path.open("a", encoding="utf-8")
+            # A JSON escape of a lone surrogate (\ud800) decodes to a character UTF-8
+            # cannot hold; written back as the same escape, the entry stays exact JSON.
+            self._stream = self.path.open("a", encoding="utf-8", errors="backslashreplace")
         entry = {
             "@timestamp": datetime.now(UTC).isoformat(),
             "source": source,

@@ -22,7 +22,13 @@ from llmsiem.pipeline import Pipeline
 from llmsiem.records import RawRecord
 from llmsiem.rule_samples import build_event
 from llmsiem.scoring import enrich
-from llmsiem.scoring.features import batch_buckets, buckets, normalise, reference_buckets
+from llmsiem.scoring.features import (
+    batch_buckets,
+    buckets,
+    normalise,
+    reference_buckets,
+    weighted_sums,
+)
 from llmsiem.scoring.model import MODEL_FILE, InjectionModel, ModelError, shipped_model
 from llmsiem.scrub import Scrubber
 
@@ -42,6 +48,21 @@ def test_batch_hashing_equals_the_plain_python_oracle(batch: list[str], bits: in
     for index, text in enumerate(batch):
         assert list(found[owner == index]) == reference_buckets(text, bits)
         assert list(buckets(text, bits)) == reference_buckets(text, bits)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(texts, max_size=6), st.integers(8, 20))
+def test_weighted_sums_equal_the_oracle_buckets_weights_one_text_or_many(
+    batch: list[str], bits: int
+) -> None:
+    weights = np.random.default_rng(bits).standard_normal(2**bits).astype(np.float32)
+    together = weighted_sums(batch, bits, weights)
+    for index, text in enumerate(batch):
+        expected = reference_buckets(text, bits)
+        alone = weighted_sums([text], bits, weights)
+        for sums, counts, at in ((*together, index), (*alone, 0)):
+            assert counts[at] == len(expected)
+            assert sums[at] == pytest.approx(float(weights[expected].astype(np.float64).sum()))
 
 
 def test_normalise_folds_case_and_space_and_keeps_head_and_tail() -> None:

@@ -52,14 +52,11 @@ def batch_buckets(texts: list[str], bits: int) -> tuple[Buckets, Buckets]:
     room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(points), dtype=np.int64)
     shift = np.uint64(64 - bits)
     parts, owners = [], []
-    rolling = points
     with np.errstate(over="ignore"):
-        for n in range(2, max(NGRAM_SIZES) + 1):
-            rolling = rolling[:-1] * _MULTIPLIER + points[n - 1 :]
-            if n in NGRAM_SIZES:
-                whole = room[: len(rolling)] >= n
-                parts.append(((rolling[whole] ^ _SEEDS[n]) * _FIBONACCI) >> shift)
-                owners.append(owner[: len(rolling)][whole])
+        for n, values in _seeded_hashes(points).items():
+            whole = room[: len(values)] >= n
+            parts.append((values[whole] * _FIBONACCI) >> shift)
+            owners.append(owner[: len(values)][whole])
     if not parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(parts).astype(np.int64), np.concatenate(owners)
@@ -72,35 +69,46 @@ def weighted_sums(
     what ``batch_buckets`` would give, without materialising the buckets.
 
     Every position of the joined texts is hashed; an n-gram running past the end of its
-    text gets weight 0, and a running sum gives each text's total as a difference.
+    text gets weight 0, and a running sum gives each text's total as a difference. One
+    text (the per-record path) is gathered and summed in one go, as at prompt sizes the
+    cost is numpy's overhead per call, not the hashing.
     """
     joined = "".join(texts).encode("utf-32-le", "surrogatepass")
     points = np.frombuffer(joined, dtype="<u4").astype(np.uint64)
-    lengths = np.array([len(t) for t in texts], dtype=np.int64)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    if len(texts) > 1:
-        room = np.repeat(ends, lengths) - np.arange(len(points), dtype=np.int64)
     shift = np.uint64(64 - bits)
-    sums = np.zeros(len(texts))
-    counts = np.zeros(len(texts), dtype=np.int64)
-    rolling = points
     with np.errstate(over="ignore"):
-        for n in range(2, max(NGRAM_SIZES) + 1):
-            rolling = rolling[:-1] * _MULTIPLIER + points[n - 1 :]
-            if n not in NGRAM_SIZES:
-                continue
-            gathered = weights[((rolling ^ _SEEDS[n]) * _FIBONACCI) >> shift]
-            counts += np.maximum(lengths - n + 1, 0)
-            if len(texts) == 1:  # nothing to cut: the per-record path's common case
-                sums += gathered.sum(dtype=np.float64)
-                continue
-            gathered[room[: len(rolling)] < n] = 0
+        hashed = _seeded_hashes(points)
+        if len(texts) == 1:
+            every = (np.concatenate(list(hashed.values())) * _FIBONACCI) >> shift
+            count = sum(max(len(points) - n + 1, 0) for n in NGRAM_SIZES)
+            return np.array([weights[every].sum(dtype=np.float64)]), np.array([count])
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        room = np.repeat(ends, lengths) - np.arange(len(points), dtype=np.int64)
+        sums = np.zeros(len(texts))
+        counts = np.zeros(len(texts), dtype=np.int64)
+        for n, values in hashed.items():
+            gathered = weights[(values * _FIBONACCI) >> shift]
+            gathered[room[: len(values)] < n] = 0
             running = np.concatenate(([0.0], np.cumsum(gathered, dtype=np.float64)))
             sums += (
-                running[np.minimum(ends, len(rolling))] - running[np.minimum(starts, len(rolling))]
+                running[np.minimum(ends, len(values))] - running[np.minimum(starts, len(values))]
             )
+            counts += np.maximum(lengths - n + 1, 0)
     return sums, counts
+
+
+def _seeded_hashes(points: npt.NDArray[np.uint64]) -> dict[int, npt.NDArray[np.uint64]]:
+    """Per n in ``NGRAM_SIZES``, the seeded hash of the n-gram starting at each position
+    (callers silence numpy's overflow warning: the hash wraps on purpose)."""
+    hashed = {}
+    rolling = points
+    for n in range(2, max(NGRAM_SIZES) + 1):
+        rolling = rolling[:-1] * _MULTIPLIER + points[n - 1 :]
+        if n in NGRAM_SIZES:
+            hashed[n] = rolling ^ _SEEDS[n]
+    return hashed
 
 
 def reference_buckets(text: str, bits: int) -> list[int]:

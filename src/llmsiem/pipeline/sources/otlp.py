@@ -220,9 +220,9 @@ def span_to_events(
     span: dict[str, Any], resource: dict[str, Any], scope: str = ""
 ) -> list[dict[str, Any]]:
     """One GenAI span -> its event, plus one pending ``tool_call`` per requested tool."""
-    document = span_to_event(span, resource, scope)
+    convention, attrs = span_attributes(span, scope)
+    document = span_to_event(span, resource, convention, attrs)
     events = [document]
-    _, attrs = span_attributes(span, scope)
     if document["event"]["action"] in ("tool_call", "guardrail"):
         return events
     for index, call in enumerate(_requested_tools(attrs)):
@@ -247,11 +247,10 @@ def span_to_events(
 
 
 def span_to_event(
-    span: dict[str, Any], resource: dict[str, Any], scope: str = ""
+    span: dict[str, Any], resource: dict[str, Any], convention: str | None, attrs: dict[str, Any]
 ) -> dict[str, Any]:
     """One GenAI span -> one normalized event document (not yet validated or scrubbed);
-    ``scope`` is the name of the instrumentation scope that emitted it."""
-    convention, attrs = span_attributes(span, scope)
+    ``convention`` and ``attrs`` are its ``span_attributes``."""
     if not any(key.startswith(("gen_ai.", "mcp.", "llmsiem.guardrail.")) for key in attrs):
         raise SpanError(
             f"span {span.get('name')!r} has no gen_ai.* or mcp.* attributes (not a GenAI span)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from pathlib import Path
@@ -16,8 +17,9 @@ from llmsiem.cli.main import cli
 from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.store import EventStore
 from llmsiem.pipeline import Pipeline
+from llmsiem.pipeline import events as events_module
 from llmsiem.pipeline.events import document_out_of_bounds
-from llmsiem.records import MAX_DEPTH, out_of_bounds
+from llmsiem.records import MAX_DEPTH, RawRecord, out_of_bounds
 from llmsiem.rule_samples import build_event
 from llmsiem.scrub import Scrubber
 from llmsiem.synthetic import generate
@@ -124,6 +126,62 @@ def test_every_bad_record_is_dead_lettered_with_file_line_and_reason(tmp_path: P
     assert "gen_ai.usage.input_tokens" in reasons[3]
     assert "@timestamp" in reasons[4]
     assert OPENAI not in dead.read_text()  # the raw record is scrubbed before it is kept
+
+
+def _grouped_run(
+    records: list[RawRecord], group: int, monkeypatch: pytest.MonkeyPatch, path: Path
+) -> tuple[list[tuple[str, int, dict[str, Any]]], list[dict[str, Any]]]:
+    monkeypatch.setattr(events_module, "GROUP", group)
+    with DeadLetter(path) as letters:
+        found = [
+            (e.source, e.line, e.document) for e in Pipeline(Scrubber(), letters).events(records)
+        ]
+    letters = [json.loads(line) for line in path.read_text().splitlines()]
+    return found, [{k: v for k, v in d.items() if k != "@timestamp"} for d in letters]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_records_in_groups_give_what_one_at_a_time_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Scoring a group's prompts as one batch changes no event, score or dead letter, nor
+    their order, whatever the bad records between good ones and wherever groups end."""
+    rng = random.Random(seed)
+    span = {"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 3}]}]}]}
+    records = []
+    for line, event in enumerate(_corpus(700, seed), start=1):
+        choice = rng.random()
+        if choice < 0.05:
+            records.append(RawRecord("in", line, None, "invalid JSON"))
+        elif choice < 0.10:
+            records.append(RawRecord("in", line, {**event, "@timestamp": "soon"}))
+        elif choice < 0.13:
+            records.append(RawRecord("in", line, span))
+        else:
+            records.append(RawRecord("in", line, event))
+    one = _grouped_run(copy.deepcopy(records), 1, monkeypatch, tmp_path / "one.jsonl")
+    grouped = _grouped_run(records, 256, monkeypatch, tmp_path / "grouped.jsonl")
+    assert len(one[0]) > 500 and len(one[1]) > 50
+    assert grouped == one
+
+
+def test_a_record_that_breaks_the_schema_check_costs_itself_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = events_module.checked_document
+
+    def breaks_on_line_2(record: RawRecord) -> Any:
+        if record.line == 2:
+            raise RecursionError("too deep for the check")
+        return checked(record)
+
+    monkeypatch.setattr(events_module, "checked_document", breaks_on_line_2)
+    records = [RawRecord("in", n, build_event({}, n, f"t{n}")) for n in (1, 2, 3)]
+    with DeadLetter(tmp_path / "dead.jsonl") as letters:
+        found = [e.line for e in Pipeline(Scrubber(), letters).normalized_events(records)]
+    assert found == [1, 3]
+    (letter,) = [json.loads(x) for x in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert letter["line"] == 2 and "RecursionError: too deep for the check" in letter["reason"]
 
 
 def test_detect_scrubs_normalized_input_unless_told_to_keep(tmp_path: Path) -> None:

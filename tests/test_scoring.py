@@ -200,7 +200,7 @@ def test_pipeline_scores_the_scrubbed_text_and_overrides_a_supplied_score() -> N
     assert prompt["injection_score"] != shipped_model().score(raw)
     assert "prompt" not in events[1].document.get("llmsiem", {})
     untouched: dict[str, Any] = {"llmsiem": {"prompt": {"chars": 3}}}
-    enrich(untouched)
+    enrich([untouched])
     assert untouched == {"llmsiem": {"prompt": {"chars": 3}}}
 
 

@@ -87,7 +87,7 @@ def _seqs(con: Any, table: str, where: str, fields: list[str], flagged: list[str
 
 def scrub_table(con: Any, table: str, where: str, scrubber: Scrubber) -> list[int]:
     """Scrub the rows of ``table`` matching ``where`` and score their prompt text (as
-    ``Pipeline.validate`` does per record); ``_seq`` of rows left to the pipeline."""
+    the per-record pipeline does); ``_seq`` of rows left to the pipeline."""
     per_record = _scrub_in_sql(con, table, where, scrubber)
     score_table(con, table, where)
     return per_record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from llmsiem.scoring import enrich
 from llmsiem.scrub import Scrubber
 from llmsiem.validation import checked_document
 
+GROUP = 256
+"""Records per group: one batch of prompt texts for the scorer, whose cost at prompt sizes
+is mostly numpy's overhead per call."""
 # Digits folded to 0: the shortest integer that may not fit int64 (int64 has 19 digits).
 INT64_DIGIT_RUN = b"0" * 19
 
@@ -39,6 +43,16 @@ def document_out_of_bounds(document: dict[str, Any]) -> str | None:
     ):
         return None
     return out_of_bounds(document)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A record the pipeline refuses, held until its turn in the dead letter."""
+
+    source: str
+    line: int
+    reason: str
+    raw: Any
 
 
 @dataclass(frozen=True)
@@ -81,40 +95,66 @@ class Pipeline:
         return SOURCES.get(NORMALIZED)
 
     def events(self, records: Iterable[RawRecord], source: Source | None = None) -> Iterator[Event]:
-        """Events of ``records``; without a ``source`` each record's format is sniffed."""
+        """Events of ``records``; without a ``source`` each record's format is sniffed.
+
+        Records are taken ``GROUP`` at a time, so that their prompt texts are scored as one
+        batch; events and dead letters still come out in record order. Every caller hands
+        over records already read (a list, or a regular file's), so a group waits for none.
+        """
+        remaining = iter(records)
+        while group := list(islice(remaining, GROUP)):
+            yield from self._group_events(group, source)
+
+    def _group_events(self, records: list[RawRecord], source: Source | None) -> Iterator[Event]:
+        outcomes: list[tuple[str, RawRecord] | _Refusal] = []
         for record in records:
             if record.data is None:
-                self.validate(record)  # dead-letters it with the read error
+                outcomes.append(("read", record))  # checking it dead-letters the read error
                 continue
             form = source or self.fixed or sniff(record.data)
             try:
                 for item in form.normalize(record.data):
                     if isinstance(item, Exception):
-                        self.reject(record.source, record.line, f"{form.name}: {item}", record.data)
-                        continue
-                    event = self.validate(RawRecord(record.source, record.line, item))
-                    if event is not None:
-                        yield event
+                        reason = f"{form.name}: {item}"
+                        outcomes.append(_Refusal(record.source, record.line, reason, record.data))
+                    else:
+                        scrubbed = self._scrubbed(RawRecord(record.source, record.line, item))
+                        outcomes.append(
+                            scrubbed if isinstance(scrubbed, _Refusal) else (form.name, scrubbed)
+                        )
             except Exception as exc:  # a shape no source expects costs this record only
                 reason = f"{form.name}: cannot read this record ({type(exc).__name__}: {exc})"
-                self.reject(record.source, record.line, reason[:500], record.data)
+                outcomes.append(_Refusal(record.source, record.line, reason[:500], record.data))
+        enrich([o[1].data for o in outcomes if isinstance(o, tuple) and o[1].data is not None])
+        for outcome in outcomes:
+            if isinstance(outcome, _Refusal):
+                self.reject(outcome.source, outcome.line, outcome.reason, outcome.raw)
+            elif (event := self._checked(*outcome)) is not None:
+                yield event
 
     def normalized_events(self, records: Iterable[RawRecord]) -> Iterator[Event]:
         """Events of records already in the normalized schema (scrubbed and validated)."""
         return self.events(records, SOURCES.get(NORMALIZED))
 
-    def validate(self, record: RawRecord) -> Event | None:
-        """Scrub one normalized document, score its prompt text, check it against the schema."""
-        if record.data is not None:
-            problem = document_out_of_bounds(
-                record.data
-            )  # a source may build what a reader refuses
-            if problem is not None:
-                self.reject(record.source, record.line, f"{record.where}: {problem}", record.data)
-                return None
-            self.scrubber.scrub_document(record.data)
-            enrich(record.data)
-        document, problems = checked_document(record)
+    def _scrubbed(self, record: RawRecord) -> RawRecord | _Refusal:
+        """One normalized document scrubbed, or refused when it breaks a bound (a source
+        may build what a reader refuses)."""
+        assert record.data is not None
+        problem = document_out_of_bounds(record.data)
+        if problem is not None:
+            return _Refusal(record.source, record.line, f"{record.where}: {problem}", record.data)
+        self.scrubber.scrub_document(record.data)
+        return record
+
+    def _checked(self, form: str, record: RawRecord) -> Event | None:
+        """The event of a scrubbed and scored document (normalized by ``form``), or None
+        when the schema refuses it."""
+        try:
+            document, problems = checked_document(record)
+        except Exception as exc:  # a shape the schema's checks do not expect
+            reason = f"{form}: cannot read this record ({type(exc).__name__}: {exc})"
+            self.reject(record.source, record.line, reason[:500], record.data)
+            return None
         if document is None:
             reasons = "; ".join(str(p) for p in problems)
             self.reject(record.source, record.line, reasons, record.data or record.raw)

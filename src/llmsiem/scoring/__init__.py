@@ -1,8 +1,9 @@
 """Scored enrichment: a small shipped model adds ``llmsiem.prompt.injection_score``.
 
-``enrich`` fills the score of one scrubbed document, ``score_table`` of the rows of a
-DuckDB events table (the bulk load path); both score the prompt text after scrubbing,
-which is the text the SIEM receives, so a score can be recomputed from the shipped event.
+``enrich`` fills the score of scrubbed documents (their texts as one batch),
+``score_table`` of the rows of a DuckDB events table (the bulk load path); both score the
+prompt text after scrubbing, which is the text the SIEM receives, so a score can be
+recomputed from the shipped event.
 The model (``model``, numpy) is imported on the first score, not with the pipeline.
 """
 

@@ -15,14 +15,21 @@ SCORE_FIELD = "llmsiem.prompt.injection_score"
 TEXT_FIELD = "llmsiem.prompt.text"
 
 
-def enrich(document: dict[str, Any]) -> None:
-    """Set the injection score of a nested event document that has prompt text."""
-    extension = document.get("llmsiem")
-    prompt = extension.get("prompt") if isinstance(extension, dict) else None
-    if isinstance(prompt, dict) and isinstance(prompt.get("text"), str):
+def enrich(documents: list[dict[str, Any]]) -> None:
+    """Set the injection score of every nested event document that has prompt text, the
+    texts scored as one batch."""
+    prompts = []
+    for document in documents:
+        extension = document.get("llmsiem")
+        prompt = extension.get("prompt") if isinstance(extension, dict) else None
+        if isinstance(prompt, dict) and isinstance(prompt.get("text"), str):
+            prompts.append(prompt)
+    if prompts:
         from llmsiem.scoring.model import shipped_model  # numpy on the first score only
 
-        prompt["injection_score"] = shipped_model().score(prompt["text"])
+        scores = shipped_model().scores([prompt["text"] for prompt in prompts])
+        for prompt, score in zip(prompts, scores, strict=True):
+            prompt["injection_score"] = score
 
 
 def score_table(con: Any, table: str, where: str) -> None:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from fake_bulk import API_KEY, BulkState, bulk_endpoint
 from llmsiem.connectors import spool as spool_module
 from llmsiem.connectors.elastic import document_id
-from llmsiem.connectors.sink import json_bytes, json_document
+from llmsiem.connectors.sink import Delivery, json_bytes, json_document
 from llmsiem.connectors.spool import Spool, SpoolBusyError, Spooled, SpoolWriteError
 from llmsiem.rule_samples import build_event
 
@@ -117,6 +117,86 @@ def test_an_interrupted_append_resumes_from_the_recorded_offset(
     assert spool.append(Spooled(e, "in.jsonl", n) for n, e in enumerate(events, start=1)) == 20
     assert [e["event"]["id"] for e in _all(spool)] == [e["event"]["id"] for e in events]
     assert spool.append(Spooled(e, "in.jsonl", n) for n, e in enumerate(events, 1)) == 50
+
+
+class _Recorder:
+    """A sink that records event ids; from the ``fail_at``-th batch on it answers ``fatal``."""
+
+    def __init__(self, fail_at: int = 0) -> None:
+        self.ids: list[str] = []
+        self.batches = 0
+        self.fail_at = fail_at
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, batch: list[dict[str, Any]]) -> Delivery:
+        self.batches += 1
+        if self.fail_at and self.batches >= self.fail_at:
+            return Delivery(fatal="credentials refused")
+        self.ids.extend(e["event"]["id"] for e in batch)
+        return Delivery(sent=len(batch))
+
+
+def _ids(count: int) -> list[str]:
+    return [f"evt-{n}" for n in range(1, count + 1)]
+
+
+def test_delivery_starts_while_the_inputs_are_still_read(tmp_path: Path) -> None:
+    """``deliver`` drains as it appends: the first batches reach the sink before the input
+    ends (an input that waits for them would time out on a spool-then-drain), and every
+    event arrives once, in order."""
+    sink = _Recorder()
+    seen_midway: list[int] = []
+
+    def slow_input() -> Iterator[dict[str, Any]]:
+        for n, event in enumerate(_events(3000), start=1):
+            if n == 2001:  # four fsyncs of 500 are behind: wait for the drain to send
+                deadline = time.monotonic() + 30
+                while len(sink.ids) < 1000 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                seen_midway.append(len(sink.ids))
+            yield event
+
+    spool = Spool(tmp_path)
+    spooled, drained = spool.deliver(slow_input(), sink, batch_size=500)
+    assert seen_midway[0] >= 1000
+    assert sink.ids == _ids(3000)
+    assert (spooled, drained.total.sent, drained.stopped) == (3000, 3000, None)
+    assert _all(spool) == []
+
+
+def test_a_failing_append_stops_the_drain_and_a_refusing_sink_stops_only_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = spool_module.Spool._write
+    writes = {"n": 0}
+
+    def full_after_1200(handle: int, data: bytes) -> None:
+        writes["n"] += 1
+        if writes["n"] > 1200:
+            raise SpoolWriteError(errno.ENOSPC, "cannot append to the spool: disk full")
+        real_write(handle, data)
+
+    monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(full_after_1200))
+    sink = _Recorder()
+    with pytest.raises(SpoolWriteError, match="disk full"):
+        Spool(tmp_path / "a").deliver(_events(3000), sink, batch_size=500)
+    monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(real_write))
+    assert sink.ids == _ids(len(sink.ids)) and len(sink.ids) <= 1200  # a prefix, no gap
+    rest = _Recorder()
+    drained = Spool(tmp_path / "a").drain(rest, batch_size=500)
+    assert sink.ids + rest.ids == _ids(1200) and drained.stopped is None
+
+    refusing = _Recorder(fail_at=2)
+    spool = Spool(tmp_path / "b")
+    spooled, drained = spool.deliver(_events(3000), refusing, batch_size=500)
+    assert spooled == 3000 and drained.stopped == "credentials refused"
+    assert refusing.ids == _ids(500)
+    assert [e["event"]["id"] for e in _all(spool)] == _ids(3000)[500:]
 
 
 def test_a_lock_keeps_a_second_shipper_off(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ may still carry a secret, and the dead-letter file is storage like any other.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -17,13 +18,18 @@ if TYPE_CHECKING:
 
 
 class DeadLetter:
-    """Append-only JSONL of rejected records; opened lazily so clean runs leave no file."""
+    """Append-only JSONL of rejected records; opened lazily so clean runs leave no file.
+
+    Threads may share one (``ship`` spools and delivers at once): each entry is written
+    whole under a lock.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.count = 0
         self._stream: IO[str] | None = None
         self._scrubber: Scrubber | None = None
+        self._lock = threading.Lock()
 
     def _scrubbed(self, raw: Any) -> str | None:
         if raw is None:
@@ -40,6 +46,10 @@ class DeadLetter:
 
     def write(self, source: str, line: int, reason: str, raw: Any) -> None:
         """Record one rejected input and the reason it was rejected."""
+        with self._lock:
+            self._write(source, line, reason, raw)
+
+    def _write(self, source: str, line: int, reason: str, raw: Any) -> None:
         self.count += 1
         if self.path is None:
             return

@@ -214,7 +214,7 @@ def _sink(sink_type: str, dest: str | None, letters: DeadLetter) -> Sink:
 def _ship_to(
     name: str, sink: Sink, spool_dir: Path, items: Iterable[Spooled] | None, batch_size: int
 ) -> dict[str, Any]:
-    """Spool ``items`` for one sink, then deliver everything its spool holds; ``stopped``
+    """Spool ``items`` for one sink while delivering everything its spool holds; ``stopped``
     says why delivery stopped early (the rest waits in the spool)."""
     try:
         spool = Spool(spool_dir)
@@ -224,22 +224,12 @@ def _ship_to(
     if spool.repaired:
         console.print(f"[yellow]spool {spool_dir}: {spool.repaired}[/]", highlight=False)
     try:
-        spooled = 0
-        if items is not None:
-            try:
-                spooled = spool.append(items)
-            except OSError as exc:
-                raise CommandError(
-                    f"spool {spool_dir}: {exc}; events spooled so far are kept, run ship "
-                    "again with the same inputs once there is room"
-                ) from exc
-        sink.open()
-        try:
-            drained = spool.drain(sink, batch_size)
-        except OSError as exc:
-            raise CommandError(f"{name}: {exc}; undelivered events stay in {spool_dir}") from exc
-        finally:
-            sink.close()
+        spooled, drained = spool.deliver(items, sink, batch_size)
+    except OSError as exc:  # the append's (the drain's stop it, in ``drained.stopped``)
+        raise CommandError(
+            f"spool {spool_dir}: {exc}; events spooled so far are kept, run ship "
+            "again with the same inputs once there is room"
+        ) from exc
     finally:
         spool.unlock()
     total = drained.total

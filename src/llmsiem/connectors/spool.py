@@ -9,7 +9,8 @@ resumes there. The shipper reads from a committed cursor, sends one batch, and o
 moves the cursor (atomic rename). A crash or a sink outage between sending and committing
 re-sends that batch on restart: nothing is lost and nothing is duplicated beyond the one
 uncommitted batch (and sinks that key documents by ``event.id`` drop even those). A lock
-file (``flock``) keeps a second shipper off a spool in use.
+file (``flock``) keeps a second shipper off a spool in use. ``deliver`` appends and drains
+at once, so the sink's round trips overlap the pipeline's work.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +78,10 @@ class Spool:
         # (segment inode, cursor) -> byte offset of the cursor's line, from the last batch read
         self._resume: dict[tuple[int, Cursor], int] = {}
         self.repaired = self._repair_tail()
+        # Signalled at each fsync of an append that a drain is following (``deliver``).
+        self._synced = threading.Condition()
+        self._appending = False
+        self._halted = False
 
     def lock(self) -> None:
         """Take the spool for this process; ``SpoolBusyError`` if another shipper has it."""
@@ -179,6 +185,8 @@ class Spool:
         os.fsync(handle)
         if progress:
             self._save_progress(progress)
+        with self._synced:
+            self._synced.notify_all()
 
     @staticmethod
     def _write(handle: int, data: bytes) -> None:
@@ -255,20 +263,86 @@ class Spool:
         """Send everything after the cursor, committing after each completely handled batch.
 
         A batch whose ``Delivery`` is not complete (events retryable, or a fatal sink error)
-        stays in the spool, uncommitted, and the drain stops there.
+        stays in the spool, uncommitted, and the drain stops there; so does a batch the
+        sink or the spool's disk fails with an ``OSError`` (its message in ``stopped``).
         """
         drained = Drained()
-        cursor = self.cursor()
-        while True:
-            batch, after = self.read_batch(cursor, batch_size)
-            if not batch:
-                return drained
-            delivery = sink.send(batch)
-            drained.add(delivery)
-            if on_batch is not None:
-                on_batch(delivery)
-            if not delivery.complete:
-                drained.stopped = delivery.fatal or delivery.retry_reason or "not delivered"
-                return drained
-            self.commit(after)
-            cursor = after
+        try:
+            cursor = self.cursor()
+            while not self._halted:
+                batch, after = self.read_batch(cursor, batch_size)
+                if len(batch) < batch_size and self._more_coming():
+                    continue
+                if not batch:
+                    break
+                delivery = sink.send(batch)
+                drained.add(delivery)
+                if on_batch is not None:
+                    on_batch(delivery)
+                if not delivery.complete:
+                    drained.stopped = delivery.fatal or delivery.retry_reason or "not delivered"
+                    break
+                self.commit(after)
+                cursor = after
+        except OSError as exc:
+            drained.stopped = str(exc)
+        return drained
+
+    def _more_coming(self) -> bool:
+        """While an append runs (``deliver``), wait for its next fsync or its end and say
+        True; otherwise False at once."""
+        with self._synced:
+            if not self._appending:
+                return False
+            self._synced.wait()
+            return True
+
+    def deliver(
+        self,
+        documents: Iterable[dict[str, Any] | Spooled] | None,
+        sink: Sink,
+        batch_size: int = 500,
+    ) -> tuple[int, Drained]:
+        """``append`` the documents (None: none, what an interrupted append recorded stays)
+        and ``drain`` the spool to ``sink`` at the same time.
+
+        A drain thread opens the sink and sends each whole batch the append has written,
+        looking at each fsync of the append, and what is left once the append ends; the
+        sink's round trips overlap the pipeline's work. (A batch may go out before its
+        fsync: after a power loss a re-run spools those events again from the inputs'
+        recorded progress, and the cursor skips them as delivered.) Returns what ``append``
+        and ``drain`` return. An append that fails (or is interrupted) stops the drain
+        after the batch in flight, then raises; a sink that cannot open stops the drain
+        (``stopped``) and the append goes on.
+        """
+        outcome: dict[str, Any] = {}
+
+        def drain() -> None:
+            try:
+                sink.open()
+                try:
+                    outcome["drained"] = self.drain(sink, batch_size)
+                finally:
+                    sink.close()
+            except OSError as exc:
+                outcome["drained"] = Drained(stopped=str(exc))
+            except BaseException as exc:  # raised in the caller's thread below
+                outcome["error"] = exc
+
+        with self._synced:
+            self._appending, self._halted = True, False
+        drainer = threading.Thread(target=drain, name="llmsiem-drain", daemon=True)
+        drainer.start()
+        try:
+            spooled = 0 if documents is None else self.append(documents)
+        except BaseException:
+            self._halted = True
+            raise
+        finally:
+            with self._synced:
+                self._appending = False
+                self._synced.notify_all()
+            drainer.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return spooled, outcome["drained"]

@@ -223,12 +223,17 @@ class Spool:
                 self._segment(number).unlink(missing_ok=True)
 
     def read_batch(self, cursor: Cursor, size: int) -> tuple[list[dict[str, Any]], Cursor]:
-        """Up to ``size`` events after ``cursor`` and the cursor just past them.
+        """Up to ``size`` events after ``cursor`` and the cursor just past them."""
+        lines, after = self._read_lines(cursor, size)
+        return [json_document(line) for line in lines], after
+
+    def _read_lines(self, cursor: Cursor, size: int) -> tuple[list[bytes], Cursor]:
+        """``read_batch``'s lines, not yet parsed.
 
         Where the previous batch ended is remembered as a byte offset, so a drain reads each
         segment once instead of skipping its first lines again for every batch.
         """
-        batch: list[dict[str, Any]] = []
+        batch: list[bytes] = []
         segment, offset = cursor.segment, cursor.offset
         for number in [n for n in self._segments() if n >= segment]:
             if number != segment:
@@ -246,7 +251,7 @@ class Spool:
                     index += 1
                     if index <= offset or not line.endswith(b"\n"):
                         continue
-                    batch.append(json_document(line))
+                    batch.append(line)
                     offset = index
                     if len(batch) >= size:
                         after = Cursor(segment, offset)
@@ -270,12 +275,12 @@ class Spool:
         try:
             cursor = self.cursor()
             while not self._halted:
-                batch, after = self.read_batch(cursor, batch_size)
-                if len(batch) < batch_size and self._more_coming():
-                    continue
-                if not batch:
+                lines, after = self._read_lines(cursor, batch_size)
+                if len(lines) < batch_size and self._more_coming():
+                    continue  # parsed once whole, not at every look
+                if not lines:
                     break
-                delivery = sink.send(batch)
+                delivery = sink.send([json_document(line) for line in lines])
                 drained.add(delivery)
                 if on_batch is not None:
                     on_batch(delivery)

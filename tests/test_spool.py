@@ -182,13 +182,13 @@ def test_a_failing_append_stops_the_drain_and_a_refusing_sink_stops_only_deliver
         real_write(handle, data)
 
     monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(full_after_1200))
-    sink = _Recorder()
+    sink, full = _Recorder(), Spool(tmp_path / "a")
     with pytest.raises(SpoolWriteError, match="disk full"):
-        Spool(tmp_path / "a").deliver(_events(3000), sink, batch_size=500)
+        full.deliver(_events(3000), sink, batch_size=500)
     monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(real_write))
     assert sink.ids == _ids(len(sink.ids)) and len(sink.ids) <= 1200  # a prefix, no gap
     rest = _Recorder()
-    drained = Spool(tmp_path / "a").drain(rest, batch_size=500)
+    drained = full.drain(rest, batch_size=500)  # the same spool, once there is room
     assert sink.ids + rest.ids == _ids(1200) and drained.stopped is None
 
     refusing = _Recorder(fail_at=2)

@@ -348,6 +348,7 @@ class Spool:
                 self._appending = False
                 self._synced.notify_all()
             drainer.join()
+            self._halted = False  # a later drain of this spool runs in full
         if "error" in outcome:
             raise outcome["error"]
         return spooled, outcome["drained"]

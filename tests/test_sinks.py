@@ -35,6 +35,7 @@ from llmsiem.connectors.splunk_hec import SplunkHecSink, envelope
 from llmsiem.connectors.spool import Spool
 from llmsiem.deadletter import DeadLetter
 from llmsiem.rule_samples import build_event
+from sink_helpers import ListSink
 
 CASSETTES = Path(__file__).parent / "cassettes"
 ES_URL = os.environ.get("LLMSIEM_TEST_ES_URL", "http://es.test:9200")
@@ -254,37 +255,14 @@ def test_killed_shipper_loses_nothing_and_duplicates_at_most_one_batch(tmp_path:
     assert Spool(spool).read_batch(Spool(spool).cursor(), 1)[0] == []
 
 
-class _ListSink:
-    """A sink that records event ids; ``outage`` decides what a batch gets instead."""
-
-    def __init__(self, outage: Delivery | Exception | None = None, after: int = 0) -> None:
-        self.ids: list[str] = []
-        self.outage = outage
-        self.after = after
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def send(self, batch: list[dict[str, Any]]) -> Delivery:
-        if self.outage is not None and len(self.ids) >= self.after:
-            if isinstance(self.outage, Exception):
-                raise self.outage
-            return self.outage
-        self.ids.extend(e["event"]["id"] for e in batch)
-        return Delivery(sent=len(batch))
-
-
 def test_spool_resumes_from_committed_cursor(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.append(_events(25))
-    crashing = _ListSink(requests.ConnectionError("sink down"), after=10)
+    crashing = ListSink(requests.ConnectionError("sink down"), after=10)
     stopped = spool.drain(crashing, batch_size=10)  # an OSError stops it, uncommitted
     assert stopped.stopped == "sink down" and stopped.total.sent == 10
     assert len(crashing.ids) == 10
-    rest = _ListSink()
+    rest = ListSink()
     drained = spool.drain(rest, batch_size=10)
     assert crashing.ids + rest.ids == [f"evt-{n}" for n in range(1, 26)]
     assert drained.total.sent == 15 and drained.stopped is None
@@ -297,11 +275,11 @@ def test_spool_resumes_from_committed_cursor(tmp_path: Path) -> None:
 def test_spool_keeps_batches_a_delivery_does_not_complete(tmp_path: Path, outage: Delivery) -> None:
     spool = Spool(tmp_path)
     spool.append(_events(25))
-    failing = _ListSink(outage, after=10)
+    failing = ListSink(outage, after=10)
     drained = spool.drain(failing, batch_size=10)
     assert drained.stopped in ("busy", "token refused")
     assert drained.total.sent == 10
-    rest = _ListSink()
+    rest = ListSink()
     spool.drain(rest, batch_size=10)
     assert failing.ids + rest.ids == [f"evt-{n}" for n in range(1, 26)]
 

@@ -29,6 +29,7 @@ from llmsiem.connectors.elastic import document_id
 from llmsiem.connectors.sink import Delivery, json_bytes, json_document
 from llmsiem.connectors.spool import Spool, SpoolBusyError, Spooled, SpoolWriteError
 from llmsiem.rule_samples import build_event
+from sink_helpers import ListSink
 
 LLMSIEM = str(Path(sys.executable).parent / "llmsiem")
 
@@ -119,28 +120,6 @@ def test_an_interrupted_append_resumes_from_the_recorded_offset(
     assert spool.append(Spooled(e, "in.jsonl", n) for n, e in enumerate(events, 1)) == 50
 
 
-class _Recorder:
-    """A sink that records event ids; from the ``fail_at``-th batch on it answers ``fatal``."""
-
-    def __init__(self, fail_at: int = 0) -> None:
-        self.ids: list[str] = []
-        self.batches = 0
-        self.fail_at = fail_at
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def send(self, batch: list[dict[str, Any]]) -> Delivery:
-        self.batches += 1
-        if self.fail_at and self.batches >= self.fail_at:
-            return Delivery(fatal="credentials refused")
-        self.ids.extend(e["event"]["id"] for e in batch)
-        return Delivery(sent=len(batch))
-
-
 def _ids(count: int) -> list[str]:
     return [f"evt-{n}" for n in range(1, count + 1)]
 
@@ -149,7 +128,7 @@ def test_delivery_starts_while_the_inputs_are_still_read(tmp_path: Path) -> None
     """``deliver`` drains as it appends: the first batches reach the sink before the input
     ends (an input that waits for them would time out on a spool-then-drain), and every
     event arrives once, in order."""
-    sink = _Recorder()
+    sink = ListSink()
     seen_midway: list[int] = []
 
     def slow_input() -> Iterator[dict[str, Any]]:
@@ -182,16 +161,16 @@ def test_a_failing_append_stops_the_drain_and_a_refusing_sink_stops_only_deliver
         real_write(handle, data)
 
     monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(full_after_1200))
-    sink, full = _Recorder(), Spool(tmp_path / "a")
+    sink, full = ListSink(), Spool(tmp_path / "a")
     with pytest.raises(SpoolWriteError, match="disk full"):
         full.deliver(_events(3000), sink, batch_size=500)
     monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(real_write))
     assert sink.ids == _ids(len(sink.ids)) and len(sink.ids) <= 1200  # a prefix, no gap
-    rest = _Recorder()
+    rest = ListSink()
     drained = full.drain(rest, batch_size=500)  # the same spool, once there is room
     assert sink.ids + rest.ids == _ids(1200) and drained.stopped is None
 
-    refusing = _Recorder(fail_at=2)
+    refusing = ListSink(Delivery(fatal="credentials refused"), after=500)
     spool = Spool(tmp_path / "b")
     spooled, drained = spool.deliver(_events(3000), refusing, batch_size=500)
     assert spooled == 3000 and drained.stopped == "credentials refused"

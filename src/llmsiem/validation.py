@@ -102,6 +102,22 @@ _PLAIN_FIELD_KEYS = frozenset(
 )
 
 
+def _typed_field(spec: dict[str, Any]) -> dict[str, Any]:
+    """The typed-dict field of a model field. A field that defaults to None is optional
+    instead: left out when absent, which the dump without None values cannot tell from
+    None, and no None is filled in for every absent field of every object."""
+    schema = spec["schema"]
+    required = schema["type"] != "default"
+    if not required and schema.get("default", ...) is None and not schema.get("validate_default"):
+        schema = schema["schema"]
+    return {
+        "type": "typed-dict-field",
+        "schema": _as_typed_dicts(schema),
+        "required": required,
+        **{key: spec[key] for key in ("validation_alias", "serialization_alias") if key in spec},
+    }
+
+
 def _as_typed_dicts(node: Any) -> Any:
     """A copy of a core schema where every model is a typed dict of the same fields."""
     if isinstance(node, list):
@@ -123,19 +139,7 @@ def _as_typed_dicts(node: Any) -> Any:
             raise TypeError(f"no typed-dict form for the model {node['cls'].__name__}")
         typed: dict[str, Any] = {
             "type": "typed-dict",
-            "fields": {
-                name: {
-                    "type": "typed-dict-field",
-                    "schema": _as_typed_dicts(spec["schema"]),
-                    "required": spec["schema"]["type"] != "default",
-                    **{
-                        key: spec[key]
-                        for key in ("validation_alias", "serialization_alias")
-                        if key in spec
-                    },
-                }
-                for name, spec in fields["fields"].items()
-            },
+            "fields": {name: _typed_field(spec) for name, spec in fields["fields"].items()},
             "extra_behavior": config.get("extra_fields_behavior", "ignore"),
             "config": config,
         }

@@ -83,11 +83,12 @@ def test_enospc_is_an_error_with_the_spool_consistent(
 
     def full_disk(handle: int, data: bytes) -> int:
         calls["n"] += 1
-        if calls["n"] == 8:  # part of the record lands, then the disk is full
-            real_write(handle, data[: len(data) // 2])
+        if calls["n"] == 2:  # part of the second batch lands, then the disk is full
+            real_write(handle, data[: len(data) // 2 + 3])
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(handle, data)
 
+    monkeypatch.setattr(spool_module, "FSYNC_EVENTS", 5)  # a write per 5 records
     monkeypatch.setattr(spool_module.os, "write", full_disk)
     events = _events(20)
     items = [Spooled(e, "in.jsonl", n) for n, e in enumerate(events, start=1)]
@@ -96,8 +97,8 @@ def test_enospc_is_an_error_with_the_spool_consistent(
     monkeypatch.setattr(spool_module.os, "write", real_write)
     spool = Spool(tmp_path)
     assert spool.repaired is None  # cut back at once: no torn line was left
-    assert len(_all(spool)) == 7
-    assert spool.append(items) == 13  # the same inputs again: resumes at record 8
+    assert len(_all(spool)) == 5
+    assert spool.append(items) == 15  # the same inputs again: resumes at record 6
     assert [e["event"]["id"] for e in _all(spool)] == [e["event"]["id"] for e in events]
 
 
@@ -113,8 +114,9 @@ def test_an_interrupted_append_resumes_from_the_recorded_offset(
         raise KeyboardInterrupt  # the process dies here
 
     with pytest.raises(KeyboardInterrupt):
-        Spool(tmp_path).append(killed_after(30))
+        Spool(tmp_path).append(killed_after(35))
     spool = Spool(tmp_path)
+    assert len(_all(spool)) == 30  # the batch in progress was never written: nothing twice
     assert spool.append(Spooled(e, "in.jsonl", n) for n, e in enumerate(events, start=1)) == 20
     assert [e["event"]["id"] for e in _all(spool)] == [e["event"]["id"] for e in events]
     assert spool.append(Spooled(e, "in.jsonl", n) for n, e in enumerate(events, 1)) == 50
@@ -154,21 +156,21 @@ def test_a_failing_append_stops_the_drain_and_a_refusing_sink_stops_only_deliver
     real_write = spool_module.Spool._write
     writes = {"n": 0}
 
-    def full_after_1200(handle: int, data: bytes) -> None:
-        writes["n"] += 1
-        if writes["n"] > 1200:
+    def full_after_1000(handle: int, data: bytes) -> None:
+        writes["n"] += data.count(b"\n")
+        if writes["n"] > 1000:  # the third batch of 500
             raise SpoolWriteError(errno.ENOSPC, "cannot append to the spool: disk full")
         real_write(handle, data)
 
-    monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(full_after_1200))
+    monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(full_after_1000))
     sink, full = ListSink(), Spool(tmp_path / "a")
     with pytest.raises(SpoolWriteError, match="disk full"):
         full.deliver(_events(3000), sink, batch_size=500)
     monkeypatch.setattr(spool_module.Spool, "_write", staticmethod(real_write))
-    assert sink.ids == _ids(len(sink.ids)) and len(sink.ids) <= 1200  # a prefix, no gap
+    assert sink.ids == _ids(len(sink.ids)) and len(sink.ids) <= 1000  # a prefix, no gap
     rest = ListSink()
     drained = full.drain(rest, batch_size=500)  # the same spool, once there is room
-    assert sink.ids + rest.ids == _ids(1200) and drained.stopped is None
+    assert sink.ids + rest.ids == _ids(1000) and drained.stopped is None
 
     refusing = ListSink(Delivery(fatal="credentials refused"), after=500)
     spool = Spool(tmp_path / "b")
@@ -269,7 +271,7 @@ def test_kills_outage_auth_failure_and_full_disk_lose_nothing(tmp_path: Path) ->
         code, text = finish(ship(key="wrong-key"))
         assert code == 2 and "401" in text
         unsent_after_auth = len(_all(Spool(spool)))
-        code, text = finish(ship(full_disk=40))
+        code, text = finish(ship(full_disk=1))  # its second batch of 500 finds the disk full
         assert code == 2 and "No space left" in text
         figures["unsent_after_auth_failure"] = unsent_after_auth
         code, text = finish(ship(deadline=30))  # the same inputs: resumes and drains

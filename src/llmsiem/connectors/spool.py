@@ -1,15 +1,16 @@
 """A disk spool between the pipeline and a sink: at-least-once delivery across crashes.
 
-Producers append events to segment files: each event is one ``write`` of one whole line on
-an append-only descriptor, fsynced per batch. A write that fails (ENOSPC) is cut back to
-the last whole line before ``SpoolWriteError`` is raised, and a torn tail left by a crash is
-truncated when the spool is opened (``repaired`` says what was cut). ``progress.json``
-records, per input file, how far its events were spooled, so a re-run after a killed append
-resumes there. The shipper reads from a committed cursor, sends one batch, and only then
-moves the cursor (atomic rename). A crash or a sink outage between sending and committing
-re-sends that batch on restart: nothing is lost and nothing is duplicated beyond the one
-uncommitted batch (and sinks that key documents by ``event.id`` drop even those). A lock
-file (``flock``) keeps a second shipper off a spool in use. ``deliver`` appends and drains
+Producers append events to segment files: each batch of events is one ``write`` of whole
+lines on an append-only descriptor, then its fsync, then ``progress.json``, which records
+per input file how far its events were spooled, so a re-run after a killed append resumes
+there (a batch not yet written is spooled then, once). A write that fails (ENOSPC) is cut
+back to the last whole line before ``SpoolWriteError`` is raised, and a torn tail left by a
+crash is truncated when the spool is opened (``repaired`` says what was cut). The shipper
+reads from a committed cursor, sends one batch, and only then moves the cursor (atomic
+rename). A crash or a sink outage between sending and committing re-sends that batch on
+restart: nothing is lost and nothing is duplicated beyond the one uncommitted batch (and
+sinks that key documents by ``event.id`` drop even those). A lock file (``flock``) keeps a
+second shipper off a spool in use. ``deliver`` appends and drains
 at once, so the sink's round trips overlap the pipeline's work.
 """
 
@@ -77,6 +78,7 @@ class Spool:
         self._lock: int | None = None
         # (segment inode, cursor) -> byte offset of the cursor's line, from the last batch read
         self._resume: dict[tuple[int, Cursor], int] = {}
+        self._kept_from: int | None = None  # segments before it were deleted by a commit
         self.repaired = self._repair_tail()
         # Signalled at each fsync of an append that a drain is following (``deliver``).
         self._synced = threading.Condition()
@@ -137,7 +139,8 @@ class Spool:
 
         Events given as ``Spooled`` carry their input position: after a killed append, the
         same inputs resume where the spool's ``progress.json`` says they stopped. The
-        progress is dropped once an append completes.
+        progress is dropped once an append completes. Lines are written a batch at a time,
+        each batch in one ``write`` followed by its fsync and the progress that covers it.
         """
         progress = self._progress()
         done = {key: list(value) for key, value in progress.items()}
@@ -146,6 +149,8 @@ class Spool:
         path = self._segment(number)
         count = sum(1 for _ in path.open("rb")) if path.exists() else 0
         written = 0
+        batch: list[bytes] = []
+        batch_progress = dict(progress)  # ``progress`` once the batch is written
         handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         seen: dict[str, list[int]] = {}
         try:
@@ -159,19 +164,19 @@ class Spool:
                     if key in done and position <= done[key]:
                         continue  # spooled by an earlier, interrupted append
                 if count >= SEGMENT_EVENTS:
-                    self._sync(handle, progress)
+                    self._commit_batch(handle, batch, progress, batch_progress)
                     os.close(handle)
                     number, count = number + 1, 0
                     path = self._segment(number)
                     handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                self._write(handle, json_bytes(spooled.document) + b"\n")
+                batch.append(json_bytes(spooled.document) + b"\n")
                 if key is not None:
-                    progress[key] = seen[key]
+                    batch_progress[key] = seen[key]
                 count += 1
                 written += 1
-                if written % FSYNC_EVENTS == 0:
-                    self._sync(handle, progress)
-            os.fsync(handle)
+                if len(batch) >= FSYNC_EVENTS:
+                    self._commit_batch(handle, batch, progress, batch_progress)
+            self._commit_batch(handle, batch, progress, batch_progress)
         except SpoolWriteError:
             with contextlib.suppress(OSError):  # the disk may be too full for the progress
                 self._sync(handle, progress)
@@ -180,6 +185,21 @@ class Spool:
             os.close(handle)
         self.progress_path.unlink(missing_ok=True)
         return written
+
+    def _commit_batch(
+        self,
+        handle: int,
+        batch: list[bytes],
+        progress: dict[str, list[int]],
+        batch_progress: dict[str, list[int]],
+    ) -> None:
+        """Write the batch's lines at once, then fsync and record ``progress`` as the
+        batch's; a failed write leaves both as they were."""
+        if batch:
+            self._write(handle, b"".join(batch))
+            batch.clear()
+        progress.update(batch_progress)
+        self._sync(handle, progress)
 
     def _sync(self, handle: int, progress: dict[str, list[int]]) -> None:
         os.fsync(handle)
@@ -190,7 +210,7 @@ class Spool:
 
     @staticmethod
     def _write(handle: int, data: bytes) -> None:
-        """One whole line or nothing: a failed or short write is cut back before raising."""
+        """Whole lines or nothing: a failed or short write is cut back before raising."""
         size = os.fstat(handle).st_size
         try:
             if os.write(handle, data) == len(data):
@@ -218,9 +238,11 @@ class Spool:
         with temporary.open("rb") as handle:
             os.fsync(handle.fileno())
         temporary.replace(self.cursor_path)
-        for number in self._segments():
-            if number < cursor.segment:
-                self._segment(number).unlink(missing_ok=True)
+        if self._kept_from is None or cursor.segment > self._kept_from:
+            for number in self._segments():  # a directory listing only once a segment is done
+                if number < cursor.segment:
+                    self._segment(number).unlink(missing_ok=True)
+            self._kept_from = cursor.segment
 
     def read_batch(self, cursor: Cursor, size: int) -> tuple[list[dict[str, Any]], Cursor]:
         """Up to ``size`` events after ``cursor`` and the cursor just past them."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch.serializer import OrjsonSerializer
 
 from llmsiem.connectors.sink import Delivery, RetryPolicy, json_bytes, required_setting
 from llmsiem.deadletter import DeadLetter
@@ -242,7 +243,11 @@ class ElasticsearchSinkType:
     def create(self, destination: str | None, dead_letter: DeadLetter) -> ElasticsearchSink:
         url = required_setting("LLMSIEM_ES_URL", destination)
         client = Elasticsearch(
-            url, api_key=os.environ.get("LLMSIEM_ES_API_KEY"), max_retries=0, request_timeout=30
+            url,
+            api_key=os.environ.get("LLMSIEM_ES_API_KEY"),
+            max_retries=0,
+            request_timeout=30,
+            serializer=OrjsonSerializer(),  # a bulk answer holds an item per event
         )
         return ElasticsearchSink(client, dead_letter, retry=RetryPolicy.from_env())
 

@@ -26,7 +26,8 @@ answer every event as accepted.
 The plain clients' pre-built documents and envelopes (millions of objects) are moved out of
 the garbage collector's reach (``gc.freeze``) once built: a ship process holds no such heap,
 and with it every collection the ship path triggers walked it (the pipeline alone took
-30-40% more CPU with that heap held, in alternating runs).
+30-40% more CPU with that heap held, in alternating runs). Every path runs with the
+collector set as ``llmsiem ship`` sets it (``streaming_collections``).
 
 ``--baseline-src DIR`` also times the Elasticsearch ship path of another llmsiem source tree
 (``git archive c76e544 src | tar -x -C /tmp/before`` gives ``/tmp/before/src``) against this
@@ -54,6 +55,7 @@ import requests
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.serializer import OrjsonSerializer
 
+from llmsiem.cli.common import streaming_collections
 from llmsiem.connectors.elastic import DEFAULT_DATA_STREAM, SINK, document_id
 from llmsiem.connectors.sink import Sink
 from llmsiem.connectors.splunk_hec import SplunkHecSink, envelope
@@ -73,13 +75,12 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import llmsiem
 assert llmsiem.__file__.startswith(sys.argv[1]), llmsiem.__file__
-from elasticsearch import Elasticsearch
-from llmsiem.connectors.elastic import ElasticsearchSink
+from llmsiem.connectors.elastic import SINK
 from llmsiem.deadletter import DeadLetter
 from llmsiem.pipeline import Pipeline
 from llmsiem.scrub import Scrubber
 url, form, path = sys.argv[2:5]
-sink = ElasticsearchSink(Elasticsearch(url), DeadLetter(None))
+sink = SINK.create(url, DeadLetter(None))  # as that tree's ship builds it
 Scrubber().scrub_text("warm up the recognizers: bob@example.com")
 start, cpu, sent, batch = time.perf_counter(), time.process_time(), 0, []
 for event in Pipeline(Scrubber(), DeadLetter(None), form).file_events(Path(path)):
@@ -294,10 +295,11 @@ def main() -> None:
         work["es noscrub jsonl"] = lambda: timed(lambda: ship_path(jsonl, "jsonl", es, _NoScrub()))
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in work}
         names = list(work)
-        for run in range(args.runs):
-            order = names if run % 2 == 0 else names[::-1]
-            for name in order:
-                times[name].append(work[name]())
+        with streaming_collections():  # as ``llmsiem ship`` runs, for every path alike
+            for run in range(args.runs):
+                order = names if run % 2 == 0 else names[::-1]
+                for name in order:
+                    times[name].append(work[name]())
     endpoint.stdin.close()  # type: ignore[union-attr]
     endpoint.wait()
     median = {name: statistics.median(wall for wall, _ in runs) for name, runs in times.items()}

@@ -3,6 +3,7 @@ and the spool's at-least-once delivery across a killed shipper."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -18,8 +19,10 @@ import duckdb
 import pytest
 import requests
 import yaml
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 
+from llmsiem.cli.main import cli
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.output import write_kibana
 from llmsiem.connectors.deploy import KibanaDeployer
@@ -319,3 +322,33 @@ def test_saved_search_stanzas_parse_back_to_settings() -> None:
     assert burst["search"].startswith('index="llm" sourcetype="llmsiem:telemetry"')
     assert burst["search"].rstrip().endswith("`llmsiem_filter_correlation_refusal_burst`")
     assert "\\" not in burst["search"]
+
+
+def test_ship_runs_with_a_deep_young_generation_and_restores_the_collector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ship`` sends every batch with the collector's young generation 10,000 allocations
+    deep (batches of events outlive the default 700 and get walked in full collections), and
+    leaves the thresholds as it found them, also when the command fails."""
+    seen: list[int] = []
+    send = JsonlSink.send
+
+    def recording(self: JsonlSink, documents: list[dict[str, Any]]) -> Delivery:
+        seen.append(gc.get_threshold()[0])
+        return send(self, documents)
+
+    monkeypatch.setattr(JsonlSink, "send", recording)
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "".join(json.dumps(build_event({"event.id": f"e{n}"}, n, "gc")) + "\n" for n in range(30))
+    )
+    before = gc.get_threshold()
+    shipped = CliRunner().invoke(
+        cli,
+        ["ship", str(source), "--to", "jsonl", "--dest", str(tmp_path / "out.jsonl"),
+         "--spool", str(tmp_path / "spool"), "--batch-size", "10"],
+    )  # fmt: skip
+    assert shipped.exit_code == 0, shipped.output
+    assert seen == [10_000, 10_000, 10_000] and gc.get_threshold() == before
+    refused = CliRunner().invoke(cli, ["ship", str(source), "--to", "jsonl"])  # no --dest
+    assert refused.exit_code == 2 and gc.get_threshold() == before

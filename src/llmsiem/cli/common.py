@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,6 +46,23 @@ class CommandError(click.ClickException):
         err_console.print(
             f"[bold red]error:[/] {escape(self.format_message())}", highlight=False, soft_wrap=True
         )
+
+
+@contextmanager
+def streaming_collections(young: int = 10_000) -> Iterator[None]:
+    """The cyclic garbage collector's young generation made ``young`` allocations deep.
+
+    A streaming command builds a few dozen acyclic dicts per event and keeps a batch of
+    events alive at a time; at the default depth (700) every batch outlives two young
+    collections and lands in the old generation, whose full collections then walk the
+    process's whole heap every few hundred events. The previous thresholds are restored.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(young, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 def format_option(func: F) -> F:

@@ -26,6 +26,7 @@ from llmsiem.cli.common import (
     rules_option,
     scrub_option,
     source_format_option,
+    streaming_collections,
     tuning_option,
 )
 from llmsiem.compiler.compile import compile_pack
@@ -171,7 +172,7 @@ def ship_cmd(
         raise CommandError("give either --to SINK or --routes FILE")
     if dry_run and routes is None:
         raise CommandError("--dry-run needs --routes")
-    with DeadLetter(dead_letter) as letters:
+    with streaming_collections(), DeadLetter(dead_letter) as letters:
         pipeline = make_pipeline(scrub_mode, letters, source_format)
         if routes is not None:
             router = _router(routes)

@@ -53,7 +53,6 @@ from typing import Any
 import orjson
 import requests
 from elasticsearch import Elasticsearch, helpers
-from elasticsearch.serializer import OrjsonSerializer
 
 from llmsiem.cli.common import streaming_collections
 from llmsiem.connectors.elastic import DEFAULT_DATA_STREAM, SINK, document_id
@@ -265,9 +264,9 @@ def main() -> None:
     )
     assert endpoint.stdout is not None
     url = f"http://127.0.0.1:{int(endpoint.stdout.readline())}"
-    client = Elasticsearch(url, serializer=OrjsonSerializer())  # as the sink's own client
     letters = DeadLetter(None)
     es = SINK.create(url, letters)
+    client = es.client  # the plain client is the sink's own, configured as ship configures it
     hec = SplunkHecSink(url, HEC_TOKEN, DeadLetter(None))
     Scrubber().scrub_text("warm up the recognizers: bob@example.com")
     with tempfile.TemporaryDirectory() as scratch:

@@ -10,8 +10,8 @@ reads from a committed cursor, sends one batch, and only then moves the cursor (
 rename). A crash or a sink outage between sending and committing re-sends that batch on
 restart: nothing is lost and nothing is duplicated beyond the one uncommitted batch (and
 sinks that key documents by ``event.id`` drop even those). A lock file (``flock``) keeps a
-second shipper off a spool in use. ``deliver`` appends and drains
-at once, so the sink's round trips overlap the pipeline's work.
+second shipper off a spool in use. ``deliver`` appends and drains at once, so the sink's
+round trips overlap the pipeline's work.
 """
 
 from __future__ import annotations

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from llmsiem.conformance.corpus import SampleCorpus, variants
+from pathlib import Path
+
+import pytest
+
+from llmsiem.conformance.corpus import SampleCorpus, build_corpus, variants
 from llmsiem.conformance.verdicts import Verdicts, compare
+from llmsiem.rule_samples import SampleError
+from llmsiem.rulepack import RulePack
+from user_rule_helpers import USER_SAMPLES, write_user_folder
 
 
 def test_variants_move_the_matched_part_and_change_case() -> None:
@@ -58,3 +65,27 @@ def test_compare_reports_every_kind_of_disagreement(engine_reference: Verdicts) 
     assert report.summary_line() == "t: rules 3, agree 0, disagree 2, parse errors 1"
     identical = compare("t", engine_reference, engine_reference, [rule, correlation])
     assert not identical.disagreements
+
+
+@pytest.mark.parametrize(
+    ("samples", "message"),
+    [
+        (USER_SAMPLES.replace("sudo", "caf\xe9").encode("latin-1"), "not UTF-8 text"),
+        (USER_SAMPLES.replace("gen_ai.tool.name", "no_such.field").encode(), "invalid event"),
+        (b"- just a list\n", "expected a mapping"),
+    ],
+)
+def test_a_bad_samples_file_is_one_error_naming_the_file_and_case(
+    samples: bytes, message: str, tmp_path: Path
+) -> None:
+    """``llmsiem verify`` builds its corpus from the user's samples: a file that is not
+    UTF-8, holds an event the schema refuses or is not a mapping is named, as ``llmsiem
+    test`` names it, not reported by the decoder's or the schema's message alone."""
+    folder = write_user_folder(tmp_path)
+    path = folder / "agent_disables_audit_logging.samples.yml"
+    path.write_bytes(samples)
+    with pytest.raises(SampleError) as raised:
+        build_corpus(RulePack.load(folder), with_variants=False)
+    assert str(raised.value).startswith(f"{path}: ") and message in str(raised.value)
+    if message == "invalid event":
+        assert f"{path}: true_positives[0]: invalid event" in str(raised.value)

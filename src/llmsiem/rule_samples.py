@@ -69,20 +69,12 @@ def build_event(partial: dict[str, Any], sequence: int, case: str) -> dict[str, 
     return LLMEvent.model_validate(document).to_document()
 
 
-def _cases(path: Path, data: dict[str, Any], key: str, name: str) -> list[list[dict[str, Any]]]:
-    cases: list[list[dict[str, Any]]] = []
-    for index, case in enumerate(data.get(key) or []):
-        label = f"{name}:{key}[{index}]"
-        events = case if isinstance(case, list) else [case]
-        try:
-            cases.append([build_event(e, n, label) for n, e in enumerate(events)])
-        except ValidationError as exc:
-            raise SampleError(f"{path}: {key}[{index}]: invalid event: {exc}") from exc
-    return cases
+CASE_KEYS = ("true_positives", "true_negatives")
 
 
-def load_samples_file(path: Path, default_name: str) -> RuleSamples:
-    """Load and build the sample cases of one samples file."""
+def read_samples(path: Path) -> dict[str, Any]:
+    """The mapping a samples file holds; a ``SampleError`` naming the file when it is
+    missing, not UTF-8, not YAML or not a mapping."""
     if not path.is_file():
         raise SampleError(f"{path}: no samples file")
     try:
@@ -93,6 +85,40 @@ def load_samples_file(path: Path, default_name: str) -> RuleSamples:
         raise SampleError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if not isinstance(data, dict):
         raise SampleError(f"{path}: expected a mapping with true_positives/true_negatives")
+    return data
+
+
+def partial_cases(data: dict[str, Any], key: str) -> list[list[dict[str, Any]]]:
+    """The partial events of each case under ``key`` (a case is one event or a list)."""
+    return [case if isinstance(case, list) else [case] for case in data.get(key) or []]
+
+
+def built_case(
+    path: Path, name: str, key: str, index: int, partials: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The full events of case ``index`` under ``key``; a ``SampleError`` naming the file
+    and the case when the schema refuses one."""
+    try:
+        return [build_event(e, n, case_label(name, key, index)) for n, e in enumerate(partials)]
+    except ValidationError as exc:
+        raise SampleError(f"{path}: {key}[{index}]: invalid event: {exc}") from exc
+
+
+def case_label(name: str, key: str, index: int) -> str:
+    """How a case is named in reports: ``rule:true_positives[0]``."""
+    return f"{name}:{key}[{index}]"
+
+
+def _cases(path: Path, data: dict[str, Any], key: str, name: str) -> list[list[dict[str, Any]]]:
+    return [
+        built_case(path, name, key, index, partials)
+        for index, partials in enumerate(partial_cases(data, key))
+    ]
+
+
+def load_samples_file(path: Path, default_name: str) -> RuleSamples:
+    """Load and build the sample cases of one samples file."""
+    data = read_samples(path)
     name = str(data.get("rule", default_name))
     return RuleSamples(
         name,

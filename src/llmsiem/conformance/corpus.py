@@ -16,14 +16,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sigma.correlations import SigmaCorrelationRule
 
 from llmsiem.engine.detect import Detector
 from llmsiem.engine.rules import EngineRules, compile_for_engine
 from llmsiem.engine.store import EventStore
-from llmsiem.rule_samples import SampleError, build_event, samples_file
+from llmsiem.rule_samples import (
+    CASE_KEYS,
+    build_event,
+    built_case,
+    case_label,
+    partial_cases,
+    read_samples,
+    samples_file,
+)
 from llmsiem.rulepack import RulePack
 
 LEAD = "Some leading words, "
@@ -84,22 +91,6 @@ class _Probe:
             return None
         event["event"]["id"] = event_id
         return event
-
-
-def _sample_cases(path: Path) -> dict[str, list[list[dict[str, Any]]]]:
-    """The partial events of each case in a samples file, by true_positives/true_negatives."""
-    if not path.is_file():
-        raise SampleError(f"{path}: no samples file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SampleError(f"{path}: invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SampleError(f"{path}: expected a mapping with true_positives/true_negatives")
-    return {
-        key: [case if isinstance(case, list) else [case] for case in data.get(key) or []]
-        for key in ("true_positives", "true_negatives")
-    }
 
 
 def detection_rules(rules: EngineRules) -> EngineRules:
@@ -198,10 +189,12 @@ def build_corpus(
     for file, rule in pack.parse_all():
         name = rule.name or str(rule.id)
         is_correlation = isinstance(rule, SigmaCorrelationRule)
-        for key, cases in _sample_cases(samples_file(file.path, name, samples_root)).items():
-            for index, case in enumerate(cases):
-                label = f"{name}:{key}[{index}]"
-                events = [build_event(partial, n, label) for n, partial in enumerate(case)]
+        path = samples_file(file.path, name, samples_root)
+        data = read_samples(path)
+        for key in CASE_KEYS:
+            for index, case in enumerate(partial_cases(data, key)):
+                label = case_label(name, key, index)
+                events = built_case(path, name, key, index, case)
                 for event in events:
                     corpus.add(event, SampleOrigin(name, label, "sample"))
                 if is_correlation:

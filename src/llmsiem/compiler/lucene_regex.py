@@ -39,6 +39,7 @@ sre: Any = importlib.import_module("re._constants")
 sre_parse: Any = importlib.import_module("re._parser")
 
 __all__ = [
+    "AUTOMATON_UNSUPPORTED",
     "UntranslatableRegex",
     "lucene_contains_regex",
     "to_lucene_regex",
@@ -67,7 +68,7 @@ _NEGATED_CATEGORIES = {
     sre.CATEGORY_NOT_WORD: sre.CATEGORY_WORD,
 }
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
-_UNSUPPORTED = {
+AUTOMATON_UNSUPPORTED = {  # automaton engines (Lucene RegExp, RE2) have none of these
     sre.ASSERT: "lookahead/lookbehind",
     sre.ASSERT_NOT: "negative lookahead/lookbehind",
     sre.GROUPREF: "backreference",
@@ -354,8 +355,10 @@ class _Emitter:
     def atom(self, item: tuple[Any, Any], flags: int) -> str:
         op, av = item
         ignore_case = bool(flags & re.IGNORECASE)
-        if op in _UNSUPPORTED:
-            raise UntranslatableRegex(f"{_UNSUPPORTED[op]} is not supported by Lucene RegExp")
+        if op in AUTOMATON_UNSUPPORTED:
+            raise UntranslatableRegex(
+                f"{AUTOMATON_UNSUPPORTED[op]} is not supported by Lucene RegExp"
+            )
         if op is sre.LITERAL:
             return _charset(_in_set([(sre.LITERAL, av)], ignore_case))
         if op is sre.NOT_LITERAL:

@@ -17,7 +17,6 @@ Two dialects are checked:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
@@ -27,7 +26,13 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
 
 from llmsiem.compiler.lucene_jvm import LuceneUnavailableError, regex_matcher, start_jvm
-from llmsiem.compiler.lucene_regex import UntranslatableRegex, to_lucene_regexes
+from llmsiem.compiler.lucene_regex import (
+    AUTOMATON_UNSUPPORTED,
+    UntranslatableRegex,
+    sre,
+    sre_parse,
+    to_lucene_regexes,
+)
 
 LUCENE_TARGETS = "Lucene RegExp (elastic-lucene, opensearch-lucene, kibana-ndjson, ES|QL, EQL)"
 RE2_TARGETS = "RE2 (engine, loki-logql)"
@@ -36,16 +41,6 @@ _INLINE_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
     SigmaRegularExpressionFlag.MULTILINE: "m",
     SigmaRegularExpressionFlag.DOTALL: "s",
-}
-sre: Any = importlib.import_module("re._constants")
-sre_parse: Any = importlib.import_module("re._parser")
-_NOT_RE2 = {
-    sre.ASSERT: "lookahead/lookbehind",
-    sre.ASSERT_NOT: "negative lookahead/lookbehind",
-    sre.GROUPREF: "backreference",
-    sre.GROUPREF_EXISTS: "conditional group",
-    sre.ATOMIC_GROUP: "atomic group",
-    sre.POSSESSIVE_REPEAT: "possessive repeat",
 }
 
 
@@ -70,8 +65,8 @@ def rule_regexes(rule: Any) -> Iterator[SigmaRegularExpression]:
 
 def _re2_problems(nodes: Any) -> Iterator[str]:
     for op, av in nodes:
-        if op in _NOT_RE2:
-            yield _NOT_RE2[op]
+        if op in AUTOMATON_UNSUPPORTED:
+            yield AUTOMATON_UNSUPPORTED[op]
         elif op is sre.AT and av is sre.AT_END_STRING:
             yield "\\Z (RE2 spells it \\z)"
         if op is sre.BRANCH:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property
@@ -233,8 +233,10 @@ class _FilterParser:
 _LINE_FILTER = re.compile(r'\s*(\|=|\|~|!=|!~)\s*(`[^`]*`|"(?:[^"\\]|\\.)*")')
 
 
-def _split_stages(text: str) -> list[str]:
-    stages, start, index, quote = [], 0, 0, ""
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """Each character of ``text`` from ``start`` outside LogQL strings (backquoted, or
+    double-quoted with backslash escapes), with its index."""
+    index, quote = start, ""
     while index < len(text):
         char = text[index]
         if quote:
@@ -244,10 +246,17 @@ def _split_stages(text: str) -> list[str]:
                 quote = ""
         elif char in '`"':
             quote = char
-        elif char == "|":
+        else:
+            yield index, char
+        index += 1
+
+
+def _split_stages(text: str) -> list[str]:
+    stages, start = [], 0
+    for index, char in _unquoted(text):
+        if char == "|":
             stages.append(text[start:index])
             start = index + 1
-        index += 1
     stages.append(text[start:])
     return [s.strip() for s in stages]
 
@@ -354,23 +363,14 @@ Series = dict[tuple[tuple[str, str], ...], float]
 
 
 def _matching_paren(text: str, start: int) -> int:
-    depth, index, quote = 0, start, ""
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == "\\" and quote == '"':
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in '`"':
-            quote = char
-        elif char == "(":
+    depth = 0
+    for index, char in _unquoted(text, start):
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
             if depth == 0:
                 return index
-        index += 1
     raise LogQLError("unbalanced parenthesis in metric query")
 
 

@@ -175,16 +175,22 @@ def _quoted_end(text: str, start: int) -> int:
     raise SplError(f"unterminated quoted string at {start}: {text[start : start + 40]!r}")
 
 
+def _unquoted(text: str) -> Iterator[tuple[int, str]]:
+    """Each character of ``text`` outside double-quoted strings, with its index."""
+    index = 0
+    while index < len(text):
+        if text[index] == '"':
+            index = _quoted_end(text, index)
+            continue
+        yield index, text[index]
+        index += 1
+
+
 def split_pipeline(query: str) -> list[str]:
     """Commands separated by ``|`` outside quotes and subsearch brackets."""
     commands: list[str] = []
-    depth = 0
-    start = index = 0
-    while index < len(query):
-        char = query[index]
-        if char == '"':
-            index = _quoted_end(query, index)
-            continue
+    depth = start = 0
+    for index, char in _unquoted(query):
         if char == "[":
             depth += 1
         elif char == "]":
@@ -192,7 +198,6 @@ def split_pipeline(query: str) -> list[str]:
         elif char == "|" and depth == 0:
             commands.append(query[start:index])
             start = index + 1
-        index += 1
     commands.append(query[start:])
     return [c.strip() for c in commands]
 
@@ -670,17 +675,12 @@ def _eval_command(args: str) -> Callable[[list[Result]], list[Result]]:
 
 
 def _split_top_level(text: str, separator: str) -> list[str]:
-    parts, depth, start, index = [], 0, 0, 0
-    while index < len(text):
-        char = text[index]
-        if char == '"':
-            index = _quoted_end(text, index)
-            continue
+    parts, depth, start = [], 0, 0
+    for index, char in _unquoted(text):
         depth += {"(": 1, ")": -1}.get(char, 0)
         if char == separator and depth == 0:
             parts.append(text[start:index])
             start = index + 1
-        index += 1
     parts.append(text[start:])
     return parts
 
@@ -931,13 +931,8 @@ def _command(text: str) -> Command:
 def _subsearches(body: str) -> list[str]:
     """The bracketed subsearches of a multisearch, brackets inside quotes ignored."""
     found: list[str] = []
-    depth = 0
-    start = index = 0
-    while index < len(body):
-        char = body[index]
-        if char == '"':
-            index = _quoted_end(body, index)
-            continue
+    depth = start = 0
+    for index, char in _unquoted(body):
         if char == "[":
             depth += 1
             start = index + 1 if depth == 1 else start
@@ -947,7 +942,6 @@ def _subsearches(body: str) -> list[str]:
                 found.append(body[start:index].strip())
         elif depth == 0 and not char.isspace():
             raise SplError(f"unexpected text between subsearches: {body[index:][:40]!r}")
-        index += 1
     return found
 
 

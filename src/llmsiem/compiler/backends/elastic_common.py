@@ -1,9 +1,11 @@
-"""Pieces shared by the EQL and ES|QL backends: Lucene regexes and double-quoted strings."""
+"""Pieces shared by the EQL and ES|QL backends: Lucene regexes, double-quoted strings and
+the test for an ``in`` list."""
 
 from __future__ import annotations
 
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
+from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString
 
 from llmsiem.compiler.lucene_regex import UntranslatableRegex, to_lucene_regexes
 
@@ -37,3 +39,12 @@ def sigma_lucene_regexes(value: SigmaRegularExpression) -> list[str]:
 def string_body(text: str) -> str:
     """``text`` escaped for the inside of an EQL or ES|QL double-quoted string."""
     return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def compares_only_strings(cond: ConditionOR | ConditionAND) -> bool:
+    """Every argument compares a field with a string: the only ``in`` lists both dialects
+    take (numbers, booleans and regexes keep their own comparisons)."""
+    return all(
+        isinstance(arg, ConditionFieldEqualsValueExpression) and isinstance(arg.value, SigmaString)
+        for arg in cond.args
+    )

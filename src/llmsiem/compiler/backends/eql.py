@@ -13,7 +13,11 @@ from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import SigmaBool, SigmaNumber, SigmaRegularExpression, SigmaString, SpecialChars
 
-from llmsiem.compiler.backends.elastic_common import sigma_lucene_regexes, string_body
+from llmsiem.compiler.backends.elastic_common import (
+    compares_only_strings,
+    sigma_lucene_regexes,
+    string_body,
+)
 from llmsiem.schema_export import leaf_fields
 
 _DANGLING_EQL_RUNS = re.compile(r"\s*by\s+with runs=\d+\s*$")
@@ -88,12 +92,9 @@ class FixedEqlBackend(EqlBackend):
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
     ) -> bool:
-        strings = all(
-            isinstance(arg, ConditionFieldEqualsValueExpression)
-            and isinstance(arg.value, SigmaString)
-            for arg in cond.args
+        return compares_only_strings(cond) and super().decide_convert_condition_as_in_expression(
+            cond, state
         )
-        return strings and super().decide_convert_condition_as_in_expression(cond, state)
 
     def finalize_query(
         self,

@@ -18,7 +18,11 @@ from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import SigmaRegularExpression, SigmaString, SpecialChars
 
-from llmsiem.compiler.backends.elastic_common import sigma_lucene_regexes, string_body
+from llmsiem.compiler.backends.elastic_common import (
+    compares_only_strings,
+    sigma_lucene_regexes,
+    string_body,
+)
 from llmsiem.schema_export import leaf_fields
 
 # Literal characters a LIKE pattern escapes with a backslash (ES|QL LIKE documentation).
@@ -136,11 +140,7 @@ class UnanchoredESQLBackend(ESQLBackend):
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
     ) -> bool:
-        strings = all(
-            isinstance(arg, ConditionFieldEqualsValueExpression)
-            and isinstance(arg.value, SigmaString)
-            for arg in cond.args
-        )
+        strings = compares_only_strings(cond)
         fields = {getattr(arg, "field", None) for arg in cond.args}
         if strings and isinstance(cond, ConditionOR) and fields <= _list_fields():
             return len(fields) == 1

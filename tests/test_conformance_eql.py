@@ -9,6 +9,7 @@ from typing import Any
 import eql
 import pytest
 
+from conformance_helpers import assert_every_rule_agrees
 from llmsiem.compiler.compile import CompiledRule, compile_pack
 from llmsiem.conformance.corpus import SampleCorpus
 from llmsiem.conformance.eql import (
@@ -20,7 +21,7 @@ from llmsiem.conformance.eql import (
     sequence_fires,
 )
 from llmsiem.conformance.lucene_regexp import LuceneSyntaxError
-from llmsiem.conformance.verdicts import Verdicts, compare
+from llmsiem.conformance.verdicts import Verdicts
 
 BASE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -37,12 +38,8 @@ def test_eql_queries_agree_with_engine(
 ) -> None:
     rules = _eql_rules(target)
     observed = eql_verdicts(rules, conformance_corpus)
-    report = compare(target, engine_reference, observed, [r.name or r.rule_id for r in rules])
-    line = report.summary_line().replace(target, f"{target} (eql)", 1)
-    print(line)
-    assert report.rules, "no EQL rule was compiled"
-    assert not report.disagreements, "\n".join(d.describe() for d in report.disagreements)
-    assert f"agree {len(rules)}, disagree 0, parse errors 0" in line
+    names = [r.name or r.rule_id for r in rules]
+    assert_every_rule_agrees(target, engine_reference, observed, names, "eql")
 
 
 def test_every_correlation_but_value_count_and_value_sum_compiles_for_eql() -> None:

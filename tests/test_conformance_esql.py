@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sigma.correlations import SigmaCorrelationRule
 
+from conformance_helpers import assert_every_rule_agrees
 from llmsiem.baseline_spec import is_baseline
 from llmsiem.compiler.compile import CompiledRule, compile_pack
 from llmsiem.conformance.corpus import SampleCorpus
 from llmsiem.conformance.esql import ESQL_VERSIONS, check_esql, compiled_esql, esql_verdicts, table
 from llmsiem.conformance.esql import run_query as _run
-from llmsiem.conformance.verdicts import Verdicts, compare
+from llmsiem.conformance.verdicts import Verdicts
 from llmsiem.rulepack import RulePack
 
 BASE = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -36,12 +37,8 @@ def test_esql_queries_parse_and_agree_with_engine(
 ) -> None:
     rules = _esql_rules(target)
     observed = esql_verdicts(rules, conformance_corpus)
-    report = compare(target, engine_reference, observed, [r.name or r.rule_id for r in rules])
-    line = report.summary_line().replace(target, f"{target} (esql)", 1)
-    print(line)
-    assert report.rules, "no ES|QL rule was compiled"
-    assert not report.disagreements, "\n".join(d.describe() for d in report.disagreements)
-    assert f"agree {len(rules)}, disagree 0, parse errors 0" in line
+    names = [r.name or r.rule_id for r in rules]
+    assert_every_rule_agrees(target, engine_reference, observed, names, "esql")
 
 
 @pytest.mark.parametrize("target", ["elastic-esql", "kibana-ndjson"])

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from conformance_helpers import assert_every_rule_agrees
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.conformance import logql
-from llmsiem.conformance.verdicts import Verdicts, compare, engine_verdicts
+from llmsiem.conformance.verdicts import Verdicts, engine_verdicts
 from llmsiem.rule_samples import build_event
 from test_conformance_splunk import case_insensitive_model_cases
 
@@ -20,14 +21,8 @@ TEXT = "llmsiem_prompt_text"
 def test_loki_agrees_with_engine(conformance_corpus: Any, engine_reference: Verdicts) -> None:
     result = compile_pack("loki-logql")
     rules = [str(c.name) for c in result.compiled]
-    report = compare(
-        "loki-logql", engine_reference, logql.logql_verdicts(result, conformance_corpus), rules
-    )
-    line = report.summary_line()
-    print(line)
-    assert line.startswith(f"loki-logql: rules {len(rules)}, agree {len(rules)},"), "\n".join(
-        d.describe() for d in report.disagreements
-    )
+    observed = logql.logql_verdicts(result, conformance_corpus)
+    assert_every_rule_agrees("loki-logql", engine_reference, observed, rules)
 
 
 def test_every_rule_is_compiled_or_skipped_with_a_reason() -> None:

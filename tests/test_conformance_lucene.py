@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from conformance_helpers import assert_every_rule_agrees
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.lucene_jvm import start_jvm
 from llmsiem.conformance.corpus import SampleCorpus
@@ -19,7 +20,7 @@ from llmsiem.conformance.lucene import (
     lucene_verdicts,
     template_fields,
 )
-from llmsiem.conformance.verdicts import Verdicts, compare
+from llmsiem.conformance.verdicts import Verdicts
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -29,15 +30,6 @@ def lucene_version() -> str:
     return version
 
 
-def _check(target: str, observed: Verdicts, rules: list[str], engine: Verdicts) -> None:
-    report = compare(target, engine, observed, rules)
-    line = report.summary_line()
-    print(line)
-    assert report.rules, f"no Lucene rule was compiled for {target}"
-    assert not report.disagreements, "\n".join(d.describe() for d in report.disagreements)
-    assert f"agree {len(rules)}, disagree 0, parse errors 0" in line
-
-
 @pytest.mark.parametrize("target", ["elastic-lucene", "opensearch-lucene"])
 def test_lucene_queries_agree_with_engine(
     target: str, conformance_corpus: SampleCorpus, engine_reference: Verdicts
@@ -45,7 +37,8 @@ def test_lucene_queries_agree_with_engine(
     result = compile_pack(target)
     assert result.failed == [], [str(i) for i in result.failed]
     rules = [c.name or c.rule_id for c in result.compiled if c.kind == "detection"]
-    _check(target, lucene_verdicts(result, conformance_corpus), rules, engine_reference)
+    observed = lucene_verdicts(result, conformance_corpus)
+    assert_every_rule_agrees(target, engine_reference, observed, rules)
 
 
 def test_kibana_lucene_rules_agree_with_engine(
@@ -54,7 +47,7 @@ def test_kibana_lucene_rules_agree_with_engine(
     result = compile_pack("kibana-ndjson")
     rules = list(kibana_lucene_rules(result))
     observed = kibana_lucene_verdicts(result, conformance_corpus)
-    _check("kibana-ndjson (lucene)", observed, rules, engine_reference)
+    assert_every_rule_agrees("kibana-ndjson", engine_reference, observed, rules, "lucene")
 
 
 # -- the evaluator itself, on hand-made events ----------------------------------------------

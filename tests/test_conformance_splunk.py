@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sigma.correlations import SigmaCorrelationRule
 
+from conformance_helpers import assert_every_rule_agrees
 from llmsiem.baseline_spec import is_baseline
 from llmsiem.compiler.compile import compile_pack
 from llmsiem.compiler.output import write_result
 from llmsiem.conformance import spl
 from llmsiem.conformance.corpus import CorrelationCase, SampleCorpus
-from llmsiem.conformance.verdicts import Verdicts, compare, engine_verdicts
+from llmsiem.conformance.verdicts import Verdicts, engine_verdicts
 from llmsiem.rule_samples import build_event
 from llmsiem.rulepack import RulePack
 
@@ -33,22 +34,14 @@ def _pack_correlations() -> int:
     return len(correlations)
 
 
-def _check(target: str, observed: Verdicts, engine: Verdicts, rules: list[str]) -> None:
-    report = compare(target, engine, observed, rules)
-    line = report.summary_line()
-    print(line)
-    assert line.startswith(f"{target}: rules {len(rules)}, agree {len(rules)},"), "\n".join(
-        d.describe() for d in report.disagreements
-    )
-
-
 def test_splunk_spl_agrees_with_engine(
     conformance_corpus: SampleCorpus, engine_reference: Verdicts
 ) -> None:
     result = compile_pack("splunk-spl")
     assert sum(c.kind == "correlation" for c in result.compiled) == _pack_correlations()
     rules = [str(c.name) for c in result.compiled]
-    _check("splunk-spl", spl.spl_verdicts(result, conformance_corpus), engine_reference, rules)
+    observed = spl.spl_verdicts(result, conformance_corpus)
+    assert_every_rule_agrees("splunk-spl", engine_reference, observed, rules)
 
 
 def test_splunk_app_agrees_with_engine(
@@ -61,7 +54,7 @@ def test_splunk_app_agrees_with_engine(
     app = tmp_path / "splunk-savedsearches" / "llmsiem"
     observed = spl.app_verdicts(app, result, conformance_corpus)
     rules = [str(c.name) for c in result.compiled]
-    _check("splunk-savedsearches", observed, engine_reference, rules)
+    assert_every_rule_agrees("splunk-savedsearches", engine_reference, observed, rules)
 
 
 def _corpus(*cases: list[dict[str, Any]], label: str = "probe") -> SampleCorpus:

@@ -1,7 +1,7 @@
 """Benchmark of the embedded engine against the parse limit and stock pySigma backends.
 
     python bench/engine.py [--events 1000000] [--baseline-events 100000] [--repeat 3]
-                           [--rss-events 1000000 5000000]
+                           [--rss-events 1000000 5000000] [--baseline-src DIR [--only-trees]]
 
 Prints, in one run on the same generated telemetry (each comparison measured side by
 side: runs alternate, medians are compared, as this machine's speed drifts):
@@ -18,6 +18,9 @@ side: runs alternate, medians are compared, as this machine's speed drifts):
 - the same file with 10 malformed lines (torn, as a live writer leaves them) next to the
   clean one, and the same events as Parquet next to JSONL;
 - peak resident memory of ``llmsiem detect`` (a child process) at each --rss-events size;
+- with ``--baseline-src DIR`` (the ``src/`` of another llmsiem checkout, its content beside
+  it), ``llmsiem detect`` of that tree and of this one on the same file, each a fresh
+  process, alternating: time and peak memory (``--only-trees`` runs only this);
 - streaming p99 latency from an event being appended to its alert being emitted.
 """
 
@@ -250,8 +253,16 @@ HIGH_WATER = (
 benchmark (gigabytes of tables by then) between fork and exec."""
 
 
-def peak_rss_mb(path: Path) -> tuple[float, float]:
-    """Seconds and peak resident memory (MB) of ``llmsiem detect`` in a child process."""
+THIS_SOURCE = Path(__file__).resolve().parent.parent / "src"
+
+
+def peak_rss_mb(path: Path, source: Path = THIS_SOURCE) -> tuple[float, float]:
+    """Seconds and peak resident memory (MB) of ``llmsiem detect`` in a child process,
+    importing llmsiem from ``source``."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")])),
+    }
     with tempfile.TemporaryDirectory() as scratch:
         command = [
             sys.executable,
@@ -267,12 +278,35 @@ def peak_rss_mb(path: Path) -> tuple[float, float]:
             "json",
         ]
         start = time.perf_counter()
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
         seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):
-        raise SystemExit(f"llmsiem detect failed on {path}: {done.stderr[-500:]}")
+        raise SystemExit(f"llmsiem detect ({source}) failed on {path}: {done.stderr[-500:]}")
     (line,) = [row for row in done.stderr.splitlines() if row.startswith("VmHWM")]
     return seconds, int(line.split()[1]) / 1024
+
+
+def tree_comparison(path: Path, count: int, baseline: Path, repeat: int) -> None:
+    """Print ``llmsiem detect`` of this tree against another tree's on ``path``: fresh
+    processes, alternating, medians of time and of peak memory."""
+    runs: dict[str, list[tuple[float, float]]] = {"this": [], "baseline": []}
+    for _ in range(repeat):
+        runs["baseline"].append(peak_rss_mb(path, baseline))
+        runs["this"].append(peak_rss_mb(path, THIS_SOURCE))
+    seconds = {tree: statistics.median(t for t, _ in values) for tree, values in runs.items()}
+    peaks = {tree: statistics.median(m for _, m in values) for tree, values in runs.items()}
+    print(
+        f"llmsiem detect on {count:,} events, this tree vs {baseline} (each its own pack; "
+        f"fresh processes, alternating, median of {repeat}): this "
+        f"{seconds['this']:.1f}s = {count / seconds['this']:,.0f} events/s, peak "
+        f"{peaks['this']:,.0f} MB; baseline {seconds['baseline']:.1f}s = "
+        f"{count / seconds['baseline']:,.0f} events/s, peak {peaks['baseline']:,.0f} MB; "
+        f"time ratio {seconds['this'] / seconds['baseline']:.2f}x, memory ratio "
+        f"{peaks['this'] / peaks['baseline']:.2f}x",
+        flush=True,
+    )
 
 
 def rss(path: Path, size: int, base: Path | None = None) -> None:
@@ -374,7 +408,15 @@ def main() -> None:
     parser.add_argument(
         "--base", type=Path, help="repeat this JSONL file (shifted in time) instead of generating"
     )
+    parser.add_argument(
+        "--baseline-src", type=Path, help="another llmsiem src/ whose detect runs side by side"
+    )
+    parser.add_argument(
+        "--only-trees", action="store_true", help="only the --baseline-src comparison"
+    )
     args = parser.parse_args()
+    if args.only_trees and args.baseline_src is None:
+        parser.error("--only-trees needs --baseline-src")
     if args.only_rss:
         with tempfile.TemporaryDirectory() as scratch_dir:
             for size in args.rss_events:
@@ -398,6 +440,10 @@ def main() -> None:
             f"in {time.perf_counter() - started:.1f}s; pack: {len(rules.detections)} "
             f"detections, {len(rules.correlations)} correlations"
         )
+        if args.baseline_src is not None:
+            tree_comparison(full, count, args.baseline_src, args.repeat)
+            if args.only_trees:
+                return
         torn = scratch / "torn.jsonl"
         with_bad_lines(full, torn, count)
         parquet = scratch / "events.parquet"

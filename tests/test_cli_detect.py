@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,45 @@ def test_detect_demo_telemetry_raises_ecs_alerts(tmp_path: Path) -> None:
     assert sample["llmsiem"]["alert"]["event_ids"]
     burst = next(d for d in docs if d["rule"]["name"] == "correlation_guardrail_block_burst")
     assert burst["llmsiem"]["alert"]["correlation"]["group_by"] == {"user.id": "u-0013"}
+
+
+def _alerts_in_zone(zone: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """The alerts of ``llmsiem detect`` on the demo telemetry, run with ``TZ=zone``,
+    without the time each was made."""
+    name = zone.replace("/", "-")
+    alerts, dead = tmp_path / f"alerts-{name}.jsonl", tmp_path / f"dead-{name}.jsonl"
+    command = [sys.executable, "-m", "llmsiem", "detect", str(demo_telemetry())]
+    done = subprocess.run(
+        [*command, "--alerts", str(alerts), "--dead-letter", str(dead), "--format", "json"],
+        env={**os.environ, "TZ": zone},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    docs = [json.loads(line) for line in alerts.read_text(encoding="utf-8").splitlines()]
+    for doc in docs:
+        del doc["event"]["created"]
+    return docs
+
+
+def test_alert_times_are_the_events_instants_whatever_the_machine_time_zone(
+    tmp_path: Path,
+) -> None:
+    """DuckDB formats times in its session's zone, which is the machine's unless set: an
+    alert of one event carries that event's instant, in UTC, under any ``TZ``."""
+    events = {
+        e["event"]["id"]: datetime.fromisoformat(e["@timestamp"])
+        for e in map(json.loads, demo_telemetry().read_text(encoding="utf-8").splitlines())
+    }
+    utc = _alerts_in_zone("UTC", tmp_path)
+    single = [d for d in utc if len(d["llmsiem"]["alert"]["event_ids"]) == 1]
+    assert len(single) > 10
+    for doc in single:
+        (event_id,) = doc["llmsiem"]["alert"]["event_ids"]
+        assert datetime.fromisoformat(doc["@timestamp"]) == events[event_id], doc["rule"]
+    for zone in ("America/New_York", "Asia/Kolkata"):
+        assert _alerts_in_zone(zone, tmp_path) == utc, zone
 
 
 def test_detect_clean_input_exits_zero(tmp_path: Path) -> None:

@@ -107,6 +107,9 @@ class EventStore:
 
     def __init__(self, database: str = ":memory:") -> None:
         self.con = duckdb.connect(database)
+        # Times are read, compared and formatted in UTC (alerts say "Z"), not in the zone
+        # of the machine, which DuckDB takes by default; GLOBAL: its cursors too.
+        self.con.execute("SET GLOBAL TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = true")
         # Checkpoints only after a prune (below): DuckDB's automatic one fires at whichever
         # statement crosses its threshold, stalling it for seconds mid-detection.

@@ -29,7 +29,7 @@ from llmsiem.columns import (
     schema_tree,
     table_columns,
 )
-from llmsiem.engine.chunks import JsonlChunk, jsonl_chunks
+from llmsiem.engine.chunks import CHUNK_LINES, JsonlChunk, jsonl_chunks
 from llmsiem.pipeline import Event, Pipeline
 from llmsiem.pipeline.bulk import scrub_table
 from llmsiem.pipeline.constraints import broken_row_sql
@@ -206,7 +206,8 @@ class EventStore:
         self, chunk: JsonlChunk, con: duckdb.DuckDBPyConnection | None = None
     ) -> PreparedChunk:
         """Stage a chunk for the typed read and find the lines to quarantine: lines that
-        are no JSON object or hold a field outside the schema (``pipeline.survey``). Only
+        are no JSON object, hold a field outside the schema or a date in another form than
+        the typed read takes as the model does (``pipeline.survey``). Only
         reads files, so on a connection of its own (``con``, a cursor of the store's) it
         may run on another thread while the store is busy."""
         suspects = chunk.irregular()
@@ -219,7 +220,11 @@ class EventStore:
             found = survey(con or self.con, path)
             if found.malformed:
                 suspects |= chunk.malformed(found.malformed)
-            if found.flagged or found.malformed > len(suspects - chunk.irregular()):
+            if (
+                found.flagged
+                or found.odd_dates
+                or found.malformed > len(suspects - chunk.irregular())
+            ):
                 suspects |= flagged_lines(con or self.con, path, found.flagged)
         except BaseException:
             staged.close()
@@ -321,10 +326,12 @@ class EventStore:
         self.next_seq = first_seq + len(chunk)
         return LoadReport(staged.count, pipeline.rejected - rejected_before, fast_path=False)
 
-    def load_file(self, path: Path, pipeline: Pipeline) -> LoadReport:
+    def load_file(
+        self, path: Path, pipeline: Pipeline, chunk_lines: int = CHUNK_LINES
+    ) -> LoadReport:
         """Load a whole normalized JSONL file, chunk by chunk (see ``load_chunk``)."""
         total = LoadReport()
-        for chunk in jsonl_chunks(path):
+        for chunk in jsonl_chunks(path, chunk_lines):
             report = self.load_chunk(chunk, pipeline)
             total.loaded += report.loaded
             total.rejected += report.rejected

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import random
+import string
+import urllib.parse
+import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -18,11 +23,14 @@ from llmsiem.deadletter import DeadLetter
 from llmsiem.engine.store import EventStore
 from llmsiem.pipeline import Pipeline
 from llmsiem.pipeline import events as events_module
+from llmsiem.pipeline.bulk import might_hold_findings_sql
 from llmsiem.pipeline.events import document_out_of_bounds
 from llmsiem.records import MAX_DEPTH, RawRecord, out_of_bounds
 from llmsiem.rule_samples import build_event
 from llmsiem.scrub import Scrubber
+from llmsiem.scrub.scan import might_contain_sensitive
 from llmsiem.synthetic import generate
+from secret_generator import GENERATORS, benign_snippets, embed, samples
 
 OPENAI = "sk-proj-" + "Zq7Lm2Xc9Vb4Nf8H" * 3
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" * 2
@@ -44,6 +52,12 @@ def _corpus(count: int, seed: int) -> list[dict[str, Any]]:
         ("llmsiem", "api_key", "alias"),  # identity
         ("labels",),  # object: the row goes through the per-record pipeline
         ("service", "name"),
+        # identifiers, screened in SQL on the bulk path
+        ("event", "id"),
+        ("trace", "id"),
+        ("span", "id"),
+        ("gen_ai", "response", "id"),
+        ("gen_ai", "tool", "call", "id"),
     )
     for event in events[::7]:
         *parents, leaf = rng.choice(places)
@@ -90,6 +104,47 @@ def test_bulk_load_equals_per_record_pipeline(tmp_path: Path, mode: str) -> None
     if mode != "keep":
         assert not any(s in text for s in (OPENAI, GITHUB, AWS_ID))
     assert sum("redaction" in json.dumps(r.get("llmsiem")) for r in expected) > 200
+
+
+def _identifiers(rng: random.Random) -> list[str]:
+    """Identifiers as telemetry carries them: hex trace and span ids, UUIDs, provider ids."""
+    letters = string.ascii_letters + string.digits
+    return [
+        rng.randbytes(16).hex(),
+        rng.randbytes(8).hex(),
+        str(uuid.UUID(bytes=rng.randbytes(16))),
+        "chatcmpl-" + "".join(rng.choices(letters, k=29)),
+        "call_" + "".join(rng.choices(letters, k=24)),
+        f"evt-{rng.randrange(100)}-{rng.randrange(10**8):08d}",
+    ]
+
+
+def test_identifier_screen_passes_whatever_the_scrubber_might_find() -> None:
+    """The SQL screen of identifiers on the bulk path is true wherever the scrubber's own
+    pre-filter is (every generated secret and personal datum, alone, in prose, JSON- and
+    percent-escaped, base64-encoded; benign text; identifiers), and lets most hex ids and
+    UUIDs through unscanned."""
+    rng = random.Random(5)
+    texts = [*benign_snippets(300)]
+    for kind in GENERATORS:
+        for sample in samples(kind, 10):
+            texts += [
+                sample.text,
+                embed(rng, sample.text),
+                json.dumps(sample.text + '"\n')[1:-1],
+                urllib.parse.quote(sample.text),
+                base64.b64encode(sample.text.encode()).decode(),
+            ]
+    ids = [i for _ in range(50) for i in _identifiers(rng)]
+    con = duckdb.connect()
+    screen = might_hold_findings_sql("v")
+    rows = con.execute(f"SELECT v, {screen} FROM unnest(?) AS t(v)", [texts + ids]).fetchall()
+    passed = dict(rows)
+    missed = [t for t in texts + ids if might_contain_sensitive(t) and not passed[t]]
+    assert not missed, missed[:5]
+    assert sum(might_contain_sensitive(t) for t in texts) > len(GENERATORS) * 40
+    plain = [i for i in ids if not i.startswith(("chatcmpl-", "call_"))]
+    assert sum(passed[i] for i in plain) < len(plain) / 4  # digit runs look like numbers
 
 
 def test_every_bad_record_is_dead_lettered_with_file_line_and_reason(tmp_path: Path) -> None:

@@ -12,33 +12,50 @@ this module scrubs the table as ``Scrubber.scrub_document`` would scrub each row
    data readable; lists; objects; numbers) are returned, so that the caller passes their
    lines through the per-record pipeline.
 
-Two kinds of values are not scanned in bulk, because a million distinct ones would cost
-more to scan than to load: identifiers unique per event (``BULK_UNSCANNED``; the scrubber
-looks only for secrets there) and the schema's numeric measurements (token counts, sizes,
-durations). A file whose ids or numbers may hold secrets should go through ``llmsiem
-ingest``, which scans every value.
+Identifiers unique per event (``PREFILTERED``: a million distinct ones would cost more to
+scan than to load) are first screened in SQL by what the scrubber's own pre-filter looks
+for (every detector's needle, an escape to decode, a mixed-case base64 run): only the
+values that pass are scanned, and a row with a finding there goes through the per-record
+pipeline like any identity field. The schema's numeric measurements (token counts, sizes,
+durations) are not scanned in bulk; a file whose numbers may hold card numbers should go
+through ``llmsiem ingest``, which scans every value.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from llmsiem.columns import DUCKDB_TYPES, column_ref, field_types, struct_updated
+from llmsiem.columns import DUCKDB_TYPES, column_ref, field_types, sql_literal, struct_updated
 from llmsiem.scoring import score_table
 from llmsiem.scrub import Scrubber, ScrubResult
+from llmsiem.scrub.decoding import BASE64_MIN_CHARS
 from llmsiem.scrub.document import IDENTITY_FIELDS, SKIPPED_FIELDS
+from llmsiem.scrub.scan import needle_union
 
 TEXT_KINDS = ("keyword", "ip")
 OTHER_SCANNED_KINDS = ("keyword[]", "object", "object[]")
-BULK_UNSCANNED = frozenset(
+PREFILTERED = frozenset(
     {"event.id", "trace.id", "span.id", "gen_ai.response.id", "gen_ai.tool.call.id"}
 )
 REDACTION = "llmsiem.redaction"
 
 
 def _skipped(field: str) -> bool:
-    return field in BULK_UNSCANNED or any(
-        field == s or field.startswith(s + ".") for s in SKIPPED_FIELDS
+    return any(field == s or field.startswith(s + ".") for s in SKIPPED_FIELDS)
+
+
+@cache
+def might_hold_findings_sql(value: str) -> str:
+    """SQL condition on the text ``value``: true wherever ``might_contain_sensitive`` is
+    (a superset: DuckDB's ``.`` also matches a line break, and case is tested over the
+    whole value, not per base64 run)."""
+    run = f"[A-Za-z0-9+/_-]{{{BASE64_MIN_CHARS}}}"
+    return (
+        f"(contains({value}, '\\') OR contains({value}, '%')"
+        f" OR regexp_matches({value}, {sql_literal(needle_union())})"
+        f" OR (regexp_matches({value}, '{run}') AND regexp_matches({value}, '[a-z]')"
+        f" AND regexp_matches({value}, '[A-Z]')))"
     )
 
 
@@ -97,6 +114,7 @@ def _scrub_in_sql(con: Any, table: str, where: str, scrubber: Scrubber) -> list[
     fields = replaceable_fields() + other_scanned_fields()
     values = " UNION ALL ".join(
         f"SELECT {i} AS field, {_values(f)} AS v FROM {table} WHERE {where}"
+        + (f" AND {might_hold_findings_sql(_values(f))}" if f in PREFILTERED else "")
         for i, f in enumerate(fields)
     )
     pairs = con.execute(

@@ -71,6 +71,13 @@ def _valid_utf8(text: str) -> str:
     return text
 
 
+def needle_union() -> str:
+    """One RE2 pattern matching wherever a detector's needle does (each needle in a group
+    of its own, so its inline flags stay its own): with an escape to decode and a base64
+    run (see ``might_contain_sensitive``), what a pre-filter elsewhere (SQL) must pass."""
+    return "|".join(f"(?:{detector.needle})" for detector in NEEDLED)
+
+
 def might_contain_sensitive(text: str) -> bool:
     """False only when no detector can report anything in ``text`` (a cheap pre-filter).
 

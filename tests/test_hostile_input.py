@@ -284,27 +284,43 @@ def test_a_corrupt_parquet_file_is_a_dead_letter_and_exit_1(tmp_path: Path) -> N
     assert letter["source"] == str(corrupt) and "cannot read as Parquet" in letter["reason"]
 
 
-@pytest.mark.parametrize("command", ["detect", "ingest"])
+@pytest.mark.parametrize("command", ["detect", "ingest", "ship"])
 def test_a_lone_surrogate_escape_is_dead_lettered_exactly_and_the_rest_loads(
     command: str, tmp_path: Path
 ) -> None:
     """``"\\ud800"`` is valid JSON but decodes to a character UTF-8 cannot hold: the line
-    is dead-lettered with its line number, the entry keeps it exactly, the good lines load."""
+    is dead-lettered with its line number, the entry keeps it exactly, the good lines load.
+    In a field the schema checks (a time, an enumeration) and in free text, a free-form
+    object and a key, where nothing but the surrogate is wrong."""
     lines = [json.dumps(document) for document in generate(20, seed=4)]
     lines[6] = lines[6].replace('"@timestamp": "', '"@timestamp": "\\ud800', 1)
     lines[9] = lines[9].replace('"action": "', '"action": "x\\udfff', 1)
+    lines[11] = lines[11].replace('"name": "support-bot"', '"name": "support\\ud83d-bot"', 1)
+    lines[13] = lines[13][:-1] + ', "labels": {"team": "a\\udc00"}}'
+    lines[15] = lines[15][:-1] + ', "labels": {"te\\ud83dam": "a"}}'
+    assert all("\\ud" in lines[i] for i in (6, 9, 11, 13, 15))
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(lines) + "\n")
-    dead = tmp_path / "dead.jsonl"
-    out = ["--alerts" if command == "detect" else "--out", str(tmp_path / "out.jsonl")]
+    dead, spool = tmp_path / "dead.jsonl", str(tmp_path / "spool")
+    out = {
+        "detect": ["--alerts", str(tmp_path / "out.jsonl")],
+        "ingest": ["--out", str(tmp_path / "out.jsonl")],
+        "ship": ["--to", "jsonl", "--dest", str(tmp_path / "out.jsonl"), "--spool", spool],
+    }[command]
     result = CliRunner().invoke(
         cli, [command, str(source), "--dead-letter", str(dead), "--format", "json", *out]
     )
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
-    assert json.loads(result.stdout)["events"] == len(lines) - 2
+    if command != "ship":
+        assert json.loads(result.stdout)["events"] == len(lines) - 5
+    else:
+        shipped = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(shipped) == len(lines) - 5
     letters = _letters(dead)
-    assert [letter["line"] for letter in letters] == [7, 10]
-    assert "\ud800" in letters[0]["raw"] and "x\udfff" in letters[1]["raw"]
+    assert [letter["line"] for letter in letters] == [7, 10, 12, 14, 16]
+    kept = [Scrubber().scrub_raw(lines[i]) for i in (6, 9, 11, 13, 15)]  # the line, scrubbed
+    assert [letter["raw"] for letter in letters] == kept
+    assert all("lone surrogate" in letter["reason"] for letter in letters)
 
 
 @pytest.mark.parametrize("command", [["validate", "--rules"], ["test"], ["detect", "--rules"]])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
 MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""What a JSON escape such as ``\\ud800`` alone decodes to: valid JSON, no UTF-8."""
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 SKIP_CHUNK = 1024 * 1024
@@ -45,8 +48,17 @@ def max_document_bytes() -> int:
     return _setting("LLMSIEM_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
 
 
+def _lone_surrogate(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate, which a JSON escape such
+    as ``\\ud800`` decodes to), or None."""
+    if text.isascii() or (found := LONE_SURROGATE.search(text)) is None:
+        return None
+    return f"a string holds a lone surrogate (\\u{ord(found.group()):04x}), which UTF-8 cannot hold"
+
+
 def out_of_bounds(value: Any) -> str | None:
-    """Why a parsed JSON value exceeds the bounds (depth, int64, finite floats), or None."""
+    """Why a parsed JSON value exceeds the bounds (depth, int64, finite floats, text UTF-8
+    can hold), or None."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -55,7 +67,12 @@ def out_of_bounds(value: Any) -> str | None:
                 return f"nested deeper than {MAX_DEPTH} levels"
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
-        elif isinstance(item, bool) or item is None or isinstance(item, str):
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item if isinstance(key, str))
+        elif isinstance(item, str):
+            if problem := _lone_surrogate(item):
+                return problem
+        elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int) and not INT64_MIN <= item <= INT64_MAX:
             return f"integer outside the 64-bit range: {str(item)[:40]}"

@@ -7,11 +7,11 @@ detectors then run their Python patterns and checks.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import re2
 
+from llmsiem.records import LONE_SURROGATE
 from llmsiem.scrub.decoding import (
     View,
     base64_candidates,
@@ -26,7 +26,6 @@ MAX_NESTED_DECODING = 2  # base64 inside base64 inside the text, and no deeper
 # a base64 candidate run is found: every value they match lies in such a run.
 RUN_DETECTORS = tuple(d for d in DETECTORS if not d.needle)
 NEEDLED = tuple(d for d in DETECTORS if d.needle)
-SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _needle_set() -> re2.Set:
@@ -67,7 +66,7 @@ def _valid_utf8(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return SURROGATE.sub("?", text)
+        return LONE_SURROGATE.sub("?", text)
     return text
 
 

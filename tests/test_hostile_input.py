@@ -18,6 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -205,7 +206,8 @@ JSON_VALUES = st.recursive(
     | st.booleans()
     | st.integers(min_value=-(2**80), max_value=2**80)
     | st.floats(allow_nan=False)
-    | st.text(max_size=8),
+    | st.text(max_size=8)
+    | st.text(st.sampled_from(["a", "\u00e9", "\ud83d", "\ude00", "\udfff"]), max_size=4),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
     ),
@@ -257,6 +259,8 @@ def test_fuzz_mutated_records_never_escape(source: str, choice: int, value: Any,
     assert not by_line[3] and 3 in letters.lines  # not an event: dead-lettered
     # the mutated record: every event it should give, or a dead letter for what it lost
     assert len(by_line[2]) == len(alone) or 2 in letters.lines
+    for event in events:  # every event can be written out, as every sink writes: UTF-8 JSON
+        orjson.dumps(event.document)
 
 
 class _Lines(DeadLetter):

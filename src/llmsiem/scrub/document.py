@@ -3,7 +3,11 @@
 The scrubber does not keep a list of text fields: it visits every string leaf of the
 document (values at any depth, inside lists too, tool-call arguments and message parts
 included), every dict key (a key can be a secret: header maps, label maps), and integers
-long enough to be a card number. Nothing is skipped.
+long enough to be a card number, except in the schema's numeric fields.
+
+Those hold measurements (a duration, a token count, a size): a marker in place of one would
+make the event invalid, so the whole event would be dead-lettered instead of shipped, and a
+request could hide from the SIEM behind a ``max_tokens`` that happens to pass the Luhn check.
 
 Identity fields are the one exception, and only for personal data: the principal and the
 ids that detection rules correlate on stay readable, so "user.id = alice@example.com" is
@@ -15,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+from llmsiem.columns import NUMERIC, field_types
 
 # Dotted paths (through dicts only) whose values keep personal data readable.
 IDENTITY_FIELDS = frozenset(
@@ -52,6 +59,12 @@ SKIPPED_FIELDS = frozenset({"llmsiem.redaction"})
 MIN_SCANNED_INT = 10**8
 
 
+@cache
+def measurement_fields() -> frozenset[str]:
+    """Dotted paths of the schema's numeric fields, whose integers are not scanned."""
+    return frozenset(name for name, kind in field_types().items() if kind in NUMERIC)
+
+
 @dataclass
 class Leaf:
     """One scannable string of a document: where it lives and whether it is an identity."""
@@ -86,5 +99,6 @@ def leaves(document: dict[str, Any]) -> Iterator[Leaf]:
                 isinstance(value, int)
                 and not isinstance(value, bool)
                 and abs(value) >= MIN_SCANNED_INT
+                and child not in measurement_fields()
             ):
                 yield Leaf(container, key, str(value), identity=child in IDENTITY_FIELDS)

@@ -6,24 +6,34 @@ of bounds). Everything is bounded: line length (``LLMSIEM_MAX_LINE_BYTES``, 8 Mi
 default), ``.json`` document size (``LLMSIEM_MAX_DOCUMENT_BYTES``, 256 MiB), nesting depth
 (64), integers (int64) and floats (finite); only regular files are read, anything else
 (a FIFO, a device, a directory, a dangling link) becomes one record saying it was skipped.
+A gzip-compressed file (``.jsonl.gz``, rotated logs) is read decompressed, recognised by its
+first bytes; a corrupt or cut-off one keeps the records before the break.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
+GZIP_SUFFIX = ".gz"
+GZIP_MAGIC = b"\x1f\x8b"
+READ_ERRORS = (OSError, EOFError, zlib.error)
+"""What reading a file can raise: an I/O error, or a gzip stream that is corrupt or cut off."""
 MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -192,7 +202,7 @@ def breaks_bounds(raw: bytes) -> bool:
     return text is not None and text != "" and _parse_object(text)[1] is not None
 
 
-def bounded_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
+def bounded_lines(stream: BufferedIOBase, limit: int) -> Iterator[bytes | None]:
     """The lines of ``stream``, each at most ``limit`` bytes; ``None`` for a longer one."""
     while True:
         line = stream.readline(limit + 1)
@@ -243,7 +253,7 @@ def iter_json_document(path: Path) -> Iterator[RawRecord]:
     """Records of a ``.json`` file holding one object or an array of objects."""
     source = str(path)
     limit = max_document_bytes()
-    with path.open("rb") as stream:
+    with open_input(path) as stream:
         data = stream.read(limit + 1)
     if len(data) > limit:
         yield RawRecord(source, 1, None, f"JSON document larger than {limit:,} bytes")
@@ -272,8 +282,46 @@ def iter_json_document(path: Path) -> Iterator[RawRecord]:
         yield RawRecord(source, line, checked, error)
 
 
+def data_suffix(path: Path) -> str:
+    """The suffix that names the data format, ``.jsonl`` for ``events.jsonl.gz`` too."""
+    return path.with_suffix("").suffix if path.suffix == GZIP_SUFFIX else path.suffix
+
+
+def is_compressed(path: Path) -> bool:
+    """Whether ``path`` starts as a gzip stream does (False when it cannot be read)."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+@contextmanager
+def open_input(path: Path) -> Iterator[BufferedIOBase]:
+    """``path`` for reading, decompressed when it is gzip (by its first bytes, whatever its
+    name); reads may raise any of ``READ_ERRORS``."""
+    with path.open("rb") as raw:
+        if raw.peek(len(GZIP_MAGIC)).startswith(GZIP_MAGIC):
+            with gzip.GzipFile(fileobj=raw) as unpacked:
+                yield unpacked
+        else:
+            yield raw
+
+
+def read_error(exc: BaseException, after_line: int) -> str:
+    """The dead-letter reason for a read that broke off after ``after_line`` lines."""
+    if isinstance(exc, OSError) and exc.strerror:
+        why = exc.strerror
+    elif isinstance(exc, EOFError):
+        why = "compressed stream cut off"
+    else:
+        why = str(exc) or type(exc).__name__
+    return f"read error after line {after_line:,}: {why}; the records before it are kept"
+
+
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:
-    """Paths named directly, plus every JSON/JSONL name under named directories (sorted).
+    """Paths named directly, plus every JSON/JSONL name under named directories (sorted),
+    gzip-compressed ones (``.jsonl.gz``) included.
 
     Names are listed whatever they are; ``read_records`` reports those that are not
     regular files.
@@ -282,7 +330,9 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in JSONL_SUFFIXES + JSON_SUFFIXES)
+                sorted(
+                    p for p in path.rglob("*") if data_suffix(p) in JSONL_SUFFIXES + JSON_SUFFIXES
+                )
             )
         elif path.exists() or path.is_symlink():
             files.append(path)
@@ -307,16 +357,19 @@ def not_readable(path: Path) -> str | None:
 
 
 def read_records(path: Path) -> Iterator[RawRecord]:
-    """Records of one regular file, JSON (object/array) or JSONL by suffix."""
+    """Records of one regular file, JSON (object/array) or JSONL by suffix, gzip or not."""
     reason = not_readable(path)
     if reason is not None:
         yield RawRecord(str(path), 0, None, reason)
         return
+    line = 0
     try:
-        if path.suffix in JSON_SUFFIXES:
+        if data_suffix(path) in JSON_SUFFIXES:
             yield from iter_json_document(path)
             return
-        with path.open("rb") as stream:
-            yield from iter_jsonl(bounded_lines(stream, max_line_bytes()), str(path))
-    except OSError as exc:
-        yield RawRecord(str(path), 0, None, f"read error: {exc.strerror or exc}")
+        with open_input(path) as stream:
+            for record in iter_jsonl(bounded_lines(stream, max_line_bytes()), str(path)):
+                line = record.line
+                yield record
+    except READ_ERRORS as exc:
+        yield RawRecord(str(path), line + 1, None, read_error(exc, line))

@@ -82,7 +82,10 @@ def ingest_cmd(
     out: Path,
     output_format: str,
 ) -> None:
-    """Normalize telemetry of any registered source to scrubbed LLMEvent JSONL."""
+    """Normalize telemetry of any registered source to scrubbed LLMEvent JSONL.
+
+    INPUTS are JSON/JSONL files (gzip-compressed too, e.g. events.jsonl.gz) or folders
+    of them."""
     events = 0
     with DeadLetter(dead_letter) as letters:
         pipeline = make_pipeline(scrub_mode, letters, source_format)

@@ -100,9 +100,10 @@ def detect_cmd(
 ) -> None:
     """Run the whole rule pack (correlations included) over INPUTS (files or folders).
 
-    INPUTS are JSON/JSONL files, Parquet files, or folders of them (hive-partitioned
-    Parquet folders such as dt=2026-12-01/ included); they stream through the engine in
-    chunks, so memory does not grow with the input.
+    INPUTS are JSON/JSONL files (gzip-compressed too, e.g. events.jsonl.gz), Parquet
+    files, or folders of them (hive-partitioned Parquet folders such as dt=2026-12-01/
+    included); they stream through the engine in chunks, so memory does not grow with the
+    input.
 
     With --follow, INPUT is one growing file, or stdin when omitted or '-'. Events are
     scrubbed as they would be before shipping (--scrub), so the engine sees what a SIEM sees.
@@ -223,8 +224,8 @@ def _size(path: Path) -> float:
 
 
 def _input_paths(inputs: tuple[Path, ...]) -> list[Path]:
-    """Files to read: JSON/JSONL (folders searched), Parquet files, and folders of Parquet
-    files (hive partitions such as dt=2026-12-01/) read as one input each."""
+    """Files to read: JSON/JSONL, gzip or not (folders searched), Parquet files, and folders
+    of Parquet files (hive partitions such as dt=2026-12-01/) read as one input each."""
     from llmsiem.engine.batch import is_parquet
     from llmsiem.records import expand_inputs
 
@@ -259,6 +260,7 @@ def _follow(
     from llmsiem.engine.batch import is_parquet
     from llmsiem.engine.stream import Follower, LineSource
     from llmsiem.metrics import MeteredDeadLetter, MeteredPipeline, Metrics
+    from llmsiem.records import is_compressed
 
     if len(inputs) > 1:
         raise CommandError("--follow reads one file (or stdin)")
@@ -267,6 +269,8 @@ def _follow(
         raise CommandError(f"{path}: no such file")
     if path is not None and is_parquet(path):
         raise CommandError(f"{path}: --follow tails appended lines; run Parquet without it")
+    if path is not None and is_compressed(path):
+        raise CommandError(f"{path}: --follow tails appended lines; run a gzip file without it")
     stream = _open_alerts(alerts_path, append)
 
     metrics = None

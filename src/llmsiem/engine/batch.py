@@ -20,13 +20,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from llmsiem.engine.chunks import CHUNK_BYTES, CHUNK_LINES, jsonl_chunks
+from llmsiem.engine.chunks import CHUNK_BYTES, CHUNK_LINES, ReadBrokenError, jsonl_chunks
 from llmsiem.engine.rules import EngineRules
 from llmsiem.engine.store import LoadReport
 from llmsiem.engine.stream import DetectionStream
 from llmsiem.pipeline import Pipeline
 from llmsiem.pipeline.sources import NORMALIZED
-from llmsiem.records import JSONL_SUFFIXES, not_readable
+from llmsiem.records import JSONL_SUFFIXES, RawRecord, data_suffix, not_readable
 
 PARQUET_SUFFIX = ".parquet"
 
@@ -67,11 +67,14 @@ def _loads(
         for part in files:
             yield stream.load_parquet(part)
     elif (
-        path.suffix in JSONL_SUFFIXES
+        data_suffix(path) in JSONL_SUFFIXES
         and not_readable(path) is None
         and pipeline.file_source(path).name == NORMALIZED
     ):
-        yield from stream.load_chunks(jsonl_chunks(path, chunk_lines, chunk_bytes))
+        try:
+            yield from stream.load_chunks(jsonl_chunks(path, chunk_lines, chunk_bytes))
+        except ReadBrokenError as broken:
+            yield stream.load_records([RawRecord(broken.source, broken.line, None, broken.reason)])
     else:
         events = pipeline.file_events(path)
         while True:

@@ -12,10 +12,18 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO
 
-from llmsiem.records import breaks_bounds, iter_jsonl, max_line_bytes, risky_lines
+from llmsiem.records import (
+    READ_ERRORS,
+    breaks_bounds,
+    iter_jsonl,
+    max_line_bytes,
+    open_input,
+    read_error,
+    risky_lines,
+)
 
 CHUNK_LINES = 250_000
 CHUNK_BYTES = 64 * 1024 * 1024
@@ -154,17 +162,50 @@ class _Lines:
         return chunk
 
 
+class ReadBrokenError(Exception):
+    """A file's read broke off (an I/O error, a corrupt or cut-off gzip stream) at ``line``;
+    the complete lines before it were all yielded."""
+
+    def __init__(self, source: str, line: int, reason: str) -> None:
+        super().__init__(f"{source}:{line}: {reason}")
+        self.source, self.line, self.reason = source, line, reason
+
+
 def jsonl_chunks(
     path: Path, size: int = CHUNK_LINES, budget: int = CHUNK_BYTES, ramp: int = RAMP
 ) -> Iterator[JsonlChunk]:
-    """A JSONL file as chunks of at most ``size`` lines and about ``budget`` bytes (at
-    least one line each), the first ``ramp`` ones smaller (see ``RAMP``)."""
-    with path.open("rb") as stream:
+    """A JSONL file (gzip or not) as chunks of at most ``size`` lines and about ``budget``
+    bytes (at least one line each), the first ``ramp`` ones smaller (see ``RAMP``); raises
+    ``ReadBrokenError`` after the last complete line when the read breaks off."""
+    with open_input(path) as stream:
         yield from _chunks(stream, str(path), size, budget, ramp)
 
 
+def _blocks(stream: BufferedIOBase, size: int) -> Iterator[bytes]:
+    """Blocks of about ``size`` bytes; when a read fails, the bytes read before it first
+    (a gzip stream's ``read`` would drop what it had decompressed), then the error."""
+    parts: list[bytes] = []
+    held = 0
+    while True:
+        try:
+            part = stream.read1(size - held)
+        except READ_ERRORS:
+            if parts:
+                yield b"".join(parts)
+            raise
+        if not part:
+            if parts:
+                yield b"".join(parts)
+            return
+        parts.append(part)
+        held += len(part)
+        if held >= size:
+            yield b"".join(parts)
+            parts, held = [], 0
+
+
 def _chunks(
-    stream: IO[bytes], source: str, size: int, budget: int, ramp: int = 0
+    stream: BufferedIOBase, source: str, size: int, budget: int, ramp: int = 0
 ) -> Iterator[JsonlChunk]:
     """Chunks of at most ``size`` lines and about ``budget`` bytes, the first ``ramp`` ones
     of a half, a quarter... of both."""
@@ -184,7 +225,15 @@ def _chunks(
             first += count
             made += 1
 
-    while block := stream.read(READ_BYTES):
+    blocks = _blocks(stream, READ_BYTES)
+    while True:
+        try:
+            block = next(blocks, b"")
+        except READ_ERRORS as exc:
+            yield from ready(final=True)  # the line being read when it broke is lost
+            raise ReadBrokenError(source, first, read_error(exc, first - 1)) from exc
+        if not block:
+            break
         if dropping:  # inside a line over the cap: read past it, keeping nothing
             newline = block.find(b"\n")
             if newline < 0:

@@ -166,6 +166,8 @@ def ship_cmd(
 ) -> None:
     """Normalize and scrub INPUTS, spool them, and deliver them to a sink (at least once).
 
+    INPUTS are JSON/JSONL files (gzip-compressed too) or folders of them.
+
     With no INPUTS, delivers what is left in the spool from an interrupted run. Secrets for
     sinks come from the environment: LLMSIEM_ES_API_KEY, LLMSIEM_SPLUNK_HEC_TOKEN. With
     --routes, each event goes to the sinks of the routes it matches; when a route tests

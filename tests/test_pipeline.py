@@ -39,7 +39,7 @@ EMAIL = "dana.whitfield@example.com"
 CARD = "my card number is 4111 1111 1111 1111"
 SECRETS = (OPENAI, GITHUB, AWS_ID, EMAIL, CARD)
 LUHN_NUMBER = 4111111111111111
-"""Passes the card check, as about 1 in 40 integers of 13 to 19 digits does."""
+"""Passes the card check, as about 1 in 30 random integers of 13 to 19 digits does."""
 MEASUREMENTS = ("event.duration", "gen_ai.request.max_tokens", "gen_ai.usage.input_tokens")
 
 

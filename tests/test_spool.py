@@ -180,6 +180,40 @@ def test_a_failing_append_stops_the_drain_and_a_refusing_sink_stops_only_deliver
     assert [e["event"]["id"] for e in _all(spool)] == _ids(3000)[500:]
 
 
+@pytest.mark.parametrize("sink", ["jsonl", "parquet"])
+def test_an_event_no_sink_can_write_is_dead_lettered_and_the_drain_goes_on(
+    tmp_path: Path, sink: str
+) -> None:
+    """Versions before the bounds check spooled strings holding a lone surrogate, as the
+    standard library writes them (``\\ud83d``); every later ``ship`` then stopped there."""
+    from click.testing import CliRunner
+
+    from llmsiem.cli.main import cli
+
+    events = _events(6)
+    events[2]["llmsiem"]["prompt"]["text"] = "cut emoji \ud83d here"
+    events[4]["llmsiem"]["prompt"]["text"] = "whole emoji \U0001f600 here"
+    (tmp_path / "spool").mkdir()
+    segment = tmp_path / "spool" / "segment-00000000.jsonl"
+    segment.write_text("".join(json.dumps(e) + "\n" for e in events))  # ASCII escapes
+    assert b"\\ud83d here" in segment.read_bytes()
+    assert b"\\ud83d\\ude00 here" in segment.read_bytes()  # a pair: a whole character
+    dest, dead = tmp_path / f"out.{sink}", tmp_path / "dead.jsonl"
+    command = ["ship", "--to", sink, "--dest", str(dest), "--spool", str(tmp_path / "spool")]
+    result = CliRunner().invoke(cli, [*command, "--dead-letter", str(dead), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["delivered"] == 5
+    (letter,) = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert letter["source"] == str(tmp_path / "spool") and "evt-3" in letter["reason"]
+    assert "lone surrogate" in letter["reason"] and "cut emoji" in letter["raw"]
+    if sink == "jsonl":
+        shipped = [json.loads(line) for line in dest.read_text().splitlines()]
+        assert [e["event"]["id"] for e in shipped] == ["evt-1", "evt-2", "evt-4", "evt-5", "evt-6"]
+        assert shipped[3]["llmsiem"]["prompt"]["text"] == "whole emoji \U0001f600 here"
+    again = CliRunner().invoke(cli, [*command, "--dead-letter", str(dead), "--format", "json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["delivered"] == 0
+
+
 def test_a_lock_keeps_a_second_shipper_off(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [

@@ -187,7 +187,7 @@ def ship_cmd(
                 return
             sinks = {n: _sink(s.type, s.dest, letters) for n, s in router.sinks.items()}
             summaries = {  # every sink's share is spooled even when another sink is down
-                name: _ship_to(name, sink, spool_dir / name, shares.get(name), batch_size)
+                name: _ship_to(name, sink, spool_dir / name, shares.get(name), batch_size, letters)
                 for name, sink in sinks.items()
             }
             summary: dict[str, Any] = {"sinks": summaries, "routes": str(routes)}
@@ -195,7 +195,7 @@ def ship_cmd(
             assert target is not None
             items = _spooled(inputs, pipeline) if inputs else None
             sink = _sink(target, dest, letters)
-            summary = _ship_to(target, sink, spool_dir, items, batch_size)
+            summary = _ship_to(target, sink, spool_dir, items, batch_size, letters)
             summary["target"] = target
         summary["dead_lettered"] = letters.count
     stopped = [one.pop("stopped") for one in summary.get("sinks", {target: summary}).values()]
@@ -218,12 +218,17 @@ def _sink(sink_type: str, dest: str | None, letters: DeadLetter) -> Sink:
 
 
 def _ship_to(
-    name: str, sink: Sink, spool_dir: Path, items: Iterable[Spooled] | None, batch_size: int
+    name: str,
+    sink: Sink,
+    spool_dir: Path,
+    items: Iterable[Spooled] | None,
+    batch_size: int,
+    letters: DeadLetter,
 ) -> dict[str, Any]:
     """Spool ``items`` for one sink while delivering everything its spool holds; ``stopped``
     says why delivery stopped early (the rest waits in the spool)."""
     try:
-        spool = Spool(spool_dir)
+        spool = Spool(spool_dir, letters.write)
         spool.lock()
     except (SpoolBusyError, OSError) as exc:
         raise CommandError(f"spool {spool_dir}: {exc}") from exc

@@ -11,7 +11,9 @@ rename). A crash or a sink outage between sending and committing re-sends that b
 restart: nothing is lost and nothing is duplicated beyond the one uncommitted batch (and
 sinks that key documents by ``event.id`` drop even those). A lock file (``flock``) keeps a
 second shipper off a spool in use. ``deliver`` appends and drains at once, so the sink's
-round trips overlap the pipeline's work.
+round trips overlap the pipeline's work. An event no sink can write (a lone surrogate,
+which versions before the bounds check let into the spool) is dead-lettered by the drain,
+which goes on past it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from llmsiem.connectors.sink import Delivery, Sink, json_bytes, json_document
+from llmsiem.records import out_of_bounds
 
 SEGMENT_EVENTS = 10_000
 FSYNC_EVENTS = 500
+SURROGATE_ESCAPES = (b"\\ud", b"\\uD")
+"""How a string holding a surrogate looks in a spooled line: only such lines are checked."""
+Reject = Callable[[str, int, str, Any], None]
+"""Where the drain sends an event no sink can write: source, line, reason, raw."""
 
 
 class SpoolBusyError(RuntimeError):
@@ -70,8 +77,9 @@ class Drained:
 class Spool:
     """Append-only segments plus a committed read cursor, in one directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, reject: Reject | None = None) -> None:
         self.directory = directory
+        self.reject = reject
         directory.mkdir(parents=True, exist_ok=True)
         self.cursor_path = directory / "cursor.json"
         self.progress_path = directory / "progress.json"
@@ -302,7 +310,9 @@ class Spool:
                     continue  # parsed once whole, not at every look
                 if not lines:
                     break
-                delivery = sink.send([json_document(line) for line in lines])
+                documents, unwritable = self._writable(lines)
+                delivery = sink.send(documents) if documents else Delivery()
+                delivery.dead_lettered += unwritable
                 drained.add(delivery)
                 if on_batch is not None:
                     on_batch(delivery)
@@ -314,6 +324,25 @@ class Spool:
         except OSError as exc:
             drained.stopped = str(exc)
         return drained
+
+    def _writable(self, lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
+        """The events of ``lines`` a sink can write, and how many were dead-lettered."""
+        documents = []
+        unwritable = 0
+        for line in lines:
+            document = json_document(line)
+            reason = None
+            if any(escape in line for escape in SURROGATE_ESCAPES):
+                reason = out_of_bounds(document)
+            if reason is None:
+                documents.append(document)
+                continue
+            unwritable += 1
+            if self.reject is not None:
+                event_id = (document.get("event") or {}).get("id")
+                why = f"spooled event {event_id} cannot be written by any sink: {reason}"
+                self.reject(str(self.directory), 0, why, line.decode("utf-8", "replace"))
+        return documents, unwritable
 
     def _more_coming(self) -> bool:
         """While an append runs (``deliver``), wait for its next fsync or its end and say

@@ -116,6 +116,25 @@ def test_bulk_load_equals_per_record_pipeline(tmp_path: Path, mode: str) -> None
     assert sum("redaction" in json.dumps(r.get("llmsiem")) for r in expected) > 200
 
 
+def test_personal_data_in_identity_fields_stays_on_the_bulk_path(tmp_path: Path) -> None:
+    """Identity fields keep personal data (the per-record scrubber finds only secrets
+    there), so a file whose user ids are e-mail addresses loads in bulk, as it comes out
+    of the per-record pipeline; a secret in one still sends its row there."""
+    events = list(generate(400, seed=5))
+    for n, event in enumerate(events):
+        event["user"] = {"id": f"user{n % 37}@corp.example.com", "email": EMAIL}
+        event.setdefault("llmsiem", {})["end_user"] = {"id": f"+1 415 555 01{n % 90:02d}"}
+    events[7]["user"]["id"] = f"x {OPENAI} y"
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    bulk, per_record = EventStore(), EventStore()
+    report = bulk.load_file(path, Pipeline(Scrubber(), DeadLetter(None)))
+    per_record.load_events(Pipeline(Scrubber(), DeadLetter(None)).file_events(path))
+    assert _rows(bulk) == _rows(per_record)
+    assert report.loaded == 400 and report.rescrubbed == 1
+    assert OPENAI not in json.dumps(_rows(bulk)) and EMAIL in json.dumps(_rows(bulk))
+
+
 def _identifiers(rng: random.Random) -> list[str]:
     """Identifiers as telemetry carries them: hex trace and span ids, UUIDs, provider ids."""
     letters = string.ascii_letters + string.digits

@@ -6,19 +6,18 @@ this module scrubs the table as ``Scrubber.scrub_document`` would scrub each row
 
 1. every distinct value of every string, list and object field goes to the scrubber once
    (telemetry repeats its values: templates, prompts, tool arguments, user agents, models);
+   an identity field's for secrets only, since the scrubber keeps personal data there;
 2. a value with findings in a plain text field is replaced in SQL by its scrubbed text,
    and the row's ``llmsiem.redaction`` records the types, count and mode;
-3. rows with findings anywhere else (identity fields, where the scrubber keeps personal
-   data readable; lists; objects; numbers) are returned, so that the caller passes their
-   lines through the per-record pipeline.
+3. rows with findings anywhere else (a secret in an identity field; lists; objects) are
+   returned, so that the caller passes their lines through the per-record pipeline.
 
 Identifiers unique per event (``PREFILTERED``: a million distinct ones would cost more to
 scan than to load) are first screened in SQL by what the scrubber's own pre-filter looks
 for (every detector's needle, an escape to decode, a mixed-case base64 run): only the
 values that pass are scanned, and a row with a finding there goes through the per-record
 pipeline like any identity field. The schema's numeric measurements (token counts, sizes,
-durations) are not scanned in bulk; a file whose numbers may hold card numbers should go
-through ``llmsiem ingest``, which scans every value.
+durations) are not scanned, here as in ``Scrubber.scrub_document``.
 """
 
 from __future__ import annotations
@@ -120,22 +119,37 @@ def _scrub_in_sql(con: Any, table: str, where: str, scrubber: Scrubber) -> list[
     pairs = con.execute(
         f"SELECT DISTINCT field, v FROM ({values}) WHERE v IS NOT NULL AND v <> ''"
     ).fetchall()
-    results: dict[str, ScrubResult] = {}
+    identity = [f in IDENTITY_FIELDS for f in fields]
+    # An identity field keeps personal data, as in ``Scrubber.scrub_document``: only a
+    # secret there is a finding (a million e-mail user ids stay on the fast path).
+    results: dict[tuple[str, bool], ScrubResult] = {}
     hit: set[str] = set()
     for index, value in pairs:
-        if value not in results:
-            results[value] = scrubber.scrub_text(value)
-        if results[value].types:
+        key = (value, identity[index])
+        if key not in results:
+            results[key] = scrubber.scrub_text(value, pii=not identity[index])
+        if results[key].types:
             hit.add(fields[index])
-    found = {value: result for value, result in results.items() if result.types}
-    if not found:
+    if not hit:
         return []
-    flagged = list(found)
+    # Flagged values by whether they were scanned as an identity field's.
+    flagged: dict[bool, list[str]] = {False: [], True: []}
+    for (value, in_identity), result in results.items():
+        if result.types:
+            flagged[in_identity].append(value)
+    per_record: set[int] = set()
+    for in_identity in (False, True):
+        others = [
+            f for f in other_scanned_fields() if f in hit and (f in IDENTITY_FIELDS) == in_identity
+        ]
+        if others:
+            per_record.update(_seqs(con, table, where, others, flagged[in_identity]))
     replaceable = [f for f in replaceable_fields() if f in hit]
-    others = [f for f in other_scanned_fields() if f in hit]
-    per_record = set(_seqs(con, table, where, others, flagged)) if others else set()
     if replaceable:
-        in_sql = [s for s in _seqs(con, table, where, replaceable, flagged) if s not in per_record]
+        found = {value: results[value, False] for value in flagged[False]}
+        in_sql = [
+            s for s in _seqs(con, table, where, replaceable, flagged[False]) if s not in per_record
+        ]
         if in_sql:
             _replace(con, table, in_sql, replaceable, found, scrubber.mode)
     return sorted(per_record)

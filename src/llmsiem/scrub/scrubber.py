@@ -75,9 +75,10 @@ class Scrubber:
         pieces.append(text[cursor:])
         return ScrubResult("".join(pieces), types)
 
-    def scrub_text(self, text: str) -> ScrubResult:
-        """The text with every finding replaced (mode permitting), and the types found."""
-        return self._scrub(text)
+    def scrub_text(self, text: str, *, pii: bool = True) -> ScrubResult:
+        """The text with every finding replaced (mode permitting), and the types found;
+        ``pii=False`` looks for secrets only, as in an identity field."""
+        return self._scrub(text, pii=pii)
 
     def scrub_raw(self, text: str) -> str:
         """A raw input line (JSON or not) with every finding replaced, for dead letters.

@@ -99,6 +99,28 @@ def test_detect_clean_input_exits_zero(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["alerts"] == 0
 
 
+def test_the_summary_says_how_many_events_took_the_per_record_path(tmp_path: Path) -> None:
+    """A finding inside a free-form object sends its row through the per-record pipeline,
+    several times slower: the summary counts those rows and says so past a tenth."""
+    generator = Generator(seed=3)
+    while len(generator.events) < 100:
+        generator.benign_exchange()
+    flat = generator.events[:100]
+    for event in flat[:30]:
+        event["labels"] = {"contact": "write to dana.whitfield@example.com"}
+    path = _jsonl(tmp_path / "events.jsonl", flat)
+    alerts = str(tmp_path / "alerts.jsonl")
+    machine = CliRunner().invoke(cli, ["detect", str(path), "--alerts", alerts, "--format", "json"])
+    assert json.loads(machine.stdout)["rescrubbed"] == 30
+    table = CliRunner().invoke(cli, ["detect", str(path), "--alerts", alerts])
+    assert "30 events took the per-record path" in table.stderr
+    for event in flat[:30]:
+        event.pop("labels")
+    _jsonl(path, flat)
+    clean = CliRunner().invoke(cli, ["detect", str(path), "--alerts", alerts])
+    assert "per-record path" not in clean.stderr
+
+
 def test_malformed_lines_are_dead_lettered_and_the_run_continues(tmp_path: Path) -> None:
     generator = Generator(seed=4)
     generator.injection_then_tool()

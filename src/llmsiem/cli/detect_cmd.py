@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # the engine loads when the command runs, not for --help
     from llmsiem.engine.rules import EngineRules
     from llmsiem.rulepack import RuleSources
 
+SLOW_PATH_SHARE = 0.1
+"""Above this share of events on the per-record path, the summary says so (it is slower)."""
+
 
 def _open_alerts(path: str, append: bool) -> IO[str]:
     if path == "-":
@@ -184,6 +187,7 @@ def detect_cmd(
                 "events": run.loaded,
                 "rejected": run.rejected,
                 "quarantined": run.quarantined,
+                "rescrubbed": run.rescrubbed,
                 "late_events": run.late,
                 "alerts": run.alert_count,
                 "alerts_file": alerts_path,
@@ -211,6 +215,13 @@ def detect_cmd(
             + (f" → {dead_letter}" if run.rejected else "")
             + f"; alerts → {alerts_path}"
         )
+        slow = run.quarantined + run.rescrubbed
+        if slow > SLOW_PATH_SHARE * run.loaded:
+            err_console.print(
+                f"{slow:,} events took the per-record path ({run.quarantined:,} lines the "
+                f"typed read would not take, {run.rescrubbed:,} rows with findings outside "
+                "plain text fields), each several times slower than the bulk path"
+            )
         if run.late:
             err_console.print(
                 f"{run.late:,} events arrived older than events already evaluated; "

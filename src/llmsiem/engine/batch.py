@@ -41,6 +41,9 @@ class DetectRun:
     loaded: int = 0
     rejected: int = 0
     quarantined: int = 0
+    """Lines the typed read would not take as the pipeline does (read per record)."""
+    rescrubbed: int = 0
+    """Rows whose findings the bulk scrubber left to the per-record pipeline."""
     late: int = 0
     files: int = 0
 
@@ -124,6 +127,7 @@ def detect_files(
         for report in _loads(stream, path, chunk_lines, chunk_bytes):
             loaded += report.loaded
             run.quarantined += report.quarantined
+            run.rescrubbed += report.rescrubbed
             unevaluated += report.loaded
             if unevaluated >= chunk_lines:
                 step(final=False)

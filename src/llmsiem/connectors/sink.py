@@ -13,7 +13,9 @@ import orjson
 from llmsiem.deadletter import DeadLetter
 from llmsiem.records import DIGITS_AS_ZERO, out_of_bounds
 
-LONG_DIGIT_RUN = b"0" * 20  # digits folded to 0: an integer that may not fit 64 bits
+LONG_DIGIT_RUN = b"0" * 19
+"""Digits folded to 0: an integer that may not fit 64 bits (orjson reads one below -2**63,
+19 digits, or above 2**64 - 1 as a float)."""
 
 
 @dataclass
@@ -138,7 +140,7 @@ def json_document(line: bytes) -> Any:
     """A JSON line read back: orjson, or the standard library where orjson is not exact.
 
     orjson reads integers beyond 64 bits as floats and refuses lone surrogate escapes; a
-    line with a run of 20 digits, or one orjson refuses, is read by ``json`` instead.
+    line with a run of 19 digits, or one orjson refuses, is read by ``json`` instead.
     """
     if LONG_DIGIT_RUN in line.translate(DIGITS_AS_ZERO):
         return json.loads(line)
